@@ -1,0 +1,51 @@
+# gort's entry points. Each target installs the Debian packages it needs
+# (scripts/deps.sh), configures, builds and runs.
+#
+#   make demo    Release build, runs examples/demo
+#   make test    the whole test suite: a debug build with ASan+UBSan and the
+#                debug checks, then a Release build (as users run it)
+#   make bench   Release benchmarks against glibc, mimalloc and jemalloc
+#   make clean
+#
+# Builds live under build/<name>; set JOBS to change build parallelism.
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+CMAKE_CONFIGURE = cmake -S . $(GENERATOR) -Wno-dev
+
+.PHONY: all demo test bench clean deps-build deps-test deps-bench
+
+all: demo
+
+deps-build:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh build test
+deps-bench:
+	@scripts/deps.sh build bench
+
+build/release/CMakeCache.txt: | deps-build
+	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release
+
+demo: deps-build build/release/CMakeCache.txt
+	cmake --build build/release -j $(JOBS) --target demo
+	./build/release/examples/demo
+
+test: deps-test
+	$(CMAKE_CONFIGURE) -B build/debug-san -DCMAKE_BUILD_TYPE=Debug -DGORT_BUILD_TESTS=ON \
+	  -DGORT_SANITIZE=address,undefined
+	cmake --build build/debug-san -j $(JOBS)
+	ctest --test-dir build/debug-san --output-on-failure -j $(JOBS)
+	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_TESTS=ON
+	cmake --build build/release -j $(JOBS)
+	ctest --test-dir build/release --output-on-failure -j $(JOBS)
+
+bench: deps-bench
+	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON
+	cmake --build build/release -j $(JOBS) --target alloc_bench
+	./build/release/bench/alloc_bench --benchmark_min_time=0.3 --benchmark_out=build/release/alloc_bench.json \
+	  --benchmark_out_format=json >/dev/null
+	python3 bench/report.py build/release/alloc_bench.json
+
+clean:
+	rm -rf build

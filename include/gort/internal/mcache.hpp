@@ -1,0 +1,114 @@
+// gort/internal/mcache.hpp: the per-thread allocation cache and the inline
+// allocation fast path that gc_new compiles into its caller.
+//
+// Algorithm (small objects, <= 32 KiB)
+// 1. Each thread owns an mcache. For each span class it holds one span and a
+//    64-object "window" of that span: free_bits has bit i set when object
+//    window_base + i * size is free. The window is a copy of the inverted
+//    alloc bits of one 64-bit word of the span's bitmap.
+// 2. Fast path (alloc_small): load free_bits; if zero, call the out-of-line
+//    refill (unlikely). Else clear the lowest set bit (blsr), compute the
+//    object address from count-trailing-zeros, zero the object (its size is a
+//    compile-time constant, so this is a few stores), return it. No lock, no
+//    atomic read-modify-write: the relaxed atomics below compile to plain
+//    loads and stores and exist only so that other threads may read them.
+// 3. Refill (src/alloc/mcache.cpp, noinline): retire the window (write the
+//    objects it handed out into the span's alloc bits), move to the next word
+//    of the span with a free object, or give the span back to its mcentral
+//    and take another; then allocate and return, re-entering step 2's logic.
+// 4. Tiny (noscan, < 16 bytes, trivially destructible): bump-allocate inside
+//    the current 16-byte block (tiny, tiny_offset); a full block gives way to
+//    a fresh one from the 16-byte noscan class.
+// 5. A thread that has never allocated points at the shared empty mcache,
+//    whose windows are all empty: its first allocation falls into the refill,
+//    which creates the thread's own mcache. So the fast path has no
+//    "initialised?" test.
+//
+// Invariants
+// - slot.free_bits != 0  =>  slot.s != nullptr and slot.s->owner == &slot.
+// - Objects popped from a window are counted in small_mallocs when the
+//   window is loaded; retiring the window subtracts what was left. So for
+//   each class: objects handed out == small_mallocs - sum(popcount(free_bits)).
+//
+// Threading: all fields are written only by the owning thread; fields marked
+// "atomic" may be read by others (find_object, read_mem_stats).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <gort/internal/config.hpp>
+#include <gort/internal/size_class.hpp>
+
+namespace gc::internal {
+
+struct span;
+
+// One per span class in each mcache.
+struct alloc_slot {
+  std::atomic<std::uint64_t> free_bits{0};      // atomic; bit i: object i of the window is free
+  std::atomic<std::uintptr_t> window_base{0};   // atomic; address of object 0 of the window
+  span* s = nullptr;                            // owner thread only
+};
+
+struct mcache {
+  alloc_slot slots[num_span_classes];
+  std::uintptr_t tiny = 0;                      // owner thread only; current tiny block or 0
+  std::uintptr_t tiny_offset = tiny_block_bytes;// owner thread only; first free byte of it
+  std::atomic<std::uint64_t> tiny_allocs{0};    // atomic; tiny requests served inside a block
+  std::atomic<std::uint64_t> small_mallocs[num_size_classes] = {};  // atomic; see invariants
+  mcache* registry_next = nullptr;              // guarded by the registry lock
+  mcache* registry_prev = nullptr;              // guarded by the registry lock
+  bool live = false;                            // guarded by the registry lock
+};
+
+// The calling thread's mcache, or &empty_mcache before its first allocation.
+extern constinit thread_local mcache* tls_mcache;
+
+// Slow paths (src/alloc/mcache.cpp, src/alloc/malloc.cpp). Each returns a
+// zeroed block or throws std::bad_alloc, leaving the heap consistent.
+GORT_NOINLINE void* refill_alloc(int span_class);
+GORT_NOINLINE void* tiny_alloc_slow(std::size_t size, std::size_t align);
+GORT_NOINLINE void* alloc_large(std::size_t bytes, bool noscan);
+GORT_NOINLINE void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok);
+[[noreturn]] GORT_NOINLINE GORT_COLD void throw_bad_alloc();
+
+template <int SpanClass>
+GORT_ALWAYS_INLINE void* alloc_small() {
+  constexpr std::size_t size = class_to_size[SpanClass >> 1];
+  alloc_slot& slot = tls_mcache->slots[SpanClass];
+  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(bits == 0)) return refill_alloc(SpanClass);
+  slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
+  void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
+                                    size * static_cast<unsigned>(__builtin_ctzll(bits)));
+  __builtin_memset(p, 0, size);
+  return p;
+}
+
+template <std::size_t Size, std::size_t Align>
+GORT_ALWAYS_INLINE void* alloc_tiny() {
+  static_assert(Size < tiny_block_bytes && Align <= tiny_block_bytes);
+  mcache* c = tls_mcache;
+  std::uintptr_t off = (c->tiny_offset + (Align - 1)) & ~(std::uintptr_t{Align} - 1);
+  if (GORT_UNLIKELY(off + Size > tiny_block_bytes)) return tiny_alloc_slow(Size, Align);
+  c->tiny_offset = off + Size;
+  c->tiny_allocs.store(c->tiny_allocs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(c->tiny + off);
+}
+
+// The allocation of one object of a compile-time size: tiny, small or large.
+template <std::size_t Size, std::size_t Align, bool NoScan, bool TinyOk>
+GORT_ALWAYS_INLINE void* allocate() {
+  static_assert(Align <= page_bytes, "gort: alignment above 8192 bytes is not supported");
+  if constexpr (NoScan && TinyOk && Size < tiny_block_bytes && Align <= tiny_block_bytes) {
+    return alloc_tiny<Size == 0 ? 1 : Size, Align>();
+  } else if constexpr (class_for(Size, Align) != 0) {
+    return alloc_small<make_span_class(class_for(Size, Align), NoScan)>();
+  } else {
+    return alloc_large(Size, NoScan);
+  }
+}
+
+}  // namespace gc::internal

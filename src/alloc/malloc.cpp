@@ -1,0 +1,91 @@
+// src/alloc/malloc.cpp: the allocation entry points that are not the inline
+// fast path: large objects, requests whose size is known only at run time
+// (gc_new<T[]>(n)), bad_alloc, and the test-only free.
+//
+// Large objects (> 32 KiB, Go's largeAlloc):
+// 1. Reject a request above max_alloc_bytes before touching the heap.
+// 2. Take a span of ceil(bytes / 8 KiB) pages from the page heap; its one
+//    object is marked allocated before the span is published.
+// 3. Zero it outside the heap lock if its pages may hold old data (memory
+//    fresh from the OS, or released with MADV_DONTNEED, reads as zero).
+//
+// Run-time sizes (alloc_dynamic): the same choice as the compile-time
+// allocate<>() in mcache.hpp, made with the size known only now.
+#include <cstring>
+#include <new>
+
+#include <gort/internal/testing.hpp>
+
+#include "alloc/alloc.hpp"
+#include "common/check.hpp"
+
+namespace gc::internal {
+
+void throw_bad_alloc() { throw std::bad_alloc(); }
+
+void* alloc_large(std::size_t bytes, bool noscan) {
+  if (bytes > max_alloc_bytes) throw_bad_alloc();
+  const std::size_t npages = (bytes + page_bytes - 1) / page_bytes;
+  span_init init;
+  init.size_class = 0;
+  init.noscan = noscan;
+  init.elem_size = npages * page_bytes;
+  init.nelems = 1;
+  init.divmagic = 0;
+  bool needzero = false;
+  span* s = page_heap::instance().alloc(npages, init, needzero);
+  if (s == nullptr) throw_bad_alloc();
+  if (needzero) std::memset(reinterpret_cast<void*>(s->base), 0, npages * page_bytes);
+  counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
+  counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(s->base);
+}
+
+void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok) {
+  if (bytes > max_alloc_bytes) throw_bad_alloc();
+  if (noscan && tiny_ok && bytes < tiny_block_bytes && align <= tiny_block_bytes)
+    return tiny_alloc_slow(bytes == 0 ? 1 : bytes, align);
+  const int size_class = class_for(bytes, align);
+  if (size_class == 0) return alloc_large(bytes, noscan);
+  const int span_class = make_span_class(size_class, noscan);
+  alloc_slot& slot = tls_mcache->slots[span_class];
+  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
+  if (bits == 0) return refill_alloc(span_class);
+  slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
+  const std::size_t size = class_to_size[size_class];
+  void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
+                                    size * static_cast<unsigned>(__builtin_ctzll(bits)));
+  std::memset(p, 0, size);
+  return p;
+}
+
+namespace testing {
+
+std::size_t free_objects(void* const* ptrs, std::size_t n) {
+  flush_own_mcache();
+  std::size_t freed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    object_ref ref = find_object(ptrs[i]);
+    GORT_CHECK(ref && ref.base == ptrs[i], "free_objects: {} is not the start of an allocated gc object", ptrs[i]);
+    span* s = ref.s;
+    if (s->size_class == 0) {
+      std::uint64_t bytes = s->npages * page_bytes;
+      page_heap::instance().free(s);
+      counters.large_frees.fetch_add(1, std::memory_order_relaxed);
+      counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
+      ++freed;
+    } else {
+      const int size_class = s->size_class;
+      if (central(s->span_class()).free_object(s, s->object_index(reinterpret_cast<std::uintptr_t>(ptrs[i])))) {
+        counters.small_frees[size_class].fetch_add(1, std::memory_order_relaxed);
+        ++freed;
+      }
+    }
+  }
+  return freed;
+}
+
+void verify_heap() { page_heap::instance().verify(); }
+
+}  // namespace testing
+}  // namespace gc::internal

@@ -1,0 +1,210 @@
+// src/alloc/mcache.cpp: the mcache's out-of-line half: refill, creation at a
+// thread's first allocation, flushing, and the flush at thread exit. The
+// inline fast path and the invariants are in <gort/internal/mcache.hpp>.
+//
+// Refill (refill_alloc), re-entering the fast path's logic:
+// 1. The thread's first allocation finds the shared empty mcache: create the
+//    thread's own (reused from a pool of exited threads' caches when there is
+//    one), register it, and arrange its flush at thread exit.
+// 2. Retire the exhausted window: the objects it handed out become set alloc
+//    bits; the span's alloc_count grows by as many.
+// 3. Load the next bitmap word of the same span that has a free object.
+// 4. If the span has none left, give it back to mcentral (uncache_span) and
+//    take another (cache_span), loading its first word with a free object.
+// 5. Pop one object from the new window, zero it, return it.
+// If mcentral cannot get memory, throw std::bad_alloc: the slot is then empty
+// (no span), which is a valid state, so the heap stays usable.
+//
+// Thread exit: a pthread key destructor flushes every slot (steps 2 and 4
+// without taking a new span), adds the cache's counters to the global ones,
+// unregisters the cache and pools it. mcache memory is never unmapped, so a
+// stale owner pointer read by find_object stays safe to dereference.
+#include <new>
+#include <pthread.h>
+
+#include "alloc/alloc.hpp"
+#include "common/check.hpp"
+#include "os/os.hpp"
+
+namespace gc::internal {
+
+constinit alloc_counters counters;
+
+namespace {
+
+constinit mcache empty_mcache;  // never written: every window empty, no tiny block
+
+constinit rank_mutex registry_lock{lock_rank::registry};
+mcache* live_head = nullptr;   // guarded by registry_lock
+mcache* pool_head = nullptr;   // guarded by registry_lock; exited threads' caches
+pthread_key_t exit_key;
+pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {
+  std::uint64_t free = ~s->load_alloc_word(w) & s->valid_mask(w);
+  s->window.store(static_cast<std::uint32_t>(w), std::memory_order_relaxed);
+  slot.window_base.store(s->base + w * 64 * s->elem_size, std::memory_order_relaxed);
+  slot.free_bits.store(free, std::memory_order_relaxed);
+  auto& count = c.small_mallocs[s->size_class];
+  count.store(count.load(std::memory_order_relaxed) + static_cast<unsigned>(std::popcount(free)),
+              std::memory_order_relaxed);
+}
+
+void retire_window(mcache& c, alloc_slot& slot) {
+  span* s = slot.s;
+  std::size_t w = s->window.load(std::memory_order_relaxed);
+  std::uint64_t remaining = slot.free_bits.load(std::memory_order_relaxed);
+  std::uint64_t word = s->load_alloc_word(w);
+  std::uint64_t handed_out = ~word & s->valid_mask(w) & ~remaining;
+  s->store_alloc_word(w, word | handed_out);
+  s->alloc_count += static_cast<std::uint32_t>(std::popcount(handed_out));
+  slot.free_bits.store(0, std::memory_order_relaxed);
+  auto& count = c.small_mallocs[s->size_class];
+  count.store(count.load(std::memory_order_relaxed) - static_cast<unsigned>(std::popcount(remaining)),
+              std::memory_order_relaxed);
+}
+
+// Steps 2-4: leaves a non-empty window in slot, or returns false (no memory).
+bool next_window(mcache& c, alloc_slot& slot, int span_class) {
+  if (span* s = slot.s) {
+    retire_window(c, slot);
+    for (std::size_t w = s->window.load(std::memory_order_relaxed) + 1; w < s->bitmap_nwords(); ++w) {
+      if (~s->load_alloc_word(w) & s->valid_mask(w)) {
+        load_window(c, slot, s, w);
+        return true;
+      }
+    }
+    slot.s = nullptr;
+    central(span_class).uncache_span(s);
+  }
+  span* s = central(span_class).cache_span(&slot);
+  if (s == nullptr) return false;
+  slot.s = s;
+  for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
+    if (~s->load_alloc_word(w) & s->valid_mask(w)) {
+      load_window(c, slot, s, w);
+      return true;
+    }
+  }
+  GORT_FATAL("mcentral gave span [{:#x}, {:#x}) of span class {} with no free object (alloc_count {} of {})", s->base,
+             s->end(), span_class, s->alloc_count, s->nelems);
+}
+
+void flush_slots(mcache& c) {
+  for (int spc = 0; spc < num_span_classes; ++spc) {
+    alloc_slot& slot = c.slots[spc];
+    if (span* s = slot.s) {
+      retire_window(c, slot);
+      slot.s = nullptr;
+      slot.window_base.store(0, std::memory_order_relaxed);
+      central(spc).uncache_span(s);
+    }
+  }
+  c.tiny = 0;
+  c.tiny_offset = tiny_block_bytes;
+}
+
+void thread_exit(void* arg) {
+  auto* c = static_cast<mcache*>(arg);
+  flush_slots(*c);
+  {
+    lock_guard g(registry_lock);
+    for (int i = 0; i < num_size_classes; ++i) {
+      counters.small_mallocs[i].fetch_add(c->small_mallocs[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      c->small_mallocs[i].store(0, std::memory_order_relaxed);
+    }
+    counters.tiny_allocs.fetch_add(c->tiny_allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    c->tiny_allocs.store(0, std::memory_order_relaxed);
+    if (c->registry_prev) c->registry_prev->registry_next = c->registry_next;
+    else live_head = c->registry_next;
+    if (c->registry_next) c->registry_next->registry_prev = c->registry_prev;
+    c->live = false;
+    c->registry_prev = nullptr;
+    c->registry_next = pool_head;
+    pool_head = c;
+    counters.mcaches_live.fetch_sub(1, std::memory_order_relaxed);
+  }
+  tls_mcache = &empty_mcache;
+}
+
+mcache* create_mcache() {
+  pthread_once(&exit_key_once, [] {
+    GORT_CHECK(pthread_key_create(&exit_key, thread_exit) == 0, "pthread_key_create failed");
+  });
+  mcache* c = nullptr;
+  {
+    lock_guard g(registry_lock);
+    if (pool_head != nullptr) {
+      c = pool_head;
+      pool_head = c->registry_next;
+    } else {
+      void* mem = os::map_metadata(sizeof(mcache));
+      if (mem == nullptr) return nullptr;
+      counters.mcache_sys.fetch_add(sizeof(mcache), std::memory_order_relaxed);
+      c = new (mem) mcache();
+    }
+    c->registry_prev = nullptr;
+    c->registry_next = live_head;
+    if (live_head) live_head->registry_prev = c;
+    live_head = c;
+    c->live = true;
+    counters.mcaches_live.fetch_add(1, std::memory_order_relaxed);
+  }
+  pthread_setspecific(exit_key, c);
+  tls_mcache = c;
+  return c;
+}
+
+mcache* own_mcache() {
+  mcache* c = tls_mcache;
+  if (GORT_UNLIKELY(c == &empty_mcache)) {
+    c = create_mcache();
+    if (c == nullptr) throw_bad_alloc();
+  }
+  return c;
+}
+
+}  // namespace
+
+constinit thread_local mcache* tls_mcache = &empty_mcache;
+
+rank_mutex& mcache_registry_lock() { return registry_lock; }
+mcache* mcache_registry_head() { return live_head; }
+
+void* refill_alloc(int span_class) {
+  mcache& c = *own_mcache();
+  alloc_slot& slot = c.slots[span_class];
+  if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
+  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
+  slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
+  std::size_t size = class_to_size[span_class >> 1];
+  void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
+                                    size * static_cast<unsigned>(__builtin_ctzll(bits)));
+  __builtin_memset(p, 0, size);
+  return p;
+}
+
+void* tiny_alloc_slow(std::size_t size, std::size_t align) {
+  mcache& c = *own_mcache();
+  std::uintptr_t off = (c.tiny_offset + (align - 1)) & ~(std::uintptr_t{align} - 1);
+  if (off + size <= tiny_block_bytes) {  // the dynamic path (alloc_dynamic) may land here with room left
+    c.tiny_offset = off + size;
+    c.tiny_allocs.store(c.tiny_allocs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return reinterpret_cast<void*>(c.tiny + off);
+  }
+  constexpr int tiny_span_class = make_span_class(size_to_class(tiny_block_bytes), true);
+  void* block = alloc_small<tiny_span_class>();
+  // Keep whichever block has more room left, as Go does.
+  if (size < c.tiny_offset) {
+    c.tiny = reinterpret_cast<std::uintptr_t>(block);
+    c.tiny_offset = size;
+  }
+  return block;
+}
+
+void flush_own_mcache() {
+  mcache* c = tls_mcache;
+  if (c != &empty_mcache) flush_slots(*c);
+}
+
+}  // namespace gc::internal

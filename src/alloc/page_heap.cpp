@@ -1,0 +1,358 @@
+// src/alloc/page_heap.cpp: the page heap. The algorithm and invariants are in
+// page_heap.hpp.
+#include "alloc/page_heap.hpp"
+
+#include <new>
+
+#include "alloc/arena.hpp"
+#include "common/check.hpp"
+#include "common/godebug.hpp"
+#include "os/os.hpp"
+
+namespace gc::internal {
+
+namespace {
+constexpr std::size_t grow_min_pages = (1u << 20) / page_bytes;  // 1 MiB
+constexpr std::size_t span_chunk_bytes = 64 * 1024;
+}  // namespace
+
+page_heap& page_heap::instance() {
+  // Constructed on first use and never destroyed: objects may be allocated
+  // and looked up during static destruction.
+  static page_heap* heap = new (os::map_metadata(sizeof(page_heap))) page_heap();
+  return *heap;
+}
+
+// ---- span struct pool --------------------------------------------------------
+
+span* page_heap::new_span_locked() {
+  if (span_pool_ == nullptr) {
+    void* chunk = os::map_metadata(span_chunk_bytes);
+    if (chunk == nullptr) return nullptr;
+    c_.mspan_sys += span_chunk_bytes;
+    auto* spans = static_cast<span*>(chunk);
+    for (std::size_t i = 0; i < span_chunk_bytes / sizeof(span); ++i) {
+      span* s = new (&spans[i]) span();
+      s->next = span_pool_;
+      span_pool_ = s;
+    }
+  }
+  span* s = span_pool_;
+  span_pool_ = s->next;
+  s->next = s->prev = nullptr;
+  return s;
+}
+
+void page_heap::free_span_struct_locked(span* s) {
+  s->state.store(span_state::dead, std::memory_order_release);
+  s->base = s->limit = 0;
+  s->npages = 0;
+  s->prev = nullptr;
+  s->next = span_pool_;
+  span_pool_ = s;
+}
+
+// ---- page map and free lists --------------------------------------------------
+
+void page_heap::set_page_map_locked(span* s, bool all_pages) {
+  auto set = [s](std::uintptr_t addr) {
+    arena_meta* a = arena_of(addr);
+    GORT_CHECK(a != nullptr, "span [{:#x}, {:#x}) covers page {:#x} outside every arena", s->base, s->end(), addr);
+    a->spans[page_in_arena(addr)].store(s, std::memory_order_release);
+  };
+  if (all_pages) {
+    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) set(p);
+  } else {
+    set(s->base);
+    set(s->end() - page_bytes);
+  }
+}
+
+void page_heap::list_add_locked(span* s) {
+  if (s->npages < short_lists) {
+    free_short_[s->npages].push_front(s);
+    nonempty_[s->npages / 64] |= std::uint64_t{1} << (s->npages % 64);
+  } else {
+    free_long_.push_front(s);
+  }
+}
+
+void page_heap::list_remove_locked(span* s) {
+  span_list::remove(s);
+  if (s->npages < short_lists && free_short_[s->npages].empty())
+    nonempty_[s->npages / 64] &= ~(std::uint64_t{1} << (s->npages % 64));
+}
+
+span* page_heap::take_run_locked(std::size_t npages) {
+  if (npages < short_lists) {
+    for (std::size_t w = npages / 64; w < 2; ++w) {
+      std::uint64_t mask = nonempty_[w];
+      if (w == npages / 64) mask &= ~std::uint64_t{0} << (npages % 64);
+      if (mask != 0) {
+        std::size_t n = w * 64 + static_cast<std::size_t>(__builtin_ctzll(mask));
+        span* s = free_short_[n].front();
+        list_remove_locked(s);
+        return s;
+      }
+    }
+  }
+  span* best = nullptr;
+  free_long_.for_each([&](span* s) {
+    if (s->npages >= npages && (best == nullptr || s->npages < best->npages ||
+                                (s->npages == best->npages && s->base < best->base)))
+      best = s;
+  });
+  if (best) list_remove_locked(best);
+  return best;
+}
+
+void page_heap::insert_free_locked(span* s) {
+  free_pages_ += s->npages;
+  s->state.store(span_state::free, std::memory_order_release);
+  if (span* l = span_of(s->base - 1); l && l != s && l->state.load(std::memory_order_relaxed) == span_state::free &&
+                                      l->end() == s->base) {
+    list_remove_locked(l);
+    l->npages += s->npages;
+    l->needzero = l->needzero || s->needzero;
+    free_span_struct_locked(s);
+    s = l;
+  }
+  if (span* r = span_of(s->end()); r && r != s && r->state.load(std::memory_order_relaxed) == span_state::free &&
+                                   r->base == s->end()) {
+    list_remove_locked(r);
+    s->npages += r->npages;
+    s->needzero = s->needzero || r->needzero;
+    free_span_struct_locked(r);
+  }
+  set_page_map_locked(s, false);
+  list_add_locked(s);
+}
+
+// ---- growth --------------------------------------------------------------------
+
+bool page_heap::grow_locked(std::size_t npages) {
+  std::size_t ask_pages = (npages + grow_min_pages - 1) / grow_min_pages * grow_min_pages;
+  if (ask_pages > max_alloc_bytes / page_bytes) return false;
+  std::size_t ask = ask_pages * page_bytes;
+  if (cur_end_ - cur_ < ask) {
+    std::size_t n = (ask + arena_bytes - 1) / arena_bytes;
+    void* p = reserve_arenas(n, c_.other_sys);
+    if (p == nullptr) return false;
+    auto base = reinterpret_cast<std::uintptr_t>(p);
+    if (base == cur_end_ && cur_end_ != 0) {
+      cur_end_ += n * arena_bytes;  // contiguous with the current reservation: extend it
+    } else {
+      // Hand the rest of the old reservation to the free lists, then move on.
+      if (cur_end_ > cur_) {
+        span* rest = new_span_locked();
+        if (rest != nullptr && os::commit(reinterpret_cast<void*>(cur_), cur_end_ - cur_)) {
+          rest->base = cur_;
+          rest->npages = (cur_end_ - cur_) / page_bytes;
+          rest->needzero = false;
+          c_.heap_sys += cur_end_ - cur_;
+          insert_free_locked(rest);
+        } else if (rest != nullptr) {
+          free_span_struct_locked(rest);
+        }
+      }
+      cur_ = base;
+      cur_end_ = base + n * arena_bytes;
+    }
+  }
+  span* s = new_span_locked();
+  if (s == nullptr) return false;
+  if (!os::commit(reinterpret_cast<void*>(cur_), ask)) {
+    free_span_struct_locked(s);
+    return false;
+  }
+  s->base = cur_;
+  s->npages = ask_pages;
+  s->needzero = false;  // never touched: reads as zero
+  cur_ += ask;
+  c_.heap_sys += ask;
+  insert_free_locked(s);
+  return true;
+}
+
+// ---- alloc and free --------------------------------------------------------------
+
+span* page_heap::alloc_locked(std::size_t npages) {
+  span* s = take_run_locked(npages);
+  if (s == nullptr) {
+    if (!grow_locked(npages)) return nullptr;
+    s = take_run_locked(npages);
+    GORT_CHECK(s != nullptr, "page heap grew by >= {} pages but has no run of {} pages", npages, npages);
+  }
+  free_pages_ -= s->npages;
+  if (s->npages > npages) {
+    span* rest = new_span_locked();
+    if (rest == nullptr) {
+      free_pages_ += s->npages;
+      list_add_locked(s);
+      return nullptr;
+    }
+    rest->base = s->base + npages * page_bytes;
+    rest->npages = s->npages - npages;
+    rest->needzero = s->needzero;
+    rest->state.store(span_state::free, std::memory_order_relaxed);
+    s->npages = npages;
+    free_pages_ += rest->npages;
+    set_page_map_locked(rest, false);
+    list_add_locked(rest);
+  }
+  return s;
+}
+
+std::size_t page_heap::clear_scavenged_locked(std::uintptr_t base, std::size_t npages) {
+  std::size_t n = 0;
+  for (std::uintptr_t p = base; p < base + npages * page_bytes; p += page_bytes) {
+    arena_meta* a = arena_of(p);
+    std::size_t i = page_in_arena(p);
+    std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    if (a->scavenged[i / 64] & bit) {
+      a->scavenged[i / 64] &= ~bit;
+      ++n;
+    }
+  }
+  return n;
+}
+
+span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero) {
+  GORT_CHECK(npages > 0, "page_heap::alloc of 0 pages");
+  lock_guard g(lock_);
+  span* s = alloc_locked(npages);
+  if (s == nullptr) return nullptr;
+  c_.heap_released -= clear_scavenged_locked(s->base, npages) * page_bytes;
+  needzero = s->needzero;
+  s->size_class = init.size_class;
+  s->noscan = init.noscan;
+  s->elem_size = init.elem_size;
+  s->nelems = init.nelems;
+  s->divmagic = init.divmagic;
+  s->limit = s->base + static_cast<std::uintptr_t>(init.nelems) * init.elem_size;
+  s->alloc_count = 0;
+  s->owner.store(nullptr, std::memory_order_relaxed);
+  s->window.store(0, std::memory_order_relaxed);
+  s->alloc_bits = s->bits_[0];
+  s->mark_bits = s->bits_[1];
+  for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = 0;
+  if (init.size_class == 0) {  // a large object is allocated before anyone can see its span
+    s->bits_[0][0] = 1;
+    s->alloc_count = 1;
+  }
+  s->state.store(span_state::in_use, std::memory_order_release);
+  set_page_map_locked(s, true);
+  c_.heap_inuse += npages * page_bytes;
+  c_.spans_inuse++;
+  return s;
+}
+
+void page_heap::free(span* s) {
+  lock_guard g(lock_);
+  GORT_CHECK(s->state.load(std::memory_order_relaxed) == span_state::in_use,
+             "freeing span [{:#x}, {:#x}) in state {}: only in-use spans can be freed", s->base, s->end(),
+             static_cast<int>(s->state.load(std::memory_order_relaxed)));
+  c_.heap_inuse -= s->npages * page_bytes;
+  c_.spans_inuse--;
+  s->owner.store(nullptr, std::memory_order_relaxed);
+  s->needzero = true;
+  insert_free_locked(s);
+}
+
+// ---- scavenging ------------------------------------------------------------------
+
+std::size_t page_heap::scavenge_span_locked(span* s, std::size_t want, bool use_madv_free) {
+  // Release maximal runs of not-yet-released pages; a run ends at a released
+  // page, at an arena boundary (each arena has its own bitmap), or once
+  // `want` bytes are covered.
+  std::size_t released = 0;
+  std::uintptr_t run = 0;  // start of the current run, or 0
+  auto flush = [&](std::uintptr_t end) {
+    if (run != 0) {
+      os::release(reinterpret_cast<void*>(run), end - run, use_madv_free);
+      released += end - run;
+      run = 0;
+    }
+  };
+  for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
+    arena_meta* a = arena_of(p);
+    std::size_t i = page_in_arena(p);
+    std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    if (i == 0) flush(p);
+    if (a->scavenged[i / 64] & bit) {
+      flush(p);
+      continue;
+    }
+    a->scavenged[i / 64] |= bit;
+    if (run == 0) run = p;
+    if (released + (p + page_bytes - run) >= want) {
+      flush(p + page_bytes);
+      return released;
+    }
+  }
+  flush(s->end());
+  return released;
+}
+
+std::size_t page_heap::release(std::size_t bytes) {
+  const bool use_madv_free = godebug().madvdontneed == 0;  // read before locking: may print a warning
+  lock_guard g(lock_);
+  std::size_t released = 0;
+  auto visit = [&](span* s) {
+    if (released < bytes) released += scavenge_span_locked(s, bytes - released, use_madv_free);
+  };
+  free_long_.for_each(visit);
+  for (std::size_t n = short_lists - 1; n > 0 && released < bytes; --n) free_short_[n].for_each(visit);
+  c_.heap_released += released;
+  return released;
+}
+
+// ---- counters and verification -----------------------------------------------------
+
+page_heap_counters page_heap::counters() {
+  lock_guard g(lock_);
+  page_heap_counters out = c_;
+  out.free_spans = free_long_.size();
+  for (std::size_t n = 1; n < short_lists; ++n) out.free_spans += free_short_[n].size();
+  return out;
+}
+
+void page_heap::verify() {
+  lock_guard g(lock_);
+  std::uint64_t pages = 0, scavenged = 0;
+  auto check = [&](span* s) {
+    GORT_CHECK(s->state.load(std::memory_order_relaxed) == span_state::free,
+               "span [{:#x}, {:#x}) is on a free list but not free", s->base, s->end());
+    GORT_CHECK(span_of(s->base) == s && span_of(s->end() - page_bytes) == s,
+               "free span [{:#x}, {:#x}): page map does not point at it at its first and last page", s->base, s->end());
+    span* l = span_of(s->base - 1);
+    GORT_CHECK(!(l && l->state.load(std::memory_order_relaxed) == span_state::free && l->end() == s->base),
+               "free spans [{:#x}, {:#x}) and [{:#x}, {:#x}) are adjacent: coalescing missed them", l ? l->base : 0,
+               l ? l->end() : 0, s->base, s->end());
+    pages += s->npages;
+    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
+      arena_meta* a = arena_of(p);
+      std::size_t i = page_in_arena(p);
+      scavenged += (a->scavenged[i / 64] >> (i % 64)) & 1;
+    }
+  };
+  for (std::size_t n = 1; n < short_lists; ++n) {
+    GORT_CHECK(free_short_[n].empty() == !((nonempty_[n / 64] >> (n % 64)) & 1),
+               "free list {} and its non-empty bit disagree", n);
+    free_short_[n].for_each([&](span* s) {
+      GORT_CHECK(s->npages == n, "span [{:#x}, {:#x}) of {} pages on free list {}", s->base, s->end(), s->npages, n);
+      check(s);
+    });
+  }
+  free_long_.for_each([&](span* s) {
+    GORT_CHECK(s->npages >= short_lists, "span of {} pages on the long free list", s->npages);
+    check(s);
+  });
+  GORT_CHECK(pages == free_pages_, "free lists hold {} pages but free_pages is {}", pages, free_pages_);
+  GORT_CHECK(c_.heap_sys == c_.heap_inuse + free_pages_ * page_bytes,
+             "heap_sys {} != heap_inuse {} + idle {}", c_.heap_sys, c_.heap_inuse, free_pages_ * page_bytes);
+  GORT_CHECK(scavenged * page_bytes == c_.heap_released, "scavenged pages in free spans {} != heap_released {}",
+             scavenged * page_bytes, c_.heap_released);
+}
+
+}  // namespace gc::internal

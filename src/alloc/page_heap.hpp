@@ -1,0 +1,107 @@
+// src/alloc/page_heap.hpp: the page heap (Go's mheap): runs of 8 KiB pages.
+//
+// Algorithm
+// 1. Free runs are spans in state `free`, kept on free lists: one list per
+//    length for 1..127 pages, plus one list of longer runs. A 128-bit mask
+//    says which short lists are non-empty, so finding the first list with a
+//    run of >= n pages is one count-trailing-zeros.
+// 2. alloc(n): take a run from the smallest non-empty short list >= n, else
+//    the best fit among the long runs (lowest address on ties), else grow the
+//    heap and retry. Split off the tail as a new free span. Fill in the class
+//    fields, clear the bitmaps, publish state in_use (release), then point
+//    every page of the span at it in the page map.
+// 3. free(s): mark it free, then coalesce with the free neighbours found
+//    through the page map (the page before s and the page after it), return
+//    merged span structs to the pool, and put the result on its free list.
+// 4. grow(n): commit at least 1 MiB (128 pages) more of the current arena
+//    reservation; when that is used up, reserve new 64 MiB arenas (several
+//    contiguous ones for a huge object), commit the old reservation's rest as
+//    free memory, and continue there. Each committed range enters through
+//    free(), so it coalesces with its neighbours.
+// 5. Scavenging (release, release_all): walk free spans, largest first, and
+//    madvise the pages not yet returned, marking them in the arena's
+//    scavenged bitmap. alloc() clears those bits (the pages come back into
+//    use by being touched) and keeps heap_released exact.
+//
+// Invariants (heap lock held):
+//   heap_sys == heap_inuse + heap_idle, where heap_idle == pages in free spans
+//   heap_released == pages with a scavenged bit set, all of them in free spans
+//   no two free spans are adjacent (coalescing is complete)
+//
+// Reference: Go's mheap.go (allocSpan, freeSpan, grow); the older Go 1.11
+// treap-free design for the free lists; Go's mgcscavenge.go for scavenging.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "alloc/span.hpp"
+#include "common/lock.hpp"
+
+namespace gc::internal {
+
+// What a span will hold, given to page_heap::alloc.
+struct span_init {
+  std::uint8_t size_class = 0;  // 0: one large object
+  bool noscan = false;
+  std::uintptr_t elem_size = 0;
+  std::uint16_t nelems = 0;
+  std::uint32_t divmagic = 0;
+};
+
+struct page_heap_counters {
+  std::uint64_t heap_sys = 0;       // committed bytes
+  std::uint64_t heap_inuse = 0;     // bytes in in-use spans
+  std::uint64_t heap_released = 0;  // free bytes returned to the OS
+  std::uint64_t spans_inuse = 0;    // in-use spans
+  std::uint64_t mspan_sys = 0;      // bytes obtained for span structs
+  std::uint64_t other_sys = 0;      // arena_meta bytes
+  std::uint64_t free_spans = 0;     // free runs (for tests)
+};
+
+class page_heap {
+ public:
+  static page_heap& instance();
+
+  // An in-use span of exactly npages pages, or nullptr if the OS refuses more
+  // memory. `needzero` tells whether the pages may hold old data.
+  span* alloc(std::size_t npages, const span_init& init, bool& needzero);
+  // Returns an in-use span's pages to the free lists.
+  void free(span* s);
+  // Returns at least `bytes` of free memory to the OS if there is that much
+  // not yet returned; returns the bytes released.
+  std::size_t release(std::size_t bytes);
+  std::size_t release_all() { return release(~std::size_t{0}); }
+
+  page_heap_counters counters();
+  // Checks the invariants above and that the page map agrees with every free
+  // span; aborts with a message naming the span on failure. O(heap).
+  void verify();
+
+ private:
+  page_heap() = default;
+  span* alloc_locked(std::size_t npages);
+  bool grow_locked(std::size_t npages);
+  void insert_free_locked(span* s);  // coalesces
+  void list_add_locked(span* s);
+  void list_remove_locked(span* s);
+  span* take_run_locked(std::size_t npages);
+  std::size_t clear_scavenged_locked(std::uintptr_t base, std::size_t npages);
+  std::size_t scavenge_span_locked(span* s, std::size_t want, bool use_madv_free);
+  void set_page_map_locked(span* s, bool all_pages);
+  span* new_span_locked();
+  void free_span_struct_locked(span* s);
+
+  static constexpr std::size_t short_lists = 128;
+  rank_mutex lock_{lock_rank::heap};
+  span_list free_short_[short_lists];  // guarded by lock_; index = npages
+  span_list free_long_;                // guarded by lock_; npages >= 128
+  std::uint64_t nonempty_[2] = {};     // guarded by lock_; bit n: free_short_[n] non-empty
+  std::uintptr_t cur_ = 0;             // guarded by lock_; next uncommitted byte of the reservation
+  std::uintptr_t cur_end_ = 0;         // guarded by lock_; end of the current reservation
+  span* span_pool_ = nullptr;          // guarded by lock_; dead span structs, linked by next
+  page_heap_counters c_;               // guarded by lock_ (heap_released, heap_inuse, ... )
+  std::uint64_t free_pages_ = 0;       // guarded by lock_
+};
+
+}  // namespace gc::internal

@@ -1,0 +1,144 @@
+// src/alloc/span.hpp: the span, a run of pages that is either free (owned by
+// the page heap) or in use (holding objects of one span class, or one large
+// object); its bitmaps; and the intrusive lists spans live on.
+//
+// State machine (every transition under the heap lock):
+//   dead   --grow/split-->      free     a new free run of pages
+//   free   --page_heap::alloc-> in_use   class fields set before the state
+//                                        is published (release store)
+//   in_use --page_heap::free->  free
+//   free   --coalesce-->        dead     merged into a neighbour, back to the pool
+// Span structs are never returned to the OS, so a stale span pointer read
+// from the page map without a lock still points at a span struct; readers
+// check state and [base, limit) before trusting it.
+//
+// Bitmaps: alloc_bits and mark_bits point into the two inline arrays. The
+// collector's sweep will make the mark bits the new alloc bits by swapping the
+// two pointers and clearing the new mark bits, as Go's sweep does. Both live
+// here, outside the heap arenas: no object overflow can reach them.
+//
+// Counting invariant, for an in-use small span s:
+//   s.alloc_count == popcount(s.alloc_bits[0 .. nelems))
+// and the objects the program holds are those, plus the objects popped from
+// the current window of the owning mcache slot (if s.owner != nullptr):
+//   allocated(i) == alloc_bit(i) || (owner && i in owner's window && !free_bit(i)).
+//
+// Who writes what:
+//   base, npages, class fields, limit  heap lock, before state becomes in_use
+//   next, prev                         lock of the list the span is on
+//                                      (heap lock: free lists; central lock: central lists)
+//   alloc_bits words, alloc_count,     while owner != nullptr, the owning thread only;
+//     window                           otherwise the central lock of the span's class
+//   owner                              central lock (atomic: find_object reads it)
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include <gort/internal/mcache.hpp>
+#include <gort/internal/size_class.hpp>
+
+namespace gc::internal {
+
+enum class span_state : std::uint8_t { dead = 0, free = 1, in_use = 2 };
+
+inline constexpr std::size_t bitmap_words = max_objects_per_span / 64;
+
+struct span {
+  std::uintptr_t base = 0;
+  std::size_t npages = 0;
+  std::uintptr_t limit = 0;      // base + nelems * elem_size
+  std::uintptr_t elem_size = 0;  // object size; for large spans npages * page_bytes
+  std::uint32_t divmagic = 0;    // index = (offset * divmagic) >> 32; 0 for large spans
+  std::uint16_t nelems = 0;
+  std::uint8_t size_class = 0;   // 0: large object
+  bool noscan = false;
+  std::atomic<span_state> state{span_state::dead};
+  bool needzero = false;          // heap lock; memory may hold old data
+  span* next = nullptr;
+  span* prev = nullptr;
+  std::atomic<alloc_slot*> owner{nullptr};
+  std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
+  std::uint32_t alloc_count = 0;
+  std::uint64_t* alloc_bits = bits_[0];
+  std::uint64_t* mark_bits = bits_[1];
+  std::uint64_t bits_[2][bitmap_words] = {};
+
+  int span_class() const { return make_span_class(size_class, noscan); }
+  std::size_t bitmap_nwords() const { return (nelems + 63u) / 64u; }
+  // Bits of word w that name real objects (the last word may be partial).
+  std::uint64_t valid_mask(std::size_t w) const {
+    std::size_t rem = nelems - w * 64;
+    return rem >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << rem) - 1;
+  }
+  // Alloc-bit words are read by other threads without the owner's lock.
+  std::uint64_t load_alloc_word(std::size_t w) const {
+    return std::atomic_ref<std::uint64_t>(alloc_bits[w]).load(std::memory_order_relaxed);
+  }
+  void store_alloc_word(std::size_t w, std::uint64_t v) {
+    std::atomic_ref<std::uint64_t>(alloc_bits[w]).store(v, std::memory_order_relaxed);
+  }
+  std::uintptr_t object_index(std::uintptr_t addr) const {
+    return static_cast<std::uintptr_t>((static_cast<std::uint64_t>(addr - base) * divmagic) >> 32);
+  }
+  std::uintptr_t end() const { return base + npages * page_bytes; }
+
+  // Is object idx allocated? Exact when the owner thread is the caller or is
+  // not allocating; otherwise an answer that was true at some moment.
+  bool is_allocated(std::uintptr_t idx) const {
+    if ((load_alloc_word(idx / 64) >> (idx % 64)) & 1) return true;
+    const alloc_slot* o = owner.load(std::memory_order_acquire);
+    if (o == nullptr || window.load(std::memory_order_relaxed) != idx / 64) return false;
+    return !((o->free_bits.load(std::memory_order_relaxed) >> (idx % 64)) & 1);
+  }
+};
+
+// A circular doubly-linked list with a sentinel, so a span can be unlinked
+// without knowing which list holds it. Guarded by its owner's lock.
+class span_list {
+ public:
+  span_list() { head_.next = head_.prev = &head_; }
+  span_list(const span_list&) = delete;
+  span_list& operator=(const span_list&) = delete;
+
+  bool empty() const { return head_.next == &head_; }
+  span* front() { return empty() ? nullptr : head_.next; }
+  void push_front(span* s) { link_after(&head_, s); }
+  void push_back(span* s) { link_after(head_.prev, s); }
+  static void remove(span* s) {
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    s->next = s->prev = nullptr;
+  }
+  span* pop_front() {
+    span* s = front();
+    if (s) remove(s);
+    return s;
+  }
+  template <class F>
+  void for_each(F&& f) {
+    for (span* s = head_.next; s != &head_;) {
+      span* next = s->next;  // f may unlink s
+      f(s);
+      s = next;
+    }
+  }
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (const span* s = head_.next; s != &head_; s = s->next) ++n;
+    return n;
+  }
+
+ private:
+  static void link_after(span* at, span* s) {
+    s->prev = at;
+    s->next = at->next;
+    at->next->prev = s;
+    at->next = s;
+  }
+  span head_;
+};
+
+}  // namespace gc::internal
