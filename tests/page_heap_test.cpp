@@ -1,0 +1,127 @@
+// tests/page_heap_test.cpp: the page heap (src/alloc/page_heap): growth,
+// split, coalescing, the page map, and its invariants (verify()).
+#include <catch2/catch.hpp>
+
+#include "alloc/alloc.hpp"
+#include "test_util.hpp"
+
+using namespace gc::internal;
+
+namespace {
+span* take(std::size_t npages) {
+  span_init init;
+  init.size_class = 0;
+  init.elem_size = npages * page_bytes;
+  init.nelems = 1;
+  bool needzero = false;
+  span* s = page_heap::instance().alloc(npages, init, needzero);
+  REQUIRE(s != nullptr);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("page heap: first allocation grows by 1 MiB at the arena hint", "[page_heap]") {
+  page_heap& h = page_heap::instance();
+  page_heap_counters before = h.counters();
+  span* s = take(1);
+  page_heap_counters after = h.counters();
+  CHECK(after.heap_sys - before.heap_sys == (1u << 20));
+  CHECK(after.heap_inuse - before.heap_inuse == page_bytes);
+  CHECK(s->npages == 1);
+  CHECK(s->base % page_bytes == 0);
+  if (!gort_test::asan) {  // ASan's shadow memory occupies the hint range
+    CHECK(s->base >= arena_hint_start);
+    CHECK(s->base < arena_hint_start + 64 * arena_bytes);
+  }
+  // The rest of the megabyte is one free run (the split remainder).
+  CHECK(after.free_spans == 1);
+  h.verify();
+}
+
+TEST_CASE("page heap: split and coalesce", "[page_heap]") {
+  page_heap& h = page_heap::instance();
+  span* a = take(1);
+  span* b = take(2);
+  span* c = take(3);
+  span* d = take(4);
+  // Fresh heap: consecutive runs are carved from one free run, in order.
+  REQUIRE(b->base == a->end());
+  REQUIRE(c->base == b->end());
+  REQUIRE(d->base == c->end());
+  const std::uintptr_t a_base = a->base;
+  h.verify();
+  const std::uint64_t free_runs = h.counters().free_spans;  // the tail after d
+
+  h.free(a);
+  h.verify();
+  CHECK(h.counters().free_spans == free_runs + 1);  // a alone: b is in use
+  h.free(c);
+  h.verify();
+  CHECK(h.counters().free_spans == free_runs + 2);  // c alone: b and d in use
+  h.free(b);                                        // a, b, c merge into one run of 6 pages
+  h.verify();
+  CHECK(h.counters().free_spans == free_runs + 1);
+  span* merged = span_of(a_base);
+  REQUIRE(merged != nullptr);
+  CHECK(merged->state.load() == span_state::free);
+  CHECK(merged->npages == 6);
+  CHECK(span_of(a_base + 5 * page_bytes) == merged);  // last page maps to the run too
+
+  h.free(d);  // joins the 6-page run and the tail: everything is one run again
+  h.verify();
+  CHECK(h.counters().free_spans == free_runs);
+
+  // A 6-page request is served from the merged run, at its start (lowest address).
+  span* again = take(6);
+  CHECK(again->base == a_base);
+  h.verify();
+}
+
+TEST_CASE("page heap: growth beyond an arena, and huge spans", "[page_heap]") {
+  page_heap& h = page_heap::instance();
+  const std::size_t huge_pages = (150u << 20) / page_bytes;  // 150 MiB: three arenas
+  page_heap_counters before = h.counters();
+  span* s = take(huge_pages);
+  CHECK(s->npages == huge_pages);
+  CHECK(h.counters().heap_sys - before.heap_sys >= 150u << 20);
+  // Every page of an in-use span maps to it, across arena boundaries.
+  for (std::uintptr_t p = s->base; p < s->end(); p += 97 * page_bytes) CHECK(span_of(p) == s);
+  CHECK(span_of(s->end() - 1) == s);
+  h.verify();
+  span* small = take(3);
+  CHECK((small->end() <= s->base || small->base >= s->end()));
+  h.free(s);
+  h.verify();
+  span* reuse = take(huge_pages / 2);  // served from the freed run, no growth
+  CHECK(reuse->base >= s->base);
+  h.verify();
+}
+
+TEST_CASE("page heap: many random allocations and frees keep the invariants", "[page_heap]") {
+  page_heap& h = page_heap::instance();
+  std::vector<span*> live;
+  std::uint64_t seed = 12345;
+  auto rnd = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  for (int i = 0; i < 4000; ++i) {
+    if (live.empty() || rnd() % 3 != 0) {
+      std::size_t n = rnd() % 10 == 0 ? 128 + rnd() % 300 : 1 + rnd() % 40;
+      live.push_back(take(n));
+    } else {
+      std::size_t k = rnd() % live.size();
+      h.free(live[k]);
+      live[k] = live.back();
+      live.pop_back();
+    }
+    if (i % 500 == 0) h.verify();
+  }
+  // No two live spans overlap.
+  std::sort(live.begin(), live.end(), [](span* x, span* y) { return x->base < y->base; });
+  for (std::size_t i = 1; i < live.size(); ++i) CHECK(live[i - 1]->end() <= live[i]->base);
+  for (span* s : live) h.free(s);
+  h.verify();
+  page_heap_counters c = h.counters();
+  CHECK(c.heap_inuse == 0);
+}
