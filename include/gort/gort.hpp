@@ -55,10 +55,9 @@ inline constexpr bool is_pointer_free_v = [] {
 // Throws std::bad_alloc when memory cannot be had, and whatever T's
 // constructor throws. Never returns nullptr.
 template <class T, class... Args>
-  requires(!std::is_array_v<T>)
+  requires(!std::is_array_v<T> && std::is_object_v<T>)
 T* gc_new(Args&&... args) {
-  static_assert(std::is_object_v<T> && !std::is_abstract_v<T>,
-                "gc::gc_new<T>: T must be a complete, non-abstract object type");
+  static_assert(!std::is_abstract_v<T>, "gc::gc_new<T>: T is abstract; allocate a concrete class derived from it");
   static_assert(alignof(T) <= internal::page_bytes, "gc::gc_new<T>: alignment above 8192 bytes is not supported");
   constexpr bool tiny_ok = std::is_trivially_destructible_v<T>;
   void* p = internal::allocate<sizeof(T), alignof(T), is_pointer_free_v<T>, tiny_ok>();
@@ -100,8 +99,16 @@ std::remove_extent_t<T>* gc_new(std::size_t n) {
 }
 
 template <class T, class... Args>
+  requires(!std::is_object_v<T>)
+void gc_new(Args&&...) {
+  static_assert(std::is_object_v<T>, "gc::gc_new<T>: T must be an object type (not void, a reference or a function)");
+}
+
+template <class T, class... Args>
   requires std::is_bounded_array_v<T>
-void gc_new(Args&&...) = delete;  // gc_new<T[N]>() is not supported: use gc_new<T[]>(N)
+void gc_new(Args&&...) {
+  static_assert(!std::is_bounded_array_v<T>, "gc::gc_new<T[N]>() is not supported: use gc::gc_new<T[]>(N)");
+}
 
 // Allocation counts for one size class (as Go's MemStats.BySize).
 struct size_class_stats {

@@ -31,6 +31,7 @@ void* reserve_arenas(std::size_t n, std::uint64_t& meta_bytes) {
     os::unreserve(p, bytes);
     return nullptr;
   }
+  os::register_leak_scan_root(p, bytes);
   for (std::size_t i = 0; i < n; ++i) {
     void* m = os::map_metadata(sizeof(arena_meta));
     if (m == nullptr) return nullptr;  // the arenas registered so far stay, unused: harmless

@@ -6,6 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+// LeakSanitizer's interface, resolved only when the sanitizer runtime is linked.
+extern "C" void __lsan_register_root_region(const void* p, std::size_t size) __attribute__((weak));
+
 namespace gc::internal::os {
 
 void* reserve_at(void* hint, std::size_t bytes) {
@@ -50,6 +53,10 @@ void unreserve(void* p, std::size_t bytes) { ::munmap(p, bytes); }
 void* map_metadata(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+void register_leak_scan_root(void* p, std::size_t bytes) {
+  if (&__lsan_register_root_region != nullptr) __lsan_register_root_region(p, bytes);
 }
 
 std::size_t page_size() {

@@ -42,6 +42,12 @@ void unreserve(void* p, std::size_t bytes);
 // Read-write zeroed memory for runtime metadata; nullptr on failure.
 void* map_metadata(std::size_t bytes);
 
+// Tells LeakSanitizer, when the program runs under it, to scan [p, p+bytes)
+// for pointers: malloc memory held by gc objects is then not reported as
+// leaked. LSan scans only the readable parts, so a whole arena reservation
+// can be registered up front. A no-op without LSan.
+void register_leak_scan_root(void* p, std::size_t bytes);
+
 // The kernel's page size (4 KiB on x86-64 Linux).
 std::size_t page_size();
 // Resident set size of this process in bytes, from /proc/self/statm.
