@@ -131,9 +131,15 @@ def machine_info(ctx):
         parts.append("load avg " + ", ".join(f"{x:.2f}" for x in load))
     caches = ctx.get("caches") or []
     if caches:
-        parts.append("caches " + ", ".join(
-            f"L{c.get('level')} {c.get('type', '')} {c.get('size', 0) // 1024} KiB x{c.get('num_sharing', 1)}"
-            .replace("  ", " ") for c in caches))
+        ncpus = ctx.get("num_cpus") or 0
+
+        def cache(c):
+            # As Google Benchmark's console header: how many such caches (CPUs / CPUs sharing one).
+            count = ncpus // c["num_sharing"] if ncpus and c.get("num_sharing") else None
+            text = f"L{c.get('level')} {c.get('type', '?')} {c.get('size', 0) // 1024} KiB"
+            return text + (f" (x{count})" if count else "")
+
+        parts.append("caches " + ", ".join(cache(c) for c in caches))
     return "; ".join(parts)
 
 
