@@ -3,7 +3,8 @@
 #
 #   make demo    Release build, runs examples/demo
 #   make test    the whole test suite: a debug build with ASan+UBSan and the
-#                debug checks, then a Release build (as users run it)
+#                debug checks, a Release build (as users run it), and the
+#                multi-threaded components again under ThreadSanitizer
 #   make bench   Release benchmarks against glibc, mimalloc and jemalloc
 #   make clean
 #
@@ -39,6 +40,13 @@ test: deps-test
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_TESTS=ON
 	cmake --build build/release -j $(JOBS)
 	ctest --test-dir build/release --output-on-failure -j $(JOBS)
+	$(CMAKE_CONFIGURE) -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_BUILD_TESTS=ON \
+	  -DGORT_BUILD_EXAMPLES=OFF -DGORT_SANITIZE=thread -DGORT_DEBUG_CHECKS=1
+	cmake --build build/tsan -j $(JOBS) --target gort_tests
+	ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+
+# Components with cross-thread state; the rest run single-threaded.
+TSAN_TESTS := ^(threads|mcache|mem_stats|find_object|gc_new|page_heap):
 
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON

@@ -37,6 +37,12 @@
 //     between collections, whereas a malloc+free pair reuses one hot block.
 //     At 4096 and 65536 bytes the zeroing dominates gort's time; at 65536
 //     gort also takes the page-heap lock for every object.
+//   - gort's figures are whatever gc_new compiles to today. When this was
+//     written, gc_new<T>() value-initialises T (T()) after the allocator has
+//     zeroed it, and GCC keeps both zeroings for the payload aggregates; at
+//     -O2 a constant-size zeroing of 256 bytes and up becomes `rep stosq`,
+//     which has a high start-up cost on some CPUs (AMD Zen). Check the
+//     disassembly of BM_gort<N> before explaining a surprising size.
 //   - Pausing the timer costs a few clock reads per batch; at 65536 bytes a
 //     batch is only 16 objects, so that overhead is spread over 16 ops.
 //   - Threads: Google Benchmark reports for threads:2 the real time per op as
@@ -53,7 +59,10 @@
 //     thread's mcache owns are not freed; the "unfreed" counter says how many
 //     stayed behind in the reported run.
 //   - Real time everywhere (UseRealTime): on a loaded machine that includes
-//     time the thread was descheduled. Repeat runs before trusting a digit.
+//     time the thread was descheduled. Repeat runs before trusting a digit
+//     (--benchmark_repetitions=5: report.py then uses the medians).
+//   - Debian's libbenchmark is built as "DEBUG" (it warns so); that affects
+//     the library's bookkeeping between timed loops, not the loops.
 #include <algorithm>
 #include <barrier>
 #include <cstddef>
