@@ -51,12 +51,7 @@ void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny
   alloc_slot& slot = tls_mcache->slots[span_class];
   std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
   if (bits == 0) return refill_alloc(span_class);
-  slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
-  const std::size_t size = class_to_size[size_class];
-  void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
-                                    size * static_cast<unsigned>(__builtin_ctzll(bits)));
-  std::memset(p, 0, size);
-  return p;
+  return pop_window(slot, bits, class_to_size[size_class]);
 }
 
 namespace testing {

@@ -175,13 +175,7 @@ void* refill_alloc(int span_class) {
   mcache& c = *own_mcache();
   alloc_slot& slot = c.slots[span_class];
   if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
-  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
-  slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
-  std::size_t size = class_to_size[span_class >> 1];
-  void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
-                                    size * static_cast<unsigned>(__builtin_ctzll(bits)));
-  __builtin_memset(p, 0, size);
-  return p;
+  return pop_window(slot, slot.free_bits.load(std::memory_order_relaxed), class_to_size[span_class >> 1]);
 }
 
 void* tiny_alloc_slow(std::size_t size, std::size_t align) {

@@ -74,17 +74,22 @@ GORT_NOINLINE void* alloc_large(std::size_t bytes, bool noscan);
 GORT_NOINLINE void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok);
 [[noreturn]] GORT_NOINLINE GORT_COLD void throw_bad_alloc();
 
-template <int SpanClass>
-GORT_ALWAYS_INLINE void* alloc_small() {
-  constexpr std::size_t size = class_to_size[SpanClass >> 1];
-  alloc_slot& slot = tls_mcache->slots[SpanClass];
-  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
-  if (GORT_UNLIKELY(bits == 0)) return refill_alloc(SpanClass);
+// Takes the lowest free object of a non-empty window and zeroes it. With a
+// compile-time `size` the zeroing is a few stores.
+GORT_ALWAYS_INLINE void* pop_window(alloc_slot& slot, std::uint64_t bits, std::size_t size) {
   slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
   void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
                                     size * static_cast<unsigned>(__builtin_ctzll(bits)));
   __builtin_memset(p, 0, size);
   return p;
+}
+
+template <int SpanClass>
+GORT_ALWAYS_INLINE void* alloc_small() {
+  alloc_slot& slot = tls_mcache->slots[SpanClass];
+  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(bits == 0)) return refill_alloc(SpanClass);
+  return pop_window(slot, bits, class_to_size[SpanClass >> 1]);
 }
 
 template <std::size_t Size, std::size_t Align>
