@@ -51,7 +51,7 @@ TSAN_TESTS := ^(threads|mcache|mem_stats|find_object|gc_new|page_heap):
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON
 	cmake --build build/release -j $(JOBS) --target alloc_bench
-	./build/release/bench/alloc_bench --benchmark_min_time=0.3 --benchmark_out=build/release/alloc_bench.json \
+	./build/release/bench/alloc_bench --benchmark_min_time=0.3 --benchmark_repetitions=3 --benchmark_out=build/release/alloc_bench.json \
 	  --benchmark_out_format=json >/dev/null
 	python3 bench/report.py build/release/alloc_bench.json
 

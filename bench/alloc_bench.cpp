@@ -37,11 +37,11 @@
 //     between collections, whereas a malloc+free pair reuses one hot block.
 //     At 4096 and 65536 bytes the zeroing dominates gort's time; at 65536
 //     gort also takes the page-heap lock for every object.
-//   - gort's figures are whatever gc_new compiles to today. When this was
-//     written, gc_new<T>() value-initialises T (T()) after the allocator has
-//     zeroed it, and GCC keeps both zeroings for the payload aggregates; at
-//     -O2 a constant-size zeroing of 256 bytes and up becomes `rep stosq`,
-//     which has a high start-up cost on some CPUs (AMD Zen). Check the
+//   - gort's figures are whatever gc_new compiles to today: one clear of the
+//     object (gc_new<T>() with no arguments does not value-initialise a
+//     trivially constructible T a second time), inline stores up to 64
+//     bytes, libc's memset above (a constant-size clear compiled inline
+//     becomes `rep stosq`, slow to start on some CPUs). Check the
 //     disassembly of BM_gort<N> before explaining a surprising size.
 //   - Pausing the timer costs a few clock reads per batch; at 65536 bytes a
 //     batch is only 16 objects, so that overhead is spread over 16 ops.

@@ -54,6 +54,11 @@ inline constexpr bool is_pointer_free_v = [] {
 //
 // Throws std::bad_alloc when memory cannot be had, and whatever T's
 // constructor throws. Never returns nullptr.
+//
+// With no arguments and a trivially default-constructible T, the object is
+// the zeroed storage itself (value-initialisation without a second clear).
+// The one difference from T(): a pointer-to-data-member field reads as
+// offset 0, not as the null member pointer; initialise such fields explicitly.
 template <class T, class... Args>
   requires(!std::is_array_v<T> && std::is_object_v<T>)
 T* gc_new(Args&&... args) {
@@ -61,7 +66,12 @@ T* gc_new(Args&&... args) {
   static_assert(alignof(T) <= internal::page_bytes, "gc::gc_new<T>: alignment above 8192 bytes is not supported");
   constexpr bool tiny_ok = std::is_trivially_destructible_v<T>;
   void* p = internal::allocate<sizeof(T), alignof(T), is_pointer_free_v<T>, tiny_ok>();
-  return ::new (p) T(std::forward<Args>(args)...);
+  if constexpr (sizeof...(Args) == 0 && std::is_trivially_default_constructible_v<T> &&
+                !std::is_member_object_pointer_v<T>) {
+    return std::launder(static_cast<T*>(p));  // already zero: an implicit-lifetime object
+  } else {
+    return ::new (p) T(std::forward<Args>(args)...);
+  }
 }
 
 // gc_new<T[]>(n): allocates n value-initialised T (as std::make_unique<T[]>)

@@ -23,6 +23,8 @@ namespace gc::internal {
 
 void throw_bad_alloc() { throw std::bad_alloc(); }
 
+void zero_block(void* p, std::size_t size) { std::memset(p, 0, size); }
+
 void* alloc_large(std::size_t bytes, bool noscan) {
   if (bytes > max_alloc_bytes) throw_bad_alloc();
   const std::size_t npages = (bytes + page_bytes - 1) / page_bytes;

@@ -74,13 +74,22 @@ GORT_NOINLINE void* alloc_large(std::size_t bytes, bool noscan);
 GORT_NOINLINE void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok);
 [[noreturn]] GORT_NOINLINE GORT_COLD void throw_bad_alloc();
 
+// Zeroes a block too large for a few inline stores. Out of line on purpose:
+// compilers expand a constant-size memset above ~64 bytes into `rep stosq`,
+// which is several times slower than libc's vector memset for 128 B..4 KiB.
+GORT_NOINLINE void zero_block(void* p, std::size_t size);
+
 // Takes the lowest free object of a non-empty window and zeroes it. With a
-// compile-time `size` the zeroing is a few stores.
+// compile-time `size` the zeroing is a few stores, or one call.
 GORT_ALWAYS_INLINE void* pop_window(alloc_slot& slot, std::uint64_t bits, std::size_t size) {
   slot.free_bits.store(bits & (bits - 1), std::memory_order_relaxed);
   void* p = reinterpret_cast<void*>(slot.window_base.load(std::memory_order_relaxed) +
                                     size * static_cast<unsigned>(__builtin_ctzll(bits)));
-  __builtin_memset(p, 0, size);
+  if (size <= 64) {
+    __builtin_memset(p, 0, size);
+  } else {
+    zero_block(p, size);
+  }
   return p;
 }
 
