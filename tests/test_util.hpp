@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 
