@@ -13,7 +13,7 @@ set -euo pipefail
 declare -A group
 group[build]="cmake make g++ libunwind-dev libfmt-dev"
 group[test]="catch2"
-group[bench]="libbenchmark-dev libmimalloc-dev libjemalloc-dev"
+group[bench]="libbenchmark-dev libmimalloc-dev libjemalloc-dev libgc-dev golang-go"
 
 want=()
 for g in "$@"; do
