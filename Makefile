@@ -6,6 +6,7 @@
 #                debug checks, a Release build (as users run it), and the
 #                multi-threaded components again under ThreadSanitizer
 #   make bench   Release benchmarks against glibc, mimalloc and jemalloc
+#                and binary-trees against Go, Boehm GC, glibc, mimalloc, jemalloc
 #   make clean
 #
 # Builds live under build/<name>; set JOBS to change build parallelism.
@@ -46,7 +47,7 @@ test: deps-test
 	ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # Components with cross-thread state; the rest run single-threaded.
-TSAN_TESTS := ^(threads|mcache|mem_stats|find_object|gc_new|page_heap):
+TSAN_TESTS := ^(threads|mcache|mem_stats|find_object|gc_new|page_heap|stack):
 
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON
@@ -54,6 +55,8 @@ bench: deps-bench
 	./build/release/bench/alloc_bench --benchmark_min_time=0.3 --benchmark_repetitions=3 --benchmark_out=build/release/alloc_bench.json \
 	  --benchmark_out_format=json >/dev/null
 	python3 bench/report.py build/release/alloc_bench.json
+	cmake --build build/release -j $(JOBS) --target binarytrees
+	python3 bench/binarytrees/run.py --build build/release --depth 21
 
 clean:
 	rm -rf build

@@ -37,3 +37,43 @@ TEST_CASE("GODEBUG: an unknown key gets one warning and changes nothing", "[gode
   CHECK(r.warnings[0].find("nosuchkey") != std::string::npos);
   CHECK(r.settings.madvdontneed == 0);
 }
+
+TEST_CASE("GODEBUG: the collector's keys parse, default to 0 and are range-checked", "[godebug]") {
+  auto r = parse_godebug("");
+  CHECK(r.settings.gctrace == 0);
+  CHECK(r.settings.gcstoptheworld == 0);
+  CHECK(r.settings.gccheckmark == 0);
+  CHECK(r.settings.gcroots == 0);
+
+  r = parse_godebug("gctrace=1,gcstoptheworld=2,gccheckmark=1,gcroots=1");
+  CHECK(r.warnings.empty());
+  CHECK(r.settings.gctrace == 1);
+  CHECK(r.settings.gcstoptheworld == 2);
+  CHECK(r.settings.gccheckmark == 1);
+  CHECK(r.settings.gcroots == 1);
+  CHECK(r.settings.madvdontneed == 1);
+
+  r = parse_godebug("gctrace=2,madvdontneed=0");
+  CHECK(r.warnings.empty());
+  CHECK(r.settings.gctrace == 2);
+  CHECK(r.settings.madvdontneed == 0);
+
+  struct bad_case {
+    const char* text;
+    const char* key;
+  };
+  for (bad_case c : {bad_case{"gctrace=3", "gctrace"}, bad_case{"gctrace=-1", "gctrace"},
+                     bad_case{"gctrace=x", "gctrace"}, bad_case{"gcstoptheworld=3", "gcstoptheworld"},
+                     bad_case{"gccheckmark=2", "gccheckmark"}, bad_case{"gcroots=2", "gcroots"},
+                     bad_case{"gcroots=", "gcroots"}}) {
+    INFO("GODEBUG=" << c.text);
+    r = parse_godebug(c.text);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].find(c.key) != std::string::npos);
+    CHECK(r.warnings[0].find("default 0") != std::string::npos);
+    CHECK(r.settings.gctrace == 0);
+    CHECK(r.settings.gcstoptheworld == 0);
+    CHECK(r.settings.gccheckmark == 0);
+    CHECK(r.settings.gcroots == 0);
+  }
+}

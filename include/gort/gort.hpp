@@ -1,4 +1,6 @@
 // <gort/gort.hpp>: the public API of gort, a garbage-collected heap for C++.
+// It includes the rest: <gort/member.hpp>, <gort/root.hpp>,
+// <gort/tracer.hpp>, <gort/collector.hpp>.
 //
 //   #include <gort/gort.hpp>
 //
@@ -13,8 +15,14 @@
 //
 // Contract
 // - Threads: every function here may be called from any thread at any time.
-// - Lifetime: objects are never freed by the program. Until the collector
-//   lands (it is being built), nothing is reclaimed at all.
+// - Lifetime: objects are never freed by the program; the collector reclaims
+//   what the program can no longer reach (gc::collect(), GOGC).
+// - Destructors: when T is not trivially destructible, ~T() runs after the
+//   object is found unreachable: in gc::collect(), on gort's finalizer
+//   thread, or, when that thread falls behind, inside an allocation on any
+//   thread (as in Oilpan). So a destructor must not take a lock that code
+//   calling gc_new may hold. A destructor must not dereference other gc objects: they
+//   may already be gone (as in Oilpan). It may allocate.
 // - Errors: an allocation that cannot be met throws std::bad_alloc and leaves
 //   the heap fully usable; a request that could never be met (e.g. 2^63
 //   bytes) throws at once without touching the heap.
@@ -26,8 +34,13 @@
 #include <type_traits>
 #include <utility>
 
+#include <gort/collector.hpp>
 #include <gort/internal/mcache.hpp>
 #include <gort/internal/size_class.hpp>
+#include <gort/mem_stats.hpp>
+#include <gort/member.hpp>
+#include <gort/root.hpp>
+#include <gort/tracer.hpp>
 
 namespace gc {
 
@@ -64,13 +77,24 @@ template <class T, class... Args>
 T* gc_new(Args&&... args) {
   static_assert(!std::is_abstract_v<T>, "gc::gc_new<T>: T is abstract; allocate a concrete class derived from it");
   static_assert(alignof(T) <= internal::page_bytes, "gc::gc_new<T>: alignment above 8192 bytes is not supported");
-  constexpr bool tiny_ok = std::is_trivially_destructible_v<T>;
-  void* p = internal::allocate<sizeof(T), alignof(T), is_pointer_free_v<T>, tiny_ok>();
-  if constexpr (sizeof...(Args) == 0 && std::is_trivially_default_constructible_v<T> &&
-                !std::is_member_object_pointer_v<T>) {
-    return std::launder(static_cast<T*>(p));  // already zero: an implicit-lifetime object
+  if constexpr (internal::needs_type_info<T>) {
+    // A typed object: its metadata entry is published only once the
+    // constructor has returned, so a throwing constructor leaves plain
+    // unreachable memory (reclaimed, no destructor) behind.
+    internal::obj_meta* meta = nullptr;
+    void* p = internal::allocate_typed<sizeof(T), alignof(T), is_pointer_free_v<T>>(meta);
+    T* object = ::new (p) T(std::forward<Args>(args)...);
+    meta->count = 1;
+    meta->type = &internal::type_info_of<T>;
+    return object;
   } else {
-    return ::new (p) T(std::forward<Args>(args)...);
+    void* p = internal::allocate<sizeof(T), alignof(T), is_pointer_free_v<T>, true>();
+    if constexpr (sizeof...(Args) == 0 && std::is_trivially_default_constructible_v<T> &&
+                  !std::is_member_object_pointer_v<T>) {
+      return std::launder(static_cast<T*>(p));  // already zero: an implicit-lifetime object
+    } else {
+      return ::new (p) T(std::forward<Args>(args)...);
+    }
   }
 }
 
@@ -90,10 +114,25 @@ std::remove_extent_t<T>* gc_new(std::size_t n) {
   static_assert(!std::is_array_v<E>, "gc::gc_new<T[]>: element type must not be an array; wrap it in a struct");
   static_assert(alignof(E) <= internal::page_bytes, "gc::gc_new<T[]>: alignment above 8192 bytes is not supported");
   if (n > internal::max_alloc_bytes / sizeof(E)) internal::throw_bad_alloc();
+  constexpr bool typed = internal::needs_type_info<E>;
   void* p = internal::alloc_dynamic(n * sizeof(E), alignof(E), is_pointer_free_v<E>,
-                                    std::is_trivially_destructible_v<E>);
+                                    std::is_trivially_destructible_v<E>, typed);
   E* first = static_cast<E*>(p);
-  if constexpr (std::is_trivially_default_constructible_v<E>) {
+  if constexpr (typed) {
+    internal::obj_meta* meta = internal::meta_of(p);
+    if constexpr (!std::is_trivially_default_constructible_v<E>) {
+      std::size_t i = 0;
+      try {
+        for (; i < n; ++i) ::new (static_cast<void*>(first + i)) E();
+      } catch (...) {
+        while (i > 0) first[--i].~E();
+        throw;
+      }
+    }
+    meta->count = n;
+    meta->type = &internal::type_info_of<E>;
+    return std::launder(first);
+  } else if constexpr (std::is_trivially_default_constructible_v<E>) {
     // Value-initialisation of a trivial type is zero: the storage already is.
     return std::launder(first);
   } else {
@@ -120,59 +159,20 @@ void gc_new(Args&&...) {
   static_assert(!std::is_bounded_array_v<T>, "gc::gc_new<T[N]>() is not supported: use gc::gc_new<T[]>(N)");
 }
 
-// Allocation counts for one size class (as Go's MemStats.BySize).
-struct size_class_stats {
-  std::uint32_t size = 0;     // the class's object size in bytes
-  std::uint64_t mallocs = 0;  // objects of this class allocated, cumulative
-  std::uint64_t frees = 0;    // objects of this class freed, cumulative
-};
-
-// A snapshot of the heap, field for field Go's runtime.MemStats in snake_case.
-// Byte counts are bytes; counts are objects. As in Go, mallocs and frees both
-// include tiny allocations (which share a 16-byte block), so heap_objects =
-// mallocs - frees counts blocks, not tiny requests.
-struct mem_stats {
-  // General.
-  std::uint64_t alloc = 0;        // == heap_alloc
-  std::uint64_t total_alloc = 0;  // bytes allocated, cumulative (never falls)
-  std::uint64_t sys = 0;          // bytes obtained from the OS, all kinds
-  std::uint64_t lookups = 0;      // always 0 (as in Go)
-  std::uint64_t mallocs = 0;      // objects allocated, cumulative
-  std::uint64_t frees = 0;        // objects freed, cumulative
-  // Heap.
-  std::uint64_t heap_alloc = 0;     // bytes of allocated objects (slot sizes)
-  std::uint64_t heap_sys = 0;       // bytes of heap address space committed
-  std::uint64_t heap_idle = 0;      // bytes in free spans (heap_sys - heap_inuse)
-  std::uint64_t heap_inuse = 0;     // bytes in in-use spans
-  std::uint64_t heap_released = 0;  // bytes of idle spans returned to the OS
-  std::uint64_t heap_objects = 0;   // allocated objects (mallocs - frees)
-  // Off-heap runtime metadata.
-  std::uint64_t mspan_inuse = 0;   // bytes of span structs in use
-  std::uint64_t mspan_sys = 0;     // bytes obtained for span structs
-  std::uint64_t mcache_inuse = 0;  // bytes of per-thread caches in use
-  std::uint64_t mcache_sys = 0;    // bytes obtained for per-thread caches
-  std::uint64_t other_sys = 0;     // arena page maps and other metadata
-  // Collector (zero until the collector exists).
-  std::uint64_t next_gc = 0;
-  std::uint64_t last_gc = 0;
-  std::uint64_t pause_total_ns = 0;
-  std::uint64_t pause_ns[256] = {};
-  std::uint32_t num_gc = 0;
-  std::uint32_t num_forced_gc = 0;
-  double gc_cpu_fraction = 0;
-  // gort's own additions.
-  std::uint64_t spans_inuse = 0;  // in-use spans (small-object spans + large objects)
-  std::uint64_t tiny_allocs = 0;  // tiny requests served inside a shared 16-byte block
-  // Per size class; by_size[0] is unused (class 0 means "large").
-  size_class_stats by_size[internal::num_size_classes];
-};
-
 // Reads the heap's statistics. Exact when no other thread is allocating;
 // otherwise each counter is some value it had during the call.
 mem_stats read_mem_stats();
 
-// Returns every free page of the heap to the operating system at once (as
-// Go's debug.FreeOSMemory, which will also collect once the collector lands).
+// Collects, then returns every free page of the heap to the operating system
+// at once (as Go's debug.FreeOSMemory).
 void free_os_memory();
+
+namespace internal {
+// Installs the collector into the allocator (src/gc/collector.cpp); this
+// inline variable runs it in every translation unit that includes this
+// header, before that unit's own globals, and links the collector in.
+int collector_init();
+inline const int collector_init_anchor = collector_init();
+}  // namespace internal
 
 }  // namespace gc

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include <gort/internal/mcache.hpp>
+#include <gort/mem_stats.hpp>
 #include <gort/internal/size_class.hpp>
 
 #include "alloc/arena.hpp"
@@ -35,8 +36,41 @@ struct alloc_counters {
   std::atomic<std::uint64_t> large_bytes_freed{0};
   std::atomic<std::uint64_t> mcache_sys{0};
   std::atomic<std::uint64_t> mcaches_live{0};
+  // Bytes of objects allocated and not freed, counted a window at a time (a
+  // loaded window counts whole; retiring it takes back what was left): what
+  // the collector's pacer compares with its trigger.
+  std::atomic<std::uint64_t> heap_live{0};
 };
 extern constinit alloc_counters counters;
+
+// Where src/gc hooks into the allocator without src/alloc knowing src/gc.
+// Set once, before the first allocation (src/gc's initialiser); null = none.
+struct alloc_hooks {
+  // At the entry of every allocation slow path (refill, tiny block, large
+  // object), holding no lock: a safe point, and where the pacer may start a
+  // collection.
+  void (*slow_path)() = nullptr;
+  // After a thread's first allocation created its mcache.
+  void (*thread_started)() = nullptr;
+  // When an exiting thread's mcache has been flushed.
+  void (*thread_exiting)() = nullptr;
+};
+extern constinit alloc_hooks hooks;
+
+bool mcache_is_empty_sentinel(const mcache* c);
+
+// fork (called from src/gc's one pthread_atfork handler): prepare takes the
+// mcache registry lock, every central lock and the heap lock, so that no
+// other thread is inside the allocator when the process is copied; parent
+// releases them; child releases them, then gives back the spans that the
+// other threads' mcaches held (those threads do not exist in the child) and
+// unregisters their caches.
+void alloc_atfork_prepare();
+void alloc_atfork_parent();
+void alloc_atfork_child();
+
+// Fills the allocator's fields of a mem_stats (src/alloc/mem_stats.cpp).
+void fill_alloc_stats(mem_stats& st);
 
 // Gives every span the calling thread's mcache holds back to the central
 // lists, writing the current windows into the alloc bits, and drops the tiny

@@ -9,6 +9,8 @@ namespace gc::internal {
 // Zero-initialised, so it lives in .bss: 32 MiB of address space of which only
 // the pages holding used entries ever become resident.
 std::atomic<arena_meta*> arena_index[arena_index_size];
+std::atomic<std::uintptr_t> heap_lo{~std::uintptr_t{0}};
+std::atomic<std::uintptr_t> heap_hi{0};
 
 namespace {
 std::uintptr_t next_hint = arena_hint_start;  // heap lock
@@ -42,6 +44,8 @@ void* reserve_arenas(std::size_t n, std::uint64_t& meta_bytes) {
                "arena {:#x} reserved twice (arena index slot {} already set)", base + i * arena_bytes, slot);
     arena_index[slot].store(meta, std::memory_order_release);
   }
+  if (base < heap_lo.load(std::memory_order_relaxed)) heap_lo.store(base, std::memory_order_release);
+  if (base + bytes > heap_hi.load(std::memory_order_relaxed)) heap_hi.store(base + bytes, std::memory_order_release);
   return p;
 }
 

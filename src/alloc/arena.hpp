@@ -46,6 +46,12 @@ struct arena_meta {
 
 extern std::atomic<arena_meta*> arena_index[arena_index_size];
 
+// The lowest and highest addresses of all arenas reserved so far: a cheap
+// first filter for conservative scanning (most words are not in [lo, hi)).
+// Atomic; they only widen.
+extern std::atomic<std::uintptr_t> heap_lo;
+extern std::atomic<std::uintptr_t> heap_hi;
+
 inline arena_meta* arena_of(std::uintptr_t addr) {
   std::uintptr_t i = addr >> arena_shift;
   return i < arena_index_size ? arena_index[i].load(std::memory_order_acquire) : nullptr;

@@ -25,12 +25,14 @@ void throw_bad_alloc() { throw std::bad_alloc(); }
 
 void zero_block(void* p, std::size_t size) { std::memset(p, 0, size); }
 
-void* alloc_large(std::size_t bytes, bool noscan) {
+void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
   if (bytes > max_alloc_bytes) throw_bad_alloc();
+  if (hooks.slow_path) hooks.slow_path();
   const std::size_t npages = (bytes + page_bytes - 1) / page_bytes;
   span_init init;
   init.size_class = 0;
   init.noscan = noscan;
+  init.typed = typed;
   init.elem_size = npages * page_bytes;
   init.nelems = 1;
   init.divmagic = 0;
@@ -40,20 +42,31 @@ void* alloc_large(std::size_t bytes, bool noscan) {
   if (needzero) std::memset(reinterpret_cast<void*>(s->base), 0, npages * page_bytes);
   counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
   counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
-  return reinterpret_cast<void*>(s->base);
+  counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
+  void* p = reinterpret_cast<void*>(s->base);
+  // From here the address is in a register a stop would scan: drop `fresh`.
+  asm volatile("" : : "r"(p) : "memory");
+  s->fresh = false;
+  return p;
 }
 
-void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok) {
+void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok, bool typed) {
   if (bytes > max_alloc_bytes) throw_bad_alloc();
-  if (noscan && tiny_ok && bytes < tiny_block_bytes && align <= tiny_block_bytes)
+  if (noscan && tiny_ok && !typed && bytes < tiny_block_bytes && align <= tiny_block_bytes)
     return tiny_alloc_slow(bytes == 0 ? 1 : bytes, align);
   const int size_class = class_for(bytes, align);
-  if (size_class == 0) return alloc_large(bytes, noscan);
-  const int span_class = make_span_class(size_class, noscan);
+  if (size_class == 0) return alloc_large(bytes, noscan, typed);
+  const int span_class = make_span_class(size_class, noscan, typed);
   alloc_slot& slot = tls_mcache->slots[span_class];
   std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
   if (bits == 0) return refill_alloc(span_class);
   return pop_window(slot, bits, class_to_size[size_class]);
+}
+
+obj_meta* meta_of(void* object) {
+  object_ref ref = find_object(object);
+  GORT_CHECK(ref && ref.s->typed, "meta_of({}): not a typed gc object", object);
+  return &ref.s->meta[ref.s->object_index(reinterpret_cast<std::uintptr_t>(object))];
 }
 
 namespace testing {
@@ -68,6 +81,7 @@ std::size_t free_objects(void* const* ptrs, std::size_t n) {
     if (s->size_class == 0) {
       std::uint64_t bytes = s->npages * page_bytes;
       page_heap::instance().free(s);
+      counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
       counters.large_frees.fetch_add(1, std::memory_order_relaxed);
       counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
       ++freed;
@@ -75,6 +89,7 @@ std::size_t free_objects(void* const* ptrs, std::size_t n) {
       const int size_class = s->size_class;
       if (central(s->span_class()).free_object(s, s->object_index(reinterpret_cast<std::uintptr_t>(ptrs[i])))) {
         counters.small_frees[size_class].fetch_add(1, std::memory_order_relaxed);
+        counters.heap_live.fetch_sub(class_to_size[size_class], std::memory_order_relaxed);
         ++freed;
       }
     }

@@ -29,6 +29,7 @@
 namespace gc::internal {
 
 constinit alloc_counters counters;
+constinit alloc_hooks hooks;
 
 namespace {
 
@@ -44,10 +45,12 @@ void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {
   std::uint64_t free = ~s->load_alloc_word(w) & s->valid_mask(w);
   s->window.store(static_cast<std::uint32_t>(w), std::memory_order_relaxed);
   slot.window_base.store(s->base + w * 64 * s->elem_size, std::memory_order_relaxed);
+  slot.window_meta = s->meta != nullptr ? s->meta + w * 64 : nullptr;
   slot.free_bits.store(free, std::memory_order_relaxed);
   auto& count = c.small_mallocs[s->size_class];
-  count.store(count.load(std::memory_order_relaxed) + static_cast<unsigned>(std::popcount(free)),
-              std::memory_order_relaxed);
+  const unsigned n = static_cast<unsigned>(std::popcount(free));
+  count.store(count.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  counters.heap_live.fetch_add(std::uint64_t{n} * s->elem_size, std::memory_order_relaxed);
 }
 
 void retire_window(mcache& c, alloc_slot& slot) {
@@ -60,8 +63,9 @@ void retire_window(mcache& c, alloc_slot& slot) {
   s->alloc_count += static_cast<std::uint32_t>(std::popcount(handed_out));
   slot.free_bits.store(0, std::memory_order_relaxed);
   auto& count = c.small_mallocs[s->size_class];
-  count.store(count.load(std::memory_order_relaxed) - static_cast<unsigned>(std::popcount(remaining)),
-              std::memory_order_relaxed);
+  const unsigned n = static_cast<unsigned>(std::popcount(remaining));
+  count.store(count.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  if (n != 0) counters.heap_live.fetch_sub(std::uint64_t{n} * s->elem_size, std::memory_order_relaxed);
 }
 
 // Steps 2-4: leaves a non-empty window in slot, or returns false (no memory).
@@ -107,6 +111,7 @@ void flush_slots(mcache& c) {
 void thread_exit(void* arg) {
   auto* c = static_cast<mcache*>(arg);
   flush_slots(*c);
+  if (hooks.thread_exiting) hooks.thread_exiting();
   {
     lock_guard g(registry_lock);
     for (int i = 0; i < num_size_classes; ++i) {
@@ -152,6 +157,7 @@ mcache* create_mcache() {
   }
   pthread_setspecific(exit_key, c);
   tls_mcache = c;
+  if (hooks.thread_started) hooks.thread_started();
   return c;
 }
 
@@ -172,13 +178,15 @@ rank_mutex& mcache_registry_lock() { return registry_lock; }
 mcache* mcache_registry_head() { return live_head; }
 
 void* refill_alloc(int span_class) {
+  if (hooks.slow_path) hooks.slow_path();
   mcache& c = *own_mcache();
   alloc_slot& slot = c.slots[span_class];
   if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
-  return pop_window(slot, slot.free_bits.load(std::memory_order_relaxed), class_to_size[span_class >> 1]);
+  return pop_window(slot, slot.free_bits.load(std::memory_order_relaxed), class_to_size[span_class_size(span_class)]);
 }
 
 void* tiny_alloc_slow(std::size_t size, std::size_t align) {
+  if (hooks.slow_path) hooks.slow_path();
   mcache& c = *own_mcache();
   std::uintptr_t off = (c.tiny_offset + (align - 1)) & ~(std::uintptr_t{align} - 1);
   if (off + size <= tiny_block_bytes) {  // the dynamic path (alloc_dynamic) may land here with room left
@@ -199,6 +207,56 @@ void* tiny_alloc_slow(std::size_t size, std::size_t align) {
 void flush_own_mcache() {
   mcache* c = tls_mcache;
   if (c != &empty_mcache) flush_slots(*c);
+}
+
+bool mcache_is_empty_sentinel(const mcache* c) { return c == &empty_mcache; }
+
+void alloc_atfork_prepare() {
+  registry_lock.lock_for_fork();
+  for (int spc = 4; spc < num_span_classes; ++spc) central(spc).lock_for_fork();
+  page_heap::instance().lock_for_fork();
+}
+
+void alloc_atfork_parent() {
+  page_heap::instance().unlock_for_fork();
+  for (int spc = num_span_classes - 1; spc >= 4; --spc) central(spc).unlock_for_fork();
+  registry_lock.unlock_for_fork();
+}
+
+void alloc_atfork_child() {
+  alloc_atfork_parent();
+  // Only the forking thread exists now. Flush and retire every other cache.
+  mcache* others = nullptr;
+  {
+    lock_guard g(registry_lock);
+    for (mcache* c = live_head; c != nullptr;) {
+      mcache* next = c->registry_next;
+      if (c != tls_mcache) {
+        if (c->registry_prev) c->registry_prev->registry_next = c->registry_next;
+        else live_head = c->registry_next;
+        if (c->registry_next) c->registry_next->registry_prev = c->registry_prev;
+        c->registry_next = others;
+        others = c;
+      }
+      c = next;
+    }
+  }
+  while (others != nullptr) {
+    mcache* c = others;
+    others = c->registry_next;
+    flush_slots(*c);
+    lock_guard g(registry_lock);
+    for (int i = 0; i < num_size_classes; ++i) {
+      counters.small_mallocs[i].fetch_add(c->small_mallocs[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      c->small_mallocs[i].store(0, std::memory_order_relaxed);
+    }
+    counters.tiny_allocs.fetch_add(c->tiny_allocs.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    c->live = false;
+    c->registry_prev = nullptr;
+    c->registry_next = pool_head;
+    pool_head = c;
+    counters.mcaches_live.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace gc::internal

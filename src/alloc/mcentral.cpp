@@ -18,7 +18,7 @@ mcentral& central(int span_class) {
     for (int i = 0; i < num_span_classes; ++i) new (&t[i]) mcentral(i);
     return t;
   }();
-  GORT_DCHECK(span_class >= 2 && span_class < num_span_classes, "no central list for span class {}", span_class);
+  GORT_DCHECK(span_class >= 4 && span_class < num_span_classes, "no central list for span class {}", span_class);
   return table[span_class];
 }
 
@@ -31,17 +31,17 @@ span* mcentral::cache_span(alloc_slot* owner) {
       return s;
     }
   }
-  const int size_class = span_class_ >> 1;
+  const int size_class = span_class_size(span_class_);
   span_init init;
   init.size_class = static_cast<std::uint8_t>(size_class);
-  init.noscan = span_class_ & 1;
+  init.noscan = span_class_noscan(span_class_);
+  init.typed = span_class_typed(span_class_);
   init.elem_size = class_to_size[size_class];
   init.nelems = class_to_nobjs[size_class];
   init.divmagic = class_to_divmagic[size_class];
+  init.owner = owner;
   bool needzero = false;  // small objects are zeroed one by one as they are handed out
-  span* s = page_heap::instance().alloc(class_to_npages[size_class], init, needzero);
-  if (s != nullptr) s->owner.store(owner, std::memory_order_release);
-  return s;
+  return page_heap::instance().alloc(class_to_npages[size_class], init, needzero);
 }
 
 void mcentral::uncache_span(span* s) {
@@ -66,6 +66,7 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
   const bool was_full = s->alloc_count == s->nelems;
   s->store_alloc_word(idx / 64, word & ~bit);
   s->alloc_count--;
+  if (s->meta != nullptr) s->meta[idx] = obj_meta{};
   if (s->alloc_count == 0) {
     span_list::remove(s);
     page_heap::instance().free(s);
@@ -74,6 +75,20 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
     partial_.push_back(s);
   }
   return true;
+}
+
+void mcentral::after_sweep(span* s, std::uint32_t old_count) {
+  lock_guard g(lock_);
+  GORT_CHECK(s->next != nullptr && s->prev != nullptr,
+             "span [{:#x}, {:#x}) of class {} is in use, owned by no mcache, yet on no central list", s->base,
+             s->end(), span_class_);
+  if (s->alloc_count == 0) {
+    span_list::remove(s);
+    page_heap::instance().free(s);
+  } else if (old_count == s->nelems && s->alloc_count < s->nelems) {
+    span_list::remove(s);
+    partial_.push_back(s);
+  }
 }
 
 std::size_t mcentral::partial_count() {

@@ -41,9 +41,16 @@ class mcentral {
   void uncache_span(span* s);
   // Frees object idx of s (test-only). False when an mcache owns s.
   bool free_object(span* s, std::uintptr_t idx);
+  // After the collector swept s (not owned by any mcache; alloc_count is
+  // already the new count): an empty span goes back to the page heap, a
+  // full span that gained room moves to the partial list.
+  void after_sweep(span* s, std::uint32_t old_count);
 
   std::size_t partial_count();
   std::size_t full_count();
+
+  void lock_for_fork() { lock_.lock_for_fork(); }
+  void unlock_for_fork() { lock_.unlock_for_fork(); }
 
  private:
   rank_mutex lock_{lock_rank::central};

@@ -1,4 +1,5 @@
-// src/alloc/mem_stats.cpp: gc::read_mem_stats and gc::free_os_memory.
+// src/alloc/mem_stats.cpp: the allocator's half of gc::read_mem_stats (the
+// collector's half, and the public function, are in src/gc/collector.cpp).
 //
 // Counting (Go's rules, see mem_stats in <gort/gort.hpp>):
 // 1. Small objects are counted per size class when an mcache loads a window
@@ -10,19 +11,16 @@
 //    = mallocs - frees counts 16-byte blocks, as Go's HeapObjects does.
 // 4. Heap sizes come from the page heap's counters, under its lock.
 // Reading takes the registry lock, then the heap lock (the lock order).
-#include <gort/gort.hpp>
+#include <gort/mem_stats.hpp>
 
 #include <algorithm>
 #include <bit>
 
 #include "alloc/alloc.hpp"
 
-namespace gc {
+namespace gc::internal {
 
-using namespace gc::internal;
-
-mem_stats read_mem_stats() {
-  mem_stats st;
+void fill_alloc_stats(mem_stats& st) {
   std::int64_t small_mallocs[num_size_classes] = {};
   std::uint64_t tiny = counters.tiny_allocs.load(std::memory_order_relaxed);
   std::uint64_t mcaches_live = 0;
@@ -31,7 +29,7 @@ mem_stats read_mem_stats() {
     for (int sc = 0; sc < num_size_classes; ++sc)
       small_mallocs[sc] += static_cast<std::int64_t>(c.small_mallocs[sc].load(std::memory_order_relaxed));
     for (int spc = 0; spc < num_span_classes; ++spc)
-      small_mallocs[spc >> 1] -= std::popcount(c.slots[spc].free_bits.load(std::memory_order_relaxed));
+      small_mallocs[span_class_size(spc)] -= std::popcount(c.slots[spc].free_bits.load(std::memory_order_relaxed));
     tiny += c.tiny_allocs.load(std::memory_order_relaxed);
   });
 
@@ -71,9 +69,6 @@ mem_stats read_mem_stats() {
   st.mcache_inuse = mcaches_live * sizeof(mcache);
   st.other_sys = hc.other_sys + sizeof(page_heap) + sizeof(mcentral) * num_span_classes;
   st.sys = st.heap_sys + st.mspan_sys + st.mcache_sys + st.other_sys;
-  return st;
 }
 
-void free_os_memory() { page_heap::instance().release_all(); }
-
-}  // namespace gc
+}  // namespace gc::internal

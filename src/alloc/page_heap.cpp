@@ -13,7 +13,6 @@ namespace gc::internal {
 
 namespace {
 constexpr std::size_t grow_min_pages = (1u << 20) / page_bytes;  // 1 MiB
-constexpr std::size_t span_chunk_bytes = 64 * 1024;
 }  // namespace
 
 page_heap& page_heap::instance() {
@@ -27,11 +26,17 @@ page_heap& page_heap::instance() {
 
 span* page_heap::new_span_locked() {
   if (span_pool_ == nullptr) {
+    if (span_chunks_ == nullptr) {
+      span_chunks_ = static_cast<span**>(os::map_metadata(max_span_chunks * sizeof(span*)));
+      if (span_chunks_ == nullptr) return nullptr;
+    }
+    if (nchunks_ == max_span_chunks) return nullptr;
     void* chunk = os::map_metadata(span_chunk_bytes);
     if (chunk == nullptr) return nullptr;
     c_.mspan_sys += span_chunk_bytes;
     auto* spans = static_cast<span*>(chunk);
-    for (std::size_t i = 0; i < span_chunk_bytes / sizeof(span); ++i) {
+    span_chunks_[nchunks_++] = spans;
+    for (std::size_t i = 0; i < spans_per_chunk; ++i) {
       span* s = new (&spans[i]) span();
       s->next = span_pool_;
       span_pool_ = s;
@@ -220,8 +225,20 @@ std::size_t page_heap::clear_scavenged_locked(std::uintptr_t base, std::size_t n
 span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero) {
   GORT_CHECK(npages > 0, "page_heap::alloc of 0 pages");
   lock_guard g(lock_);
+  // A typed small span's metadata table first: nothing to undo if it fails.
+  obj_meta* table = nullptr;
+  if (init.typed && init.size_class != 0) {
+    table = meta_table_alloc_locked(init.size_class);
+    if (table == nullptr) return nullptr;
+  }
   span* s = alloc_locked(npages);
-  if (s == nullptr) return nullptr;
+  if (s == nullptr) {
+    if (table != nullptr) {
+      table[0].type = meta_pool_[init.size_class];
+      meta_pool_[init.size_class] = table;
+    }
+    return nullptr;
+  }
   c_.heap_released -= clear_scavenged_locked(s->base, npages) * page_bytes;
   needzero = s->needzero;
   s->size_class = init.size_class;
@@ -231,8 +248,12 @@ span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero
   s->divmagic = init.divmagic;
   s->limit = s->base + static_cast<std::uintptr_t>(init.nelems) * init.elem_size;
   s->alloc_count = 0;
-  s->owner.store(nullptr, std::memory_order_relaxed);
+  s->owner.store(init.owner, std::memory_order_relaxed);
+  s->fresh = init.size_class == 0;
   s->window.store(0, std::memory_order_relaxed);
+  s->typed = init.typed;
+  s->meta_inline = obj_meta{};
+  s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline : table) : nullptr;
   s->alloc_bits = s->bits_[0];
   s->mark_bits = s->bits_[1];
   for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = 0;
@@ -255,8 +276,34 @@ void page_heap::free(span* s) {
   c_.heap_inuse -= s->npages * page_bytes;
   c_.spans_inuse--;
   s->owner.store(nullptr, std::memory_order_relaxed);
+  meta_table_free_locked(s);
   s->needzero = true;
   insert_free_locked(s);
+}
+
+// ---- obj_meta tables of typed spans ------------------------------------------------
+
+obj_meta* page_heap::meta_table_alloc_locked(int size_class) {
+  const std::size_t bytes = class_to_nobjs[size_class] * sizeof(obj_meta);
+  obj_meta* t = meta_pool_[size_class];
+  if (t != nullptr) {
+    meta_pool_[size_class] = static_cast<obj_meta*>(const_cast<void*>(t[0].type));
+  } else {
+    t = static_cast<obj_meta*>(os::map_metadata(bytes));
+    if (t == nullptr) return nullptr;
+    c_.other_sys += bytes;
+  }
+  for (std::size_t i = 0; i < class_to_nobjs[size_class]; ++i) t[i] = obj_meta{};
+  return t;
+}
+
+void page_heap::meta_table_free_locked(span* s) {
+  if (s->meta != nullptr && s->meta != &s->meta_inline) {
+    s->meta[0].type = meta_pool_[s->size_class];
+    meta_pool_[s->size_class] = s->meta;
+  }
+  s->meta = nullptr;
+  s->typed = false;
 }
 
 // ---- scavenging ------------------------------------------------------------------

@@ -44,6 +44,11 @@ namespace gc::internal {
 struct span_init {
   std::uint8_t size_class = 0;  // 0: one large object
   bool noscan = false;
+  bool typed = false;           // gets a zeroed obj_meta table (one entry per object)
+  // The mcache slot that will allocate from the span (small spans), set
+  // before the span is published: a span is never in use, unowned and on
+  // no central list, even for a moment a collection could see.
+  alloc_slot* owner = nullptr;
   std::uintptr_t elem_size = 0;
   std::uint16_t nelems = 0;
   std::uint32_t divmagic = 0;
@@ -74,6 +79,20 @@ class page_heap {
   std::size_t release_all() { return release(~std::size_t{0}); }
 
   page_heap_counters counters();
+
+  void lock_for_fork() { lock_.lock_for_fork(); }
+  void unlock_for_fork() { lock_.unlock_for_fork(); }
+
+  // Calls f(span*) for every span struct ever made (any state: callers check
+  // state). Only while the world is stopped, or with no other thread
+  // allocating: the set of chunks grows under the heap lock.
+  template <class F>
+  void for_each_span_struct(F&& f) {
+    for (std::size_t c = 0; c < nchunks_; ++c) {
+      span* first = span_chunks_[c];
+      for (std::size_t i = 0; i < spans_per_chunk; ++i) f(&first[i]);
+    }
+  }
   // Checks the invariants above and that the page map agrees with every free
   // span; aborts with a message naming the span on failure. O(heap).
   void verify();
@@ -89,10 +108,15 @@ class page_heap {
   std::size_t clear_scavenged_locked(std::uintptr_t base, std::size_t npages);
   std::size_t scavenge_span_locked(span* s, std::size_t want, bool use_madv_free);
   void set_page_map_locked(span* s, bool all_pages);
+  obj_meta* meta_table_alloc_locked(int size_class);
+  void meta_table_free_locked(span* s);
   span* new_span_locked();
   void free_span_struct_locked(span* s);
 
   static constexpr std::size_t short_lists = 128;
+  static constexpr std::size_t span_chunk_bytes = 64 * 1024;
+  static constexpr std::size_t spans_per_chunk = span_chunk_bytes / sizeof(span);
+  static constexpr std::size_t max_span_chunks = 1 << 16;  // 12.5M spans: 100 GiB of 8 KiB spans
   rank_mutex lock_{lock_rank::heap};
   span_list free_short_[short_lists];  // guarded by lock_; index = npages
   span_list free_long_;                // guarded by lock_; npages >= 128
@@ -102,6 +126,9 @@ class page_heap {
   span* span_pool_ = nullptr;          // guarded by lock_; dead span structs, linked by next
   page_heap_counters c_;               // guarded by lock_ (heap_released, heap_inuse, ... )
   std::uint64_t free_pages_ = 0;       // guarded by lock_
+  span** span_chunks_ = nullptr;       // guarded by lock_ (appends); array of max_span_chunks
+  std::size_t nchunks_ = 0;            // guarded by lock_
+  obj_meta* meta_pool_[num_size_classes] = {};  // guarded by lock_; free meta tables, linked through entry 0's type
 };
 
 }  // namespace gc::internal

@@ -57,16 +57,24 @@ struct span {
   bool noscan = false;
   std::atomic<span_state> state{span_state::dead};
   bool needzero = false;          // heap lock; memory may hold old data
+  // A large span between its publication by the page heap and the moment its
+  // allocating thread holds the object's address (alloc_large): a collection
+  // in that window keeps it although no word points at it yet. Written by the
+  // allocating thread; read only while the world is stopped.
+  bool fresh = false;
   span* next = nullptr;
   span* prev = nullptr;
   std::atomic<alloc_slot*> owner{nullptr};
   std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
   std::uint32_t alloc_count = 0;
+  bool typed = false;              // objects have obj_meta entries in `meta`
+  obj_meta* meta = nullptr;        // typed spans: nelems entries (meta_inline for large spans)
+  obj_meta meta_inline;
   std::uint64_t* alloc_bits = bits_[0];
   std::uint64_t* mark_bits = bits_[1];
   std::uint64_t bits_[2][bitmap_words] = {};
 
-  int span_class() const { return make_span_class(size_class, noscan); }
+  int span_class() const { return make_span_class(size_class, noscan, typed); }
   std::size_t bitmap_nwords() const { return (nelems + 63u) / 64u; }
   // Bits of word w that name real objects (the last word may be partial).
   std::uint64_t valid_mask(std::size_t w) const {
@@ -84,6 +92,19 @@ struct span {
     return static_cast<std::uintptr_t>((static_cast<std::uint64_t>(addr - base) * divmagic) >> 32);
   }
   std::uintptr_t end() const { return base + npages * page_bytes; }
+  std::uintptr_t object_base(std::uintptr_t idx) const { return base + idx * elem_size; }
+
+  // Mark bits: set by the collector's workers concurrently (atomic OR).
+  bool is_marked(std::uintptr_t idx) const {
+    return (std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).load(std::memory_order_relaxed) >> (idx % 64)) & 1;
+  }
+  // Sets the mark bit; true if this call set it (the object was white).
+  bool try_mark(std::uintptr_t idx) {
+    std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+    std::atomic_ref<std::uint64_t> word(mark_bits[idx / 64]);
+    if (word.load(std::memory_order_relaxed) & bit) return false;
+    return !(word.fetch_or(bit, std::memory_order_relaxed) & bit);
+  }
 
   // Is object idx allocated? Exact when the owner thread is the caller or is
   // not allocating; otherwise an answer that was true at some moment.

@@ -24,6 +24,10 @@ struct known_key {
 // range-checked and defaulted with no other code.
 constexpr known_key known_keys[] = {
     {"madvdontneed", &godebug_settings::madvdontneed, 0, 1, 1},
+    {"gctrace", &godebug_settings::gctrace, 0, 2, 0},
+    {"gcstoptheworld", &godebug_settings::gcstoptheworld, 0, 2, 0},
+    {"gccheckmark", &godebug_settings::gccheckmark, 0, 1, 0},
+    {"gcroots", &godebug_settings::gcroots, 0, 1, 0},
 };
 
 }  // namespace

@@ -26,6 +26,20 @@ struct godebug_settings {
   // at once. madvdontneed=0: MADV_FREE, which is cheaper but leaves RSS high
   // until the kernel is short of memory (docs/design.md, "Returning memory").
   int madvdontneed = 1;
+
+  // gctrace=1: one line on stderr per collection, in Go's format
+  // (docs/gctrace.md, src/gc/gctrace.hpp). gctrace=2 is accepted, as Go
+  // accepts it, and for now prints the same as 1.
+  int gctrace = 0;
+  // gcstoptheworld=1: every collection marks with the world stopped (no
+  // concurrent mark); 2 also sweeps with the world stopped, as in Go.
+  int gcstoptheworld = 0;
+  // gccheckmark=1: after each mark, mark again with the world stopped and
+  // fail if the second pass finds a reachable object the first left white.
+  int gccheckmark = 0;
+  // gcroots=1 (gort's own key): report the root regions each collection
+  // scans (stacks, registers, add_roots regions) on stderr.
+  int gcroots = 0;
 };
 
 struct godebug_parse_result {

@@ -45,10 +45,19 @@ namespace gc::internal {
 
 struct span;
 
+// Per-object metadata of a typed object, in a table beside its span (never in
+// the heap). The allocator only stores it; src/gc gives it meaning. `type`
+// stays null until the object is fully constructed.
+struct obj_meta {
+  const void* type = nullptr;  // the object's gc::internal::type_info, or null
+  std::size_t count = 0;       // number of elements (gc_new<T[]>(n)), else 1
+};
+
 // One per span class in each mcache.
 struct alloc_slot {
   std::atomic<std::uint64_t> free_bits{0};      // atomic; bit i: object i of the window is free
   std::atomic<std::uintptr_t> window_base{0};   // atomic; address of object 0 of the window
+  obj_meta* window_meta = nullptr;              // owner thread only; meta of object 0 (typed classes)
   span* s = nullptr;                            // owner thread only
 };
 
@@ -70,8 +79,10 @@ extern constinit thread_local mcache* tls_mcache;
 // zeroed block or throws std::bad_alloc, leaving the heap consistent.
 GORT_NOINLINE void* refill_alloc(int span_class);
 GORT_NOINLINE void* tiny_alloc_slow(std::size_t size, std::size_t align);
-GORT_NOINLINE void* alloc_large(std::size_t bytes, bool noscan);
-GORT_NOINLINE void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok);
+GORT_NOINLINE void* alloc_large(std::size_t bytes, bool noscan, bool typed = false);
+GORT_NOINLINE void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny_ok, bool typed = false);
+// The metadata entry of a typed object (from its span). Slow: for slow paths.
+GORT_NOINLINE obj_meta* meta_of(void* object);
 [[noreturn]] GORT_NOINLINE GORT_COLD void throw_bad_alloc();
 
 // Zeroes a block too large for a few inline stores. Out of line on purpose:
@@ -98,7 +109,22 @@ GORT_ALWAYS_INLINE void* alloc_small() {
   alloc_slot& slot = tls_mcache->slots[SpanClass];
   std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
   if (GORT_UNLIKELY(bits == 0)) return refill_alloc(SpanClass);
-  return pop_window(slot, bits, class_to_size[SpanClass >> 1]);
+  return pop_window(slot, bits, class_to_size[span_class_size(SpanClass)]);
+}
+
+// As alloc_small, for a typed span class: also yields the object's meta entry.
+template <int SpanClass>
+GORT_ALWAYS_INLINE void* alloc_small_typed(obj_meta*& meta) {
+  static_assert(span_class_typed(SpanClass));
+  alloc_slot& slot = tls_mcache->slots[SpanClass];
+  std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(bits == 0)) {
+    void* p = refill_alloc(SpanClass);
+    meta = meta_of(p);
+    return p;
+  }
+  meta = slot.window_meta + __builtin_ctzll(bits);
+  return pop_window(slot, bits, class_to_size[span_class_size(SpanClass)]);
 }
 
 template <std::size_t Size, std::size_t Align>
@@ -122,6 +148,20 @@ GORT_ALWAYS_INLINE void* allocate() {
     return alloc_small<make_span_class(class_for(Size, Align), NoScan)>();
   } else {
     return alloc_large(Size, NoScan);
+  }
+}
+
+// The allocation of one typed object (it needs a destructor or has a trace
+// method): never tiny; `meta` receives its metadata entry.
+template <std::size_t Size, std::size_t Align, bool NoScan>
+GORT_ALWAYS_INLINE void* allocate_typed(obj_meta*& meta) {
+  static_assert(Align <= page_bytes, "gort: alignment above 8192 bytes is not supported");
+  if constexpr (class_for(Size, Align) != 0) {
+    return alloc_small_typed<make_span_class(class_for(Size, Align), NoScan, true)>(meta);
+  } else {
+    void* p = alloc_large(Size, NoScan, true);
+    meta = meta_of(p);
+    return p;
   }
 }
 

@@ -10,8 +10,12 @@
 //    multiple of A. class_for() walks up from the smallest fitting class to
 //    the first whose size is a multiple of A; every power of two up to 8192
 //    is a class, so the walk always ends by the power of two >= max(size, A).
-// 3. A span class is size_class * 2 + noscan. Class 0 means "large object":
-//    its span holds one object straight from the page heap.
+// 3. A span class is size_class * 4 + typed * 2 + noscan. Class 0 means
+//    "large object": its span holds one object straight from the page heap.
+//    noscan: the objects hold no pointers and are never scanned. typed: each
+//    object has a metadata entry (obj_meta: its type's trace and destroy
+//    functions, and an element count) in a table beside the span, so spans
+//    of untyped objects stay plain bitmaps that sweep by swapping.
 // 4. Tiny: noscan requests under 16 bytes are packed by the mcache into
 //    16-byte blocks taken from the 16-byte noscan class.
 #pragma once
@@ -23,7 +27,7 @@
 
 namespace gc::internal {
 
-inline constexpr int num_span_classes = num_size_classes * 2;
+inline constexpr int num_span_classes = num_size_classes * 4;
 inline constexpr std::size_t tiny_block_bytes = 16;
 // The largest request gc_new accepts. Larger requests can never be met on a
 // 48-bit address space; they throw std::bad_alloc before touching the heap.
@@ -43,7 +47,12 @@ constexpr int class_for(std::size_t size, std::size_t align) {
   return c < num_size_classes ? c : 0;
 }
 
-constexpr int make_span_class(int size_class, bool noscan) { return size_class * 2 + (noscan ? 1 : 0); }
+constexpr int make_span_class(int size_class, bool noscan, bool typed = false) {
+  return size_class * 4 + (typed ? 2 : 0) + (noscan ? 1 : 0);
+}
+constexpr int span_class_size(int span_class) { return span_class >> 2; }
+constexpr bool span_class_noscan(int span_class) { return span_class & 1; }
+constexpr bool span_class_typed(int span_class) { return (span_class >> 1) & 1; }
 
 static_assert(class_to_size[num_size_classes - 1] == max_small_size, "size classes must end at max_small_size");
 static_assert(class_to_size[size_to_class(tiny_block_bytes)] == tiny_block_bytes, "the tiny allocator needs a 16-byte class");

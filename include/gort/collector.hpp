@@ -1,0 +1,96 @@
+// <gort/collector.hpp>: controlling the collector, and telling it about
+// threads.
+//
+//   gc::collect();                         // full blocking collection (Go's runtime.GC)
+//   int old = gc::set_gc_percent(50);      // Go's debug.SetGCPercent; GOGC sets the initial value
+//
+//   std::thread t([] {
+//     gc::thread_scope registered;         // needed only if t holds gc pointers
+//     ...                                  // but never allocates
+//   });
+//
+//   {
+//     gc::blocking_region quiet;           // no gc memory touched in here:
+//     n = ::read(fd, buf, sizeof buf);     // the collector scans this thread's
+//   }                                      // saved stack without stopping it
+//
+// Threads: a thread is registered by its first gc_new and unregistered when
+// it exits; registered threads' stacks and registers are scanned
+// conservatively at every collection. A thread that holds gc pointers but
+// never allocates must hold a gc::thread_scope while it does.
+//
+// Stopping: the collector stops registered threads at safe points (inside
+// allocation, gc::safepoint()), and interrupts a thread that does not reach
+// one promptly with a signal (SIGURG by default; GORT_STOP_SIGNAL=N or a
+// name such as SIGUSR2 picks another). Threads in a blocking_region are not
+// interrupted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gc {
+
+// A full, blocking collection. When it returns, every object that was
+// unreachable when it was called has been reclaimed and its destructor has
+// run (see docs/guide.md for the one exception: objects in another thread's
+// current 64-object allocation window, if that thread was interrupted by a
+// signal, are reclaimed by the next cycle).
+void collect();
+
+// Sets the collection target percentage, as Go's debug.SetGCPercent: a
+// collection starts when the heap has grown by `percent`% over the live heap
+// of the last collection. A negative value turns automatic collection off
+// (gc::collect() still works). Returns the previous value. The initial value
+// comes from GOGC ("off", or an integer; unset means 100; anything else
+// prints one warning and means 100).
+int set_gc_percent(int percent);
+
+// A safe point: if a collection is waiting to stop this thread, stop here.
+// Long loops that neither allocate nor block can call it to keep pauses short.
+void safepoint();
+
+// Registers the calling thread with the collector for its lifetime (RAII).
+// Nests. Not copyable.
+class thread_scope {
+ public:
+  thread_scope();
+  ~thread_scope();
+  thread_scope(const thread_scope&) = delete;
+  thread_scope& operator=(const thread_scope&) = delete;
+};
+
+// Marks a stretch in which the calling thread touches no gc memory (a long
+// syscall, a lock wait). The collector scans the thread's stack as saved at
+// entry, without interrupting it; leaving the region waits for a collection
+// in progress to finish. Nests. Must not be entered while holding gc
+// pointers only in registers that the region's code will change (they are
+// saved at entry, so pointers held at entry stay visible).
+class blocking_region {
+ public:
+  blocking_region();
+  ~blocking_region();
+  blocking_region(const blocking_region&) = delete;
+  blocking_region& operator=(const blocking_region&) = delete;
+};
+
+namespace debug {
+
+// Why is an object alive? One entry per root that points straight at it.
+struct root_reference {
+  enum class kind { stack, root_handle, root_range, pending_destructor } where;
+  int thread_id = 0;              // stack: OS thread id
+  std::uintptr_t address = 0;     // where the pointer was found (a stack slot, a root slot, a range word)
+  std::string frame;              // stack: "function+0xoffset" of the frame holding the word, when known
+};
+
+// Stops the world, scans the roots for words that point into `object` (a
+// gc object or any address inside one), restarts the world, then names the
+// frames (libunwind, outside the stop). Frames are named for the calling
+// thread's stack; for other threads the thread id and stack address are
+// given. Objects reachable only through other objects have no entry.
+std::vector<root_reference> explain_roots(const void* object);
+
+}  // namespace debug
+}  // namespace gc

@@ -1,0 +1,382 @@
+// src/gc/collector.cpp: the cycle, triggering, the public collector API
+// (collect, set_gc_percent, safepoint, thread_scope, blocking_region), the
+// finalizer thread, statistics and fork. The cycle's steps are in
+// collector.hpp.
+#include "gc/collector.hpp"
+
+#include <gort/gort.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+
+#include "alloc/alloc.hpp"
+#include "common/check.hpp"
+#include "common/godebug.hpp"
+#include "gc/gctrace.hpp"
+#include "gc/mark.hpp"
+#include "gc/pacer.hpp"
+#include "gc/roots.hpp"
+#include "gc/sweep.hpp"
+#include "os/os.hpp"
+#include "stack/stack.hpp"
+
+namespace gc::internal::collector {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::uint64_t ns_since(clock::time_point t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t).count());
+}
+
+struct gc_stats {
+  std::uint32_t num_gc = 0;
+  std::uint32_t num_forced_gc = 0;
+  std::uint64_t pause_total_ns = 0;
+  std::uint64_t pause_ns[256] = {};
+  std::uint64_t last_gc_unix_ns = 0;
+  std::uint64_t gc_cpu_ns = 0;  // estimated CPU time spent collecting
+};
+
+struct state {
+  std::mutex world;  // plain: held across the stop (collector.hpp)
+  pacer pace;        // guarded by world
+  gc_stats stats;    // guarded by world
+  std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
+  std::atomic<std::uint32_t> cycles{0};
+  clock::time_point start = clock::now();
+
+  // The finalizer thread: runs destructors queued by automatic cycles.
+  std::mutex fin_mu;
+  std::condition_variable fin_wake;
+  bool fin_started = false;  // guarded by fin_mu
+  std::uint64_t fin_requests = 0;  // guarded by fin_mu
+};
+
+state& st() {
+  static state* s = new state();
+  return *s;
+}
+
+// Conservative scanning sees every word of a live frame, including slots the
+// current call has not written yet, which still hold what an earlier, deeper
+// call left there (pointers to objects now dead). Zeroing the unused stack
+// below the caller before a cycle, and after destructors ran, removes most
+// of that false retention (bdwgc clears its stack the same way).
+__attribute__((noinline)) void clear_stack_below() {
+  volatile char scratch[16 * 1024];
+  for (std::size_t i = 0; i < sizeof scratch; i += 8) *reinterpret_cast<volatile std::uint64_t*>(&scratch[i]) = 0;
+}
+
+// The thread running a cycle or destructors must not start another from an
+// allocation inside it.
+constinit thread_local bool in_collector = false;
+constinit thread_local int scope_depth = 0;
+
+void run_cycle(state& s, bool forced) {
+  in_collector = true;
+  mark::ensure_helpers();
+  flush_own_mcache();
+  const clock::time_point t0 = clock::now();
+  const std::uint64_t heap_start = counters.heap_live.load(std::memory_order_relaxed);
+
+  stack::stop_the_world();
+  const std::uint64_t stop_ns = ns_since(t0);
+  const clock::time_point t1 = clock::now();
+
+  mark::begin_cycle();
+  std::uint64_t stack_bytes = 0;
+  stack::for_each_stack([&](const stack::stack_view& v) {
+    mark::scan_roots(v.lo, v.hi);
+    if (v.regs != nullptr)
+      mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes);
+    stack_bytes += v.hi - v.lo;
+  });
+  roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool) { mark::scan_roots(lo, hi); });
+  for_each_mcache([](mcache& c) {
+    if (c.tiny != 0) mark::mark_root(reinterpret_cast<const void*>(c.tiny));
+  });
+  sweep::mark_queued();
+  mark::drain();
+  const std::uint64_t mark_ns = ns_since(t1);
+  const clock::time_point t2 = clock::now();
+
+  sweep::sweep_result swept = sweep::sweep_all();
+  const std::uint64_t goal_of_this_cycle = s.pace.heap_goal();
+  const std::uint64_t globals = roots::range_bytes();
+  s.pace.end_cycle(swept.live_bytes, stack_bytes, globals);
+  s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+
+  stack::start_the_world();
+  const std::uint64_t term_ns = ns_since(t2);
+  const std::uint64_t pause = stop_ns + mark_ns + term_ns;
+
+  gc_stats& g = s.stats;
+  const int procs = mark::helper_count() + 1;
+  g.pause_ns[g.num_gc % 256] = pause;
+  g.num_gc++;
+  if (forced) g.num_forced_gc++;
+  g.pause_total_ns += pause;
+  g.last_gc_unix_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  g.gc_cpu_ns += stop_ns + mark_ns * static_cast<std::uint64_t>(procs) + term_ns;
+  s.cycles.fetch_add(1, std::memory_order_release);
+  in_collector = false;
+
+  if (godebug().gctrace > 0) {
+    gc_cycle_record r;
+    r.cycle = g.num_gc;
+    r.start_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - s.start).count());
+    const std::uint64_t elapsed = ns_since(s.start) * static_cast<std::uint64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    r.gc_cpu_fraction = elapsed ? static_cast<double>(g.gc_cpu_ns) / static_cast<double>(elapsed) : 0.0;
+    r.sweep_term_clock_ns = stop_ns;
+    r.mark_clock_ns = mark_ns;
+    r.mark_term_clock_ns = term_ns;
+    r.sweep_term_cpu_ns = stop_ns;
+    r.background_cpu_ns = mark_ns * static_cast<std::uint64_t>(procs);
+    r.mark_term_cpu_ns = term_ns;
+    r.heap_start_bytes = heap_start;
+    r.heap_end_bytes = heap_start;  // nothing is allocated during a stop-the-world mark
+    r.heap_live_bytes = swept.live_bytes;
+    r.heap_goal_bytes = goal_of_this_cycle;
+    r.stacks_bytes = stack_bytes;
+    r.globals_bytes = globals;
+    r.procs = static_cast<std::uint64_t>(procs);
+    r.forced = forced;
+    emit_gctrace(r);
+  }
+}
+
+void finalizer_main() {
+  state& s = st();
+  stack::register_thread();
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      stack::enter_blocking();  // waiting touches no gc memory: never interrupted
+      std::unique_lock g(s.fin_mu);
+      s.fin_wake.wait(g, [&] { return s.fin_requests != seen; });
+      seen = s.fin_requests;
+      g.unlock();
+      stack::exit_blocking();
+    }
+    in_collector = true;
+    sweep::run_destructors();
+    in_collector = false;
+  }
+}
+
+void wake_finalizer(state& s) {
+  if (sweep::pending_destructors() == 0) return;
+  std::lock_guard g(s.fin_mu);
+  if (!s.fin_started) {
+    s.fin_started = true;
+    std::thread(finalizer_main).detach();
+  }
+  ++s.fin_requests;
+  s.fin_wake.notify_one();
+}
+
+void collect_automatic() {
+  state& s = st();
+  if (!s.world.try_lock()) return;  // a cycle is running: it will stop this thread
+  if (counters.heap_live.load(std::memory_order_relaxed) >= s.trigger.load(std::memory_order_relaxed))
+    run_cycle(s, false);
+  s.world.unlock();
+  wake_finalizer(s);
+}
+
+// ---- allocator hooks ------------------------------------------------------------
+
+// Destructor assist: when the finalizer thread falls this far behind, an
+// allocating thread runs a batch itself, so that garbage with destructors
+// cannot pile up faster than it is destroyed (Oilpan likewise runs
+// destructors inside allocation).
+constexpr std::size_t assist_threshold = 4096;
+constexpr std::size_t assist_batch = 64;
+
+void on_slow_path() {
+  if (stack::current_thread() == nullptr) return;
+  stack::safepoint();
+  if (in_collector) return;
+  if (counters.heap_live.load(std::memory_order_relaxed) >= st().trigger.load(std::memory_order_relaxed))
+    collect_automatic();
+  if (sweep::queued_hint() > assist_threshold) {
+    in_collector = true;
+    sweep::run_destructors(assist_batch);
+    in_collector = false;
+  }
+}
+
+void on_thread_started() { stack::register_thread(); }
+void on_thread_exiting() {
+  if (scope_depth == 0) stack::unregister_thread();
+}
+void on_park() { flush_own_mcache(); }
+
+// ---- fork -------------------------------------------------------------------------
+
+// Order: the world mutex (no cycle runs across fork), then src/stack (which
+// must come before any rank_mutex), then the runtime's locks, so that the
+// child finds every structure consistent and every lock free.
+void fork_prepare() {
+  st().world.lock();
+  stack::atfork_prepare();
+  alloc_atfork_prepare();
+  roots::atfork_prepare();
+  sweep::atfork_prepare();
+}
+void fork_parent() {
+  sweep::atfork_parent();
+  roots::atfork_release();
+  alloc_atfork_parent();
+  stack::atfork_parent();
+  st().world.unlock();
+}
+void fork_child() {
+  sweep::atfork_child();
+  roots::atfork_release();
+  alloc_atfork_child();
+  stack::atfork_child();
+  mark::atfork_child();
+  state& s = st();
+  {
+    // The finalizer thread does not exist in the child.
+    new (&s.fin_mu) std::mutex();
+    new (&s.fin_wake) std::condition_variable();
+    s.fin_started = false;
+  }
+  s.world.unlock();
+}
+
+}  // namespace
+
+int init() {
+  static const int once = [] {
+    state& s = st();
+    std::string warning;
+    s.pace.set_gc_percent(gogc_from_environment());
+    s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+    hooks.slow_path = on_slow_path;
+    hooks.thread_started = on_thread_started;
+    hooks.thread_exiting = on_thread_exiting;
+    stack::set_park_callback(on_park);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    return 1;
+  }();
+  return once;
+}
+
+std::uint32_t cycles() { return st().cycles.load(std::memory_order_acquire); }
+
+std::mutex& world_mutex() { return st().world; }
+
+void fill_gc_stats(mem_stats& out) {
+  state& s = st();
+  std::lock_guard g(s.world);
+  const gc_stats& g2 = s.stats;
+  out.num_gc = g2.num_gc;
+  out.num_forced_gc = g2.num_forced_gc;
+  out.pause_total_ns = g2.pause_total_ns;
+  for (int i = 0; i < 256; ++i) out.pause_ns[i] = g2.pause_ns[i];
+  out.last_gc = g2.last_gc_unix_ns;
+  out.next_gc = s.pace.enabled() ? s.pace.heap_goal() : 0;
+  const std::uint64_t elapsed = ns_since(s.start) * std::max(1u, std::thread::hardware_concurrency());
+  out.gc_cpu_fraction = elapsed ? static_cast<double>(g2.gc_cpu_ns) / static_cast<double>(elapsed) : 0.0;
+}
+
+}  // namespace gc::internal::collector
+
+namespace gc {
+
+using namespace gc::internal;
+
+int internal::collector_init() { return collector::init(); }
+
+void collect() {
+  collector::init();
+  // Registered for the duration: the destructors this thread runs below keep
+  // their objects alive only through its frames, which a cycle started by
+  // another thread must scan.
+  thread_scope registered;
+  collector::state& s = collector::st();
+  collector::clear_stack_below();
+  {
+    std::lock_guard g(s.world);
+    collector::run_cycle(s, true);
+  }
+  // Run the destructors queued by this cycle (and any earlier ones), here.
+  collector::in_collector = true;
+  sweep::run_destructors();
+  collector::in_collector = false;
+  collector::clear_stack_below();
+  // Another thread (the finalizer thread) may still be running one it claimed.
+  while (sweep::pending_destructors() != 0) {
+    blocking_region quiet;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+int set_gc_percent(int percent) {
+  collector::init();
+  collector::state& s = collector::st();
+  std::lock_guard g(s.world);
+  int old = s.pace.set_gc_percent(percent);
+  s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+  return old;
+}
+
+void safepoint() {
+  if (stack::current_thread() != nullptr) stack::safepoint();
+}
+
+thread_scope::thread_scope() {
+  if (collector::scope_depth++ == 0) stack::register_thread();
+}
+
+thread_scope::~thread_scope() {
+  if (--collector::scope_depth == 0 && mcache_is_empty_sentinel(tls_mcache)) stack::unregister_thread();
+}
+
+namespace {
+// Bit d set: the blocking_region at nesting depth d entered the stack layer's
+// region (the thread was registered then). Nesting beyond 64 enters nothing more.
+constinit thread_local std::uint64_t blocking_entered = 0;
+constinit thread_local int blocking_depth = 0;
+}  // namespace
+
+blocking_region::blocking_region() {
+  const int d = blocking_depth++;
+  if (d >= 64 || stack::current_thread() == nullptr) return;
+  flush_own_mcache();  // no half-used window may stay cached while the stack is scanned unstopped
+  stack::enter_blocking();
+  blocking_entered |= std::uint64_t{1} << d;
+}
+
+blocking_region::~blocking_region() {
+  const int d = --blocking_depth;
+  if (d < 64 && (blocking_entered >> d) & 1) {
+    blocking_entered &= ~(std::uint64_t{1} << d);
+    stack::exit_blocking();
+  }
+}
+
+mem_stats read_mem_stats() {
+  mem_stats st;
+  fill_alloc_stats(st);
+  collector::fill_gc_stats(st);
+  return st;
+}
+
+void free_os_memory() {
+  collect();
+  page_heap::instance().release_all();
+}
+
+}  // namespace gc

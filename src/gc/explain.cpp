@@ -1,0 +1,94 @@
+// src/gc/explain.cpp: gc::debug::explain_roots, "why is this object alive?"
+//
+// Algorithm
+// 1. Resolve the address to its object (find_object); no object -> no answer.
+// 2. Take the world mutex, flush the calling thread's mcache, stop the world.
+// 3. Walk the roots as a collection would (stacks and saved registers, root
+//    slots, ranges, the destructor queue is left out: it is not a program
+//    root), and record each word that resolves to the object: its kind, its
+//    address, and for stacks the thread id. Records go into a fixed array:
+//    nothing is allocated while the world is stopped.
+// 4. Restart the world, release the mutex.
+// 5. For words on the calling thread's own stack, unwind it (libunwind via
+//    src/stack, allowed now that nobody is stopped) and name the frame whose
+//    [sp, next sp) holds the word.
+#include <gort/gort.hpp>
+
+#include <fmt/format.h>
+#include <mutex>
+
+#include "alloc/alloc.hpp"
+#include "gc/roots.hpp"
+#include "stack/stack.hpp"
+
+namespace gc::internal::collector {
+std::mutex& world_mutex();
+}
+
+namespace gc::debug {
+
+std::vector<root_reference> explain_roots(const void* object) {
+  using namespace gc::internal;
+  const object_ref target = find_object(object);
+  if (!target) return {};
+  const auto base = reinterpret_cast<std::uintptr_t>(target.base);
+
+  struct hit {
+    root_reference::kind kind;
+    int tid;
+    std::uintptr_t address;
+    bool own_stack;
+  };
+  constexpr std::size_t max_hits = 256;
+  hit hits[max_hits];
+  std::size_t nhits = 0;
+  auto scan = [&](std::uintptr_t lo, std::uintptr_t hi, root_reference::kind k, int tid, bool own) {
+    lo = (lo + 7) & ~std::uintptr_t{7};
+    for (std::uintptr_t p = lo; p + 8 <= hi && nhits < max_hits; p += 8) {
+      object_ref r = find_object(*reinterpret_cast<const std::uintptr_t*>(p));
+      if (r && reinterpret_cast<std::uintptr_t>(r.base) == base) hits[nhits++] = {k, tid, p, own};
+    }
+  };
+
+  {
+    std::lock_guard g(collector::world_mutex());
+    flush_own_mcache();
+    stack::stop_the_world();
+    stack::for_each_stack([&](const stack::stack_view& v) {
+      const bool own = v.kind == stack::stop_kind::self;
+      scan(v.lo, v.hi, root_reference::kind::stack, v.tid, own);
+      if (v.regs != nullptr)
+        scan(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
+             root_reference::kind::stack, v.tid, false);
+    });
+    roots::for_each_root_range([&](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
+      scan(lo, hi, slots ? root_reference::kind::root_handle : root_reference::kind::root_range, 0, false);
+    });
+    stack::start_the_world();
+  }
+
+  stack::frame frames[256];
+  const std::size_t nframes = stack::current_frames(frames, 256);
+  std::vector<root_reference> out;
+  for (std::size_t i = 0; i < nhits; ++i) {
+    root_reference r;
+    r.where = hits[i].kind;
+    r.thread_id = hits[i].tid;
+    r.address = hits[i].address;
+    if (hits[i].own_stack) {
+      for (std::size_t f = 0; f + 1 < nframes; ++f) {
+        if (frames[f].sp <= r.address && r.address < frames[f + 1].sp) {
+          char name[256];
+          std::uintptr_t offset = 0;
+          const std::uintptr_t pc = f == 0 ? frames[f].pc : frames[f].pc - 1;
+          if (stack::symbolize(pc, name, sizeof name, &offset)) r.frame = fmt::format("{}+{:#x}", name, offset);
+          break;
+        }
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace gc::debug

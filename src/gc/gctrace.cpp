@@ -1,0 +1,61 @@
+// src/gc/gctrace.cpp: formatting the GODEBUG=gctrace=1 line. See gctrace.hpp
+// for the layout and the number formats.
+#include "gc/gctrace.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <iterator>
+#include <unistd.h>
+
+namespace gc::internal {
+
+std::string format_fixed_point(std::uint64_t value, int decimals) {
+  if (decimals <= 0) return fmt::format("{}", value);
+  // Pad to decimals + 1 digits so there is always a digit before the point.
+  std::string digits = fmt::format("{:0{}}", value, decimals + 1);
+  digits.insert(digits.size() - static_cast<std::size_t>(decimals), 1, '.');
+  return digits;
+}
+
+std::string format_ns_as_ms(std::uint64_t ns) {
+  if (ns >= 10'000'000) return format_fixed_point(ns / 1'000'000, 0);
+  // Below 10 ms: microseconds, cut to two significant digits; each digit
+  // cut moves the point one place left of three decimals.
+  std::uint64_t us = ns / 1'000;
+  if (us == 0) return "0";
+  int decimals = 3;
+  while (us >= 100) {
+    us /= 10;
+    --decimals;
+  }
+  return format_fixed_point(us, decimals);
+}
+
+std::string gctrace_line(const gc_cycle_record& r) {
+  double percent = r.gc_cpu_fraction * 100;
+  // Go converts with int(), which truncates toward zero.
+  long long util = std::isfinite(percent) && percent > 0 ? static_cast<long long>(percent) : 0;
+
+  std::string line;
+  auto out = std::back_inserter(line);
+  fmt::format_to(out, "gc {} @{}s {}%: ", r.cycle, format_fixed_point(r.start_ns / 1'000'000, 3), util);
+  fmt::format_to(out, "{}+{}+{} ms clock, ", format_ns_as_ms(r.sweep_term_clock_ns), format_ns_as_ms(r.mark_clock_ns),
+                 format_ns_as_ms(r.mark_term_clock_ns));
+  fmt::format_to(out, "{}+{}/{}/{}+{} ms cpu, ", format_ns_as_ms(r.sweep_term_cpu_ns), format_ns_as_ms(r.assist_cpu_ns),
+                 format_ns_as_ms(r.background_cpu_ns), format_ns_as_ms(r.idle_cpu_ns),
+                 format_ns_as_ms(r.mark_term_cpu_ns));
+  fmt::format_to(out, "{}->{}->{} MB, {} MB goal, {} MB stacks, {} MB globals, {} P", r.heap_start_bytes >> 20,
+                 r.heap_end_bytes >> 20, r.heap_live_bytes >> 20, r.heap_goal_bytes >> 20, r.stacks_bytes >> 20,
+                 r.globals_bytes >> 20, r.procs);
+  if (r.forced) line += " (forced)";
+  return line;
+}
+
+void emit_gctrace(const gc_cycle_record& r) {
+  std::string line = gctrace_line(r);
+  line += '\n';
+  ssize_t ignored = ::write(2, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace gc::internal

@@ -1,0 +1,307 @@
+// src/gc/mark.cpp: marking. The algorithm and invariants are in mark.hpp.
+#include "gc/mark.hpp"
+
+#include <gort/tracer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "alloc/alloc.hpp"
+#include "common/check.hpp"
+#include "os/os.hpp"
+
+namespace gc::internal::mark {
+
+namespace {
+
+constexpr std::size_t buf_items = 254;
+constexpr std::uintptr_t oblet_bytes = 128 * 1024;
+constexpr int max_helpers = 7;
+
+struct work_buf {
+  work_buf* next = nullptr;
+  std::size_t n = 0;
+  work_item items[buf_items];
+};
+static_assert(sizeof(work_buf) <= 4096);
+
+// Buffers and the global full list. Used only by marking threads, while the
+// world is stopped; a std::mutex suffices (no mutator ever takes it).
+struct shared_state {
+  std::mutex mu;
+  work_buf* empty = nullptr;  // guarded by mu
+  work_buf* full = nullptr;   // guarded by mu
+  std::atomic<std::size_t> full_count{0};
+  std::atomic<int> idle{0};
+  int workers = 1;            // set by drain(): helpers taking part + 1
+};
+shared_state* shared = nullptr;  // built on first use, never freed
+
+shared_state& st() {
+  if (shared == nullptr) shared = new (os::map_metadata(sizeof(shared_state))) shared_state();
+  return *shared;
+}
+
+work_buf* get_empty() {
+  shared_state& s = st();
+  {
+    std::lock_guard g(s.mu);
+    if (work_buf* b = s.empty) {
+      s.empty = b->next;
+      b->next = nullptr;
+      b->n = 0;
+      return b;
+    }
+  }
+  constexpr std::size_t chunk = 64 * 1024;
+  auto* mem = static_cast<char*>(os::map_metadata(chunk));
+  GORT_CHECK(mem != nullptr, "marking: cannot map {} bytes for work buffers", chunk);
+  std::lock_guard g(s.mu);
+  for (std::size_t off = 4096; off + 4096 <= chunk; off += 4096) {
+    auto* b = new (mem + off) work_buf();
+    b->next = s.empty;
+    s.empty = b;
+  }
+  return new (mem) work_buf();
+}
+
+void put_empty(work_buf* b) {
+  shared_state& s = st();
+  std::lock_guard g(s.mu);
+  b->next = s.empty;
+  s.empty = b;
+}
+
+void put_full(work_buf* b) {
+  shared_state& s = st();
+  std::lock_guard g(s.mu);
+  b->next = s.full;
+  s.full = b;
+  s.full_count.fetch_add(1, std::memory_order_release);
+}
+
+work_buf* get_full() {
+  shared_state& s = st();
+  if (s.full_count.load(std::memory_order_acquire) == 0) return nullptr;
+  std::lock_guard g(s.mu);
+  work_buf* b = s.full;
+  if (b != nullptr) {
+    s.full = b->next;
+    b->next = nullptr;
+    s.full_count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return b;
+}
+
+}  // namespace
+
+class worker {
+ public:
+  std::uint64_t marked = 0;   // bytes of objects this worker marked
+  std::uint64_t scanned = 0;  // bytes this worker scanned
+
+  void push(work_item item) {
+    if (cur_ == nullptr) cur_ = get_empty();
+    if (cur_->n == buf_items) {
+      put_full(cur_);  // share: an idle worker may take it
+      cur_ = get_empty();
+    }
+    cur_->items[cur_->n++] = item;
+  }
+
+  bool pop(work_item& item) {
+    if (cur_ == nullptr || cur_->n == 0) {
+      work_buf* b = get_full();
+      if (b == nullptr) return false;
+      if (cur_ != nullptr) put_empty(cur_);
+      cur_ = b;
+    }
+    item = cur_->items[--cur_->n];
+    return true;
+  }
+
+  void mark_word(std::uintptr_t v) {
+    if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) return;
+    object_ref ref = find_object(v);
+    if (!ref) return;
+    span* s = ref.s;
+    auto base = reinterpret_cast<std::uintptr_t>(ref.base);
+    if (!s->try_mark(s->object_index(base))) return;
+    marked += s->elem_size;
+    if (!s->noscan) push({base, 0});
+  }
+
+  // Reads other threads' stacks and arbitrary words: sanitizers would flag
+  // ASan redzones and racy reads that the stop makes safe.
+  __attribute__((no_sanitize("address", "thread"))) void scan_range(std::uintptr_t lo, std::uintptr_t hi) {
+    lo = (lo + sizeof(void*) - 1) & ~std::uintptr_t{sizeof(void*) - 1};
+    scanned += hi > lo ? hi - lo : 0;
+    for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*))
+      mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
+  }
+
+  void scan(work_item item) {
+    if (item.len != 0) {
+      scan_range(item.addr, item.addr + item.len);
+      return;
+    }
+    span* s = span_of(item.addr);
+    const std::uintptr_t idx = s->object_index(item.addr);
+    if (s->typed) {
+      const obj_meta& m = s->meta[idx];
+      if (m.type != nullptr) {
+        const auto* ti = static_cast<const type_info*>(m.type);
+        if (ti->trace != nullptr) {
+          tracer t = tracer_access::make(this);
+          for (std::size_t i = 0; i < m.count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
+          scanned += m.count * ti->size;
+          return;
+        }
+      }
+    }
+    std::uintptr_t size = s->elem_size;
+    if (size > oblet_bytes) {
+      for (std::uintptr_t off = oblet_bytes; off < size; off += oblet_bytes)
+        push({item.addr + off, std::min(oblet_bytes, size - off)});
+      size = oblet_bytes;
+    }
+    scan_range(item.addr, item.addr + size);
+  }
+
+  // Works until there is no grey object left anywhere (step 4 of mark.hpp).
+  void drain() {
+    shared_state& s = st();
+    work_item item;
+    for (;;) {
+      while (pop(item)) scan(item);
+      s.idle.fetch_add(1, std::memory_order_acq_rel);
+      for (;;) {
+        if (s.idle.load(std::memory_order_acquire) == s.workers &&
+            s.full_count.load(std::memory_order_acquire) == 0)
+          return;  // everyone idle, nothing published: done
+        if (s.full_count.load(std::memory_order_acquire) != 0) {
+          s.idle.fetch_sub(1, std::memory_order_acq_rel);
+          break;
+        }
+        cpu_relax();
+      }
+    }
+  }
+
+  void reset() {
+    marked = scanned = 0;
+    if (cur_ != nullptr) {
+      GORT_CHECK(cur_->n == 0, "a marker's buffer holds {} items at the start of a cycle", cur_->n);
+    }
+  }
+
+ private:
+  work_buf* cur_ = nullptr;
+};
+
+namespace {
+
+worker root_w;  // the collector's worker
+
+// Helper threads: not registered with the collector (never stopped); they
+// mark only while the world is stopped, woken per cycle.
+struct helpers_state {
+  std::mutex mu;
+  std::condition_variable wake;
+  std::condition_variable done;
+  std::uint64_t cycle = 0;   // guarded by mu; bumped to start helpers
+  int finished = 0;          // guarded by mu
+  int count = 0;             // helpers started
+  worker workers[max_helpers];
+};
+helpers_state* helpers = nullptr;
+
+void helper_main(int i) {
+  helpers_state& h = *helpers;
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock g(h.mu);
+      h.wake.wait(g, [&] { return h.cycle != seen; });
+      seen = h.cycle;
+    }
+    h.workers[i].drain();
+    std::lock_guard g(h.mu);
+    if (++h.finished == h.count) h.done.notify_one();
+  }
+}
+
+}  // namespace
+
+void ensure_helpers() {
+  if (helpers != nullptr) return;
+  helpers = new helpers_state();
+  unsigned hw = std::thread::hardware_concurrency();
+  helpers->count = static_cast<int>(std::clamp<unsigned>(hw == 0 ? 1 : hw, 1, max_helpers + 1) - 1);
+  for (int i = 0; i < helpers->count; ++i) std::thread(helper_main, i).detach();
+}
+
+int helper_count() { return helpers ? helpers->count : 0; }
+
+void begin_cycle() {
+  root_w.reset();
+  if (helpers)
+    for (int i = 0; i < helpers->count; ++i) helpers->workers[i].reset();
+}
+
+worker& root_worker() { return root_w; }
+
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi) { root_w.scan_range(lo, hi); }
+
+void mark_root(const void* p) { root_w.mark_word(reinterpret_cast<std::uintptr_t>(p)); }
+
+void drain() {
+  shared_state& s = st();
+  const int nhelpers = helper_count();
+  s.workers = nhelpers + 1;
+  s.idle.store(0, std::memory_order_relaxed);
+  // The roots are in the collector's local buffer: publish it so helpers
+  // start with work.
+  if (nhelpers > 0) {
+    std::lock_guard g(helpers->mu);
+    helpers->finished = 0;
+    ++helpers->cycle;
+    helpers->wake.notify_all();
+  }
+  root_w.drain();
+  if (nhelpers > 0) {
+    std::unique_lock g(helpers->mu);
+    helpers->done.wait(g, [&] { return helpers->finished == nhelpers; });
+  }
+}
+
+std::uint64_t marked_bytes() {
+  std::uint64_t n = root_w.marked;
+  for (int i = 0; i < helper_count(); ++i) n += helpers->workers[i].marked;
+  return n;
+}
+
+std::uint64_t scanned_bytes() {
+  std::uint64_t n = root_w.scanned;
+  for (int i = 0; i < helper_count(); ++i) n += helpers->workers[i].scanned;
+  return n;
+}
+
+void atfork_child() {
+  // The helper threads do not exist in the child: start afresh on demand.
+  helpers = nullptr;
+}
+
+}  // namespace gc::internal::mark
+
+namespace gc::internal {
+
+void tracer_visit(void* impl, const void* p) {
+  static_cast<mark::worker*>(impl)->mark_word(reinterpret_cast<std::uintptr_t>(p));
+}
+
+}  // namespace gc::internal

@@ -1,0 +1,65 @@
+// src/gc/mark.hpp: marking. Parallel, with explicit work buffers: no
+// recursion, so a list a million nodes long needs no deep stack.
+//
+// Algorithm
+// 1. The collector, with the world stopped, scans the roots (stacks,
+//    registers, root slots, ranges, the mcaches' tiny blocks, objects waiting
+//    for their destructor) through its own worker: every word that
+//    find_object resolves marks that object (try_mark: an atomic OR on the
+//    span's mark bits) and, if it was white and may hold pointers, pushes it.
+// 2. drain(): the helper threads wake and every worker pops items, scans
+//    them, and pushes what they mark. An item is an object (scanned by its
+//    type's trace() when it has one, else conservatively, word by word) or a
+//    128 KiB piece of a large object (so one huge array spreads over workers).
+// 3. Sharing: a worker's full buffer goes to the global list; a worker with
+//    no local work takes a buffer from the global list.
+// 4. Termination: a worker with no local work and an empty global list
+//    counts itself idle; marking is done when every worker is idle and the
+//    global list is empty (checked in that order: once all are idle, nobody
+//    can publish, so an empty list then stays empty).
+//
+// Invariants
+// - Grey objects are exactly those in some work buffer; black ones are
+//   marked and not in a buffer. A pushed object is marked first, so no
+//   object is pushed twice per cycle.
+// - Marking allocates no malloc memory: buffers come from metadata memory
+//   (a thread stopped inside malloc may hold its lock).
+//
+// Reference: Go's mgcmark.go (scanobject, oblets of 128 KiB, greyobject) and
+// mgcwork.go (work buffers, the full and empty lists).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gc::internal::mark {
+
+struct work_item {
+  std::uintptr_t addr;  // an object's base (len == 0), or a piece of one
+  std::uintptr_t len;
+};
+
+class worker;
+
+// Starts a cycle: counters to zero. The world is stopped.
+void begin_cycle();
+// The collector's own worker, for scanning roots.
+worker& root_worker();
+// Conservative scan of [lo, hi) with the collector's worker.
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi);
+// Marks the object containing p as a root, if it is a gc object.
+void mark_root(const void* p);
+// Drains all grey objects with every worker (the caller included).
+void drain();
+// After drain(): bytes of marked objects (the live heap), and bytes scanned.
+std::uint64_t marked_bytes();
+std::uint64_t scanned_bytes();
+// Marker threads besides the caller (hardware threads - 1, at most 7).
+int helper_count();
+// Creates the helper threads if they do not exist (not while stopped: it
+// allocates). Called before every stop.
+void ensure_helpers();
+// fork: the child has no helper threads.
+void atfork_child();
+
+}  // namespace gc::internal::mark

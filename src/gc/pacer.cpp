@@ -1,0 +1,103 @@
+// src/gc/pacer.cpp: GOGC parsing and the heap goal. See pacer.hpp for the
+// algorithm and the exact formulas.
+#include "gc/pacer.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <mutex>
+#include <string_view>
+
+#include "common/check.hpp"
+
+namespace gc::internal {
+
+namespace {
+
+// Parses [+-]?[0-9]+ into an int; false on any other text or on overflow.
+bool parse_int(std::string_view s, int* out) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return false;
+  // Accumulate the magnitude in 64 bits; stop as soon as it cannot fit an
+  // int, so 20-digit inputs cannot wrap.
+  const std::uint64_t limit = negative ? std::uint64_t{INT_MAX} + 1 : std::uint64_t{INT_MAX};
+  std::uint64_t magnitude = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    magnitude = magnitude * 10 + static_cast<std::uint64_t>(c - '0');
+    if (magnitude > limit) return false;
+  }
+  *out = negative ? static_cast<int>(-static_cast<std::int64_t>(magnitude)) : static_cast<int>(magnitude);
+  return true;
+}
+
+// The goal is computed in 128 bits: (3 * 2^64) * INT_MAX < 2^97, so no step
+// can overflow, and the result saturates once, at the end.
+__extension__ typedef unsigned __int128 u128;
+
+std::uint64_t saturate(u128 x) { return x > UINT64_MAX ? UINT64_MAX : static_cast<std::uint64_t>(x); }
+
+}  // namespace
+
+int parse_gogc(const char* env, std::string* warning) {
+  if (env == nullptr || *env == '\0') return default_gogc;  // unset (Go cannot tell "" from unset)
+  std::string_view s(env);
+  if (s == "off") return -1;
+  int value = 0;
+  if (parse_int(s, &value)) return value;
+  if (warning != nullptr) {
+    *warning = fmt::format("GOGC: invalid value \"{}\"; using the default {}", s, default_gogc);
+  }
+  return default_gogc;
+}
+
+int read_gogc_environment() {
+  std::string warning;
+  int value = parse_gogc(std::getenv("GOGC"), &warning);
+  if (!warning.empty()) warn(warning);
+  return value;
+}
+
+int gogc_from_environment() {
+  static int value = default_gogc;
+  static std::once_flag once;
+  std::call_once(once, [] { value = read_gogc_environment(); });
+  return value;
+}
+
+pacer::pacer(int gc_percent) : gc_percent_(gc_percent < 0 ? -1 : gc_percent) { commit(); }
+
+int pacer::set_gc_percent(int percent) {
+  int previous = gc_percent_;
+  gc_percent_ = percent < 0 ? -1 : percent;
+  commit();
+  return previous;
+}
+
+void pacer::end_cycle(std::uint64_t live_bytes, std::uint64_t stack_bytes, std::uint64_t globals_bytes) {
+  heap_marked_ = live_bytes;
+  last_stack_scan_ = stack_bytes;
+  globals_scan_ = globals_bytes;
+  ++cycles_;
+  commit();
+}
+
+std::uint64_t pacer::heap_minimum_for(int gc_percent) {
+  if (gc_percent < 0) return 0;
+  return saturate(u128{min_heap_goal} * static_cast<unsigned>(gc_percent) / 100);
+}
+
+std::uint64_t pacer::goal_for(int gc_percent, std::uint64_t live_bytes, std::uint64_t stack_bytes,
+                              std::uint64_t globals_bytes) {
+  if (gc_percent < 0) return off;
+  u128 scanned = u128{live_bytes} + stack_bytes + globals_bytes;
+  u128 goal = u128{live_bytes} + scanned * static_cast<unsigned>(gc_percent) / 100;
+  u128 minimum = heap_minimum_for(gc_percent);
+  return saturate(goal < minimum ? minimum : goal);
+}
+
+}  // namespace gc::internal

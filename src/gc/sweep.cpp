@@ -1,0 +1,229 @@
+// src/gc/sweep.cpp: sweeping and the destructor queue. The algorithm and
+// invariants are in sweep.hpp.
+#include "gc/sweep.hpp"
+
+#include <gort/tracer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <new>
+
+#include "alloc/alloc.hpp"
+#include "common/check.hpp"
+#include "common/lock.hpp"
+#include "gc/mark.hpp"
+#include "os/os.hpp"
+
+namespace gc::internal::sweep {
+
+namespace {
+
+// ---- the destructor queue ---------------------------------------------------
+// A FIFO ring of entries in metadata memory, under a rank_mutex (so no thread
+// is ever stopped while holding it: the sweep appends to it in the stop).
+// Capacity doubles when full (mmap, never malloc). A drainer pops an entry
+// under the lock and runs the destructor without it; while the destructor
+// runs, the object is referenced from the drainer's frame (a registered
+// thread), which keeps it marked by any cycle meanwhile.
+struct entry {
+  void* object;
+  const type_info* type;
+  std::size_t count;
+};
+
+struct queue_state {
+  rank_mutex lock{lock_rank::finalizer};
+  entry* ring = nullptr;       // guarded by lock
+  std::size_t capacity = 0;    // guarded by lock; a power of two
+  std::size_t head = 0;        // guarded by lock; next entry to run
+  std::size_t size = 0;        // guarded by lock; entries waiting
+  std::size_t in_flight = 0;   // guarded by lock; popped, destructor not finished
+  std::atomic<std::size_t> size_hint{0};  // == size, readable without the lock
+};
+queue_state q;
+
+void enqueue(void* object, const type_info* type, std::size_t count) {
+  lock_guard g(q.lock);
+  if (q.size == q.capacity) {
+    const std::size_t cap = q.capacity == 0 ? 256 : q.capacity * 2;
+    auto* ring = static_cast<entry*>(os::map_metadata(cap * sizeof(entry)));
+    GORT_CHECK(ring != nullptr, "sweep: cannot map {} bytes for the destructor queue", cap * sizeof(entry));
+    for (std::size_t i = 0; i < q.size; ++i) ring[i] = q.ring[(q.head + i) & (q.capacity - 1)];
+    if (q.ring != nullptr) os::unreserve(q.ring, q.capacity * sizeof(entry));
+    q.ring = ring;
+    q.capacity = cap;
+    q.head = 0;
+  }
+  q.ring[(q.head + q.size) & (q.capacity - 1)] = entry{object, type, count};
+  ++q.size;
+  q.size_hint.store(q.size, std::memory_order_relaxed);
+}
+
+// Frees one object after its destructor ran (world running).
+void free_after_destructor(void* object) {
+  object_ref ref = find_object(object);
+  GORT_CHECK(ref && ref.base == object, "destructor queue: object {} is no longer allocated", object);
+  span* s = ref.s;
+  if (s->size_class == 0) {
+    const std::uint64_t bytes = s->elem_size;
+    page_heap::instance().free(s);
+    counters.large_frees.fetch_add(1, std::memory_order_relaxed);
+    counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
+    counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+    return;
+  }
+  const int size_class = s->size_class;
+  if (central(s->span_class()).free_object(s, s->object_index(reinterpret_cast<std::uintptr_t>(object)))) {
+    counters.small_frees[size_class].fetch_add(1, std::memory_order_relaxed);
+    counters.heap_live.fetch_sub(class_to_size[size_class], std::memory_order_relaxed);
+  }
+  // else: an mcache owns the span; the next cycle frees the object.
+}
+
+// ---- sweeping ---------------------------------------------------------------
+
+const type_info* destructor_of(const obj_meta& m) {
+  const auto* ti = static_cast<const type_info*>(m.type);
+  return ti != nullptr && ti->destroy != nullptr ? ti : nullptr;
+}
+
+void sweep_large(span* s, sweep_result& r) {
+  if ((s->mark_bits[0] & 1) || s->fresh) {
+    s->mark_bits[0] = 0;
+    r.live_bytes += s->elem_size;
+    return;
+  }
+  if (const type_info* ti = s->typed ? destructor_of(s->meta_inline) : nullptr) {
+    enqueue(reinterpret_cast<void*>(s->base), ti, s->meta_inline.count);
+    s->meta_inline.type = nullptr;
+    r.queued++;
+    r.live_bytes += s->elem_size;
+    return;
+  }
+  const std::uint64_t bytes = s->elem_size;
+  page_heap::instance().free(s);
+  counters.large_frees.fetch_add(1, std::memory_order_relaxed);
+  counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
+  counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+  r.freed_objects++;
+  r.freed_bytes += bytes;
+}
+
+void sweep_small(span* s, sweep_result& r) {
+  const bool owned = s->owner.load(std::memory_order_relaxed) != nullptr;
+  const std::size_t nwords = s->bitmap_nwords();
+  const std::uint32_t old_count = s->alloc_count;
+  std::uint32_t new_count = 0;
+  std::uint64_t freed = 0;
+
+  if (!owned && !s->typed) {
+    std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
+    for (std::size_t w = 0; w < nwords; ++w) {
+      new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
+      s->mark_bits[w] = 0;
+    }
+    freed = old_count - new_count;
+  } else {
+    const std::size_t window = owned ? s->window.load(std::memory_order_relaxed) : nwords;
+    for (std::size_t w = 0; w < nwords; ++w) {
+      std::uint64_t alloc = s->alloc_bits[w];
+      const std::uint64_t mark = s->mark_bits[w];
+      s->mark_bits[w] = 0;
+      if (w != window) {
+        std::uint64_t dead = alloc & ~mark & s->valid_mask(w);
+        std::uint64_t pending = 0;
+        for (std::uint64_t d = dead; d != 0; d &= d - 1) {
+          const std::size_t idx = w * 64 + static_cast<std::size_t>(std::countr_zero(d));
+          if (!s->typed) break;
+          obj_meta& m = s->meta[idx];
+          if (const type_info* ti = destructor_of(m)) {
+            enqueue(reinterpret_cast<void*>(s->object_base(idx)), ti, m.count);
+            m.type = nullptr;
+            pending |= std::uint64_t{1} << (idx % 64);
+            r.queued++;
+          } else {
+            m = obj_meta{};
+          }
+        }
+        freed += static_cast<std::uint64_t>(std::popcount(dead & ~pending));
+        alloc = (alloc & mark) | pending;
+        s->alloc_bits[w] = alloc;
+      }
+      new_count += static_cast<std::uint32_t>(std::popcount(alloc));
+    }
+  }
+  s->alloc_count = new_count;
+  const std::uint64_t size = s->elem_size;
+  r.live_bytes += std::uint64_t{new_count} * size;
+  if (freed != 0) {
+    r.freed_objects += freed;
+    r.freed_bytes += freed * size;
+    counters.small_frees[s->size_class].fetch_add(freed, std::memory_order_relaxed);
+    counters.heap_live.fetch_sub(freed * size, std::memory_order_relaxed);
+  }
+  if (!owned) central(s->span_class()).after_sweep(s, old_count);
+}
+
+}  // namespace
+
+sweep_result sweep_all() {
+  sweep_result r;
+  page_heap::instance().for_each_span_struct([&](span* s) {
+    if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
+    if (s->size_class == 0) {
+      sweep_large(s, r);
+    } else {
+      sweep_small(s, r);
+    }
+  });
+  return r;
+}
+
+void mark_queued() {
+  lock_guard g(q.lock);
+  for (std::size_t i = 0; i < q.size; ++i) mark::mark_root(q.ring[(q.head + i) & (q.capacity - 1)].object);
+}
+
+std::size_t run_destructors(std::size_t limit) {
+  std::size_t ran = 0;
+  while (ran < limit) {
+    entry e;
+    {
+      lock_guard g(q.lock);
+      if (q.size == 0) return ran;
+      e = q.ring[q.head];
+      q.head = (q.head + 1) & (q.capacity - 1);
+      --q.size;
+      q.size_hint.store(q.size, std::memory_order_relaxed);
+      ++q.in_flight;
+    }
+    e.type->destroy(e.object, e.count);
+    free_after_destructor(e.object);
+    {
+      lock_guard g(q.lock);
+      --q.in_flight;
+    }
+    ++ran;
+  }
+  return ran;
+}
+
+std::size_t queued_hint() { return q.size_hint.load(std::memory_order_relaxed); }
+
+std::size_t pending_destructors() {
+  lock_guard g(q.lock);
+  return q.size + q.in_flight;
+}
+
+void atfork_prepare() { q.lock.lock_for_fork(); }
+void atfork_parent() { q.lock.unlock_for_fork(); }
+
+void atfork_child() {
+  // Destructors that other threads of the parent were running will never
+  // finish here; their objects are freed by a later cycle.
+  q.in_flight = 0;
+  q.lock.unlock_for_fork();
+}
+
+}  // namespace gc::internal::sweep

@@ -1,0 +1,206 @@
+// src/stack/stack.hpp: the face of src/stack. Threads, their stacks and
+// registers, and stopping the world so the collector can scan them.
+// src/gc includes this header and nothing deeper; src/stack knows nothing of
+// src/alloc or src/gc. libunwind is used only inside src/stack's .cpp files.
+//
+// Algorithm (the long form is in stop_world.cpp and thread_registry.cpp)
+// 1. A thread that may hold gc pointers registers (register_thread): its
+//    stack bounds are found then, and it gets a thread_info with a state
+//    word, the futex the stop protocol turns on.
+// 2. stop_the_world claims every other registered thread: a running one is
+//    asked to park (state must_park), one in a blocking region is counted as
+//    stopped at once (state blocking_stopped). Then it raises the global
+//    stop flag that safepoint() polls.
+// 3. Threads that poll reach safepoint(), run the park callback, save their
+//    registers and stack pointer, acknowledge and sleep (kind safepoint).
+//    After a short grace period (default 100 us) the stopper signals the
+//    threads that have not acknowledged: the handler saves sp and registers
+//    and parks inside the handler (kind signal). A thread holding a runtime
+//    lock defers: it parks when it releases its last one (common/lock.hpp).
+// 4. The stopper waits until every claimed thread has acknowledged, then the
+//    collector walks the stacks with for_each_stack and restarts the world
+//    with start_the_world, which releases every parked thread.
+//
+// Invariants
+// - While the world is stopped, every registered thread other than the
+//   stopper is parked or in a blocking region, holds no rank_mutex, and
+//   cannot register, unregister, or leave its blocking region.
+// - One stopper at a time; it holds the registry lock from stop_the_world to
+//   start_the_world, and must hold no rank_mutex when it calls stop_the_world.
+// - Nothing in this folder allocates, formats or unwinds (unw_step) between
+//   the first claim and the restart, on any thread: a stopped thread may hold
+//   malloc's or the dynamic loader's lock.
+//
+// References: Go's stopTheWorld/preemptall and entersyscall/exitsyscall
+// (blocking regions), Go's signal-based asynchronous preemption (SIGURG);
+// Boehm GC's pthread_stop_world.c (signal handler that saves registers and
+// sleeps). Design only; no code taken from either.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include <gort/internal/config.hpp>
+
+namespace gc::internal::stack {
+
+struct thread_info;  // one per registered thread (thread_registry.hpp)
+
+// Registers the calling thread and returns its record; idempotent (a
+// registered thread gets its record back). Finds the thread's stack bounds
+// now. Waits while the world is stopped. Must not be called holding a
+// rank_mutex, nor by the thread that stopped the world.
+thread_info* register_thread();
+// Unregisters the calling thread; a no-op if it is not registered. Waits
+// while the world is stopped, so a thread never vanishes during a stop.
+// (A registered thread that exits without calling it is unregistered by a
+// thread-exit key destructor, which runs after the C++ thread_local
+// destructors and after the keys created before register_thread was first
+// called.)
+void unregister_thread();
+// The calling thread's record, or nullptr if it is not registered.
+thread_info* current_thread();
+// The number of registered threads (the caller included if registered).
+std::size_t registered_threads();
+
+// The OS thread id (gettid) of a registered thread, and its stack bounds
+// [lo, hi), hi being the base.
+int thread_id(const thread_info* t);
+void thread_stack_bounds(const thread_info* t, std::uintptr_t* lo, std::uintptr_t* hi);
+
+// Blocking regions: between enter_blocking and exit_blocking the thread
+// touches no gc memory (it may hold gc pointers in its frames), typically
+// around a system call that may block. enter_blocking saves the thread's
+// registers and stack pointer in its record; from then on a stop counts the
+// thread as stopped (kind blocking) without signalling it, and the collector
+// scans it from the saved state. exit_blocking waits until the world
+// restarts if it is stopped. Regions nest; only the outermost saves. No
+// rank_mutex may be held across a region. No-ops on unregistered threads.
+void enter_blocking();
+void exit_blocking();
+
+// The function a thread runs when it parks cooperatively (in safepoint(), or
+// at the unlock that ends a deferred stop), before it acknowledges the stop:
+// the collector flushes the thread's allocation cache there. It may take
+// rank_mutexes and allocate. Not called for threads stopped in the signal
+// handler or counted as stopped in a blocking region. Note a deferred stop
+// runs it from inside rank_mutex::unlock(). nullptr = none. Returns the
+// callback it replaces.
+using park_callback_fn = void (*)();
+park_callback_fn set_park_callback(park_callback_fn callback);
+
+namespace detail {
+// Raised (1) by stop_the_world after it has claimed every thread; lowered by
+// start_the_world. Atomic; safepoint() reads it relaxed.
+extern constinit std::atomic<std::uint32_t> stop_requested;
+GORT_NOINLINE void safepoint_slow();
+}  // namespace detail
+
+// A safe point: parks here if a stop has claimed this thread. One relaxed
+// load when no stop is pending. If the thread holds a rank_mutex the park is
+// deferred to its last unlock.
+GORT_ALWAYS_INLINE void safepoint() {
+  if (GORT_UNLIKELY(detail::stop_requested.load(std::memory_order_relaxed) != 0)) detail::safepoint_slow();
+}
+
+// Stops every registered thread except the caller (who need not be
+// registered) and returns when all are stopped. Stoppers are serialised: a
+// second caller waits, counted as stopped in a blocking region if it is
+// registered. The caller must hold no rank_mutex.
+void stop_the_world();
+// Releases the threads stopped by the caller's stop_the_world.
+void start_the_world();
+
+enum class stop_kind {
+  safepoint,  // parked cooperatively: safepoint(), or a deferred stop at unlock
+  signal,     // parked in the stop signal's handler
+  blocking,   // in a blocking region; registers saved in its record
+  self,       // the thread that stopped the world (for_each_stack's caller)
+};
+
+struct stack_view {
+  // The range to scan conservatively, [lo, hi): from the saved stack pointer
+  // to the stack's base. For safepoint, signal and self it holds the saved
+  // registers too.
+  std::uintptr_t lo, hi;
+  // A saved register area outside [lo, hi) to scan as well (blocking: the
+  // registers and the callee-saved spill of enter_blocking's frame, saved in
+  // the record); nullptr/0 when there is none.
+  const void* regs;
+  std::size_t regs_bytes;
+  stop_kind kind;
+  int tid;               // OS thread id
+  thread_info* thread;   // nullptr for an unregistered stopper (kind self)
+};
+
+namespace detail {
+using stack_visitor = void (*)(void* closure, const stack_view& view);
+GORT_NOINLINE void for_each_stack_erased(stack_visitor visit, void* closure);
+}  // namespace detail
+
+// Only by the thread that stopped the world, while it is stopped: calls
+// f(const stack_view&) for every registered thread other than the caller,
+// then once for the caller (kind self; its registers are saved in a local of
+// for_each_stack's own frame, and its range starts at that frame's stack
+// pointer). Allocates nothing. Aborts if a saved stack pointer lies outside
+// its thread's stack bounds.
+template <class F>
+void for_each_stack(F&& f) {
+  using closure_type = std::remove_reference_t<F>;
+  detail::for_each_stack_erased(
+      [](void* closure, const stack_view& view) { (*static_cast<closure_type*>(closure))(view); },
+      const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+}
+
+// fork support. src/gc calls these from its one pthread_atfork handler:
+// atfork_prepare FIRST in the prepare handler (before it takes any
+// rank_mutex), atfork_parent / atfork_child LAST in the others. prepare
+// waits for a stop in progress to end and keeps the next from starting; the
+// child keeps only the calling thread's record (if it was registered), with
+// no stop in progress and every lock free. Calls nest (counted per thread),
+// so a test may bracket fork() itself as well.
+void atfork_prepare();
+void atfork_parent();
+void atfork_child();
+
+// Diagnostics. Never inside a stop (they may take the dynamic loader's lock).
+//
+// The name of the function containing code address pc, demangled if it can
+// be (truncated to name_len - 1), and pc's offset into it. For a return
+// address pass pc - 1 to name the calling function. False if unknown.
+bool symbolize(std::uintptr_t pc, char* name, std::size_t name_len, std::uintptr_t* offset);
+
+// Fills out[0..n) with the calling thread's frames, innermost first,
+// starting with current_frames' caller: pc is the return address into the
+// frame (pass pc - 1 to symbolize), sp the frame's stack pointer. A stack
+// word at address a belongs to frame i when out[i].sp <= a < out[i+1].sp.
+// Returns how many it filled.
+struct frame {
+  std::uintptr_t pc, sp;
+};
+std::size_t current_frames(frame* out, std::size_t n);
+
+// For gort's own tests and for tuning. Not for programs.
+namespace testing {
+// Stop signals the handler received, in the whole process / on one thread
+// (including ones that arrived late and found no stop to park for).
+std::uint64_t stop_signals_received();
+std::uint64_t stop_signals_received(const thread_info* t);
+// Parks made by a deferred stop (at the last rank_mutex unlock).
+std::uint64_t deferred_parks();
+// The signal used to stop threads (GORT_STOP_SIGNAL or SIGURG).
+int stop_signal();
+// How long stop_the_world waits for threads to reach a safepoint before it
+// signals those that have not (default 100 000 ns). Returns the old value.
+std::uint64_t set_signal_grace_ns(std::uint64_t ns);
+// The pure part of reading GORT_STOP_SIGNAL: text (null or empty = unset)
+// to a signal number. A bad value gives SIGURG and sets *warning to the one
+// line to print (without "gort: warning: "); otherwise *warning is cleared.
+int parse_stop_signal(const char* text, std::string* warning);
+}  // namespace testing
+
+}  // namespace gc::internal::stack

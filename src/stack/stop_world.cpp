@@ -1,0 +1,559 @@
+// src/stack/stop_world.cpp: stopping and restarting the world, safepoints,
+// blocking regions, the stop signal's handler, and for_each_stack. The
+// per-thread state machine this code drives is drawn in thread_registry.hpp.
+//
+// Algorithm
+// stop_the_world (the stopper, registered or not):
+// 1. Take registry_lock (a registered stopper waits inside a blocking region,
+//    so a concurrent stopper counts it as stopped). The lock serialises
+//    stoppers and freezes registration until start_the_world.
+// 2. Claim every other registered thread by CAS on its state word: running
+//    -> must_park (pending_acks + 1), blocking -> blocking_stopped (stopped
+//    already: its registers were saved when it entered the region).
+// 3. Raise detail::stop_requested, the flag safepoint() polls.
+// 4. Grace period: wait up to signal_grace_ns (100 us by default) for the
+//    claimed threads to park at a safepoint. Poll first, then signal: a
+//    thread that polls is stopped cooperatively, so the park callback
+//    flushes its allocation cache; only the stragglers get the signal.
+// 5. Send the stop signal to each thread still in must_park.
+// 6. Sleep on pending_acks until it reaches 0 (each acknowledgement
+//    decrements it; the last one wakes the stopper). After 5 s print one
+//    warning naming a thread that has not stopped (signal blocked?).
+// A claimed thread acknowledges exactly once, by its own CAS out of
+// must_park, in one of four places:
+//   - safepoint() (or the deferred-stop hook at its last rank_mutex unlock):
+//     run the park callback, save registers (unw_getcontext into a local of
+//     the parking frame) and sp, CAS must_park -> parked (kind safepoint);
+//   - the signal handler, if the thread holds no rank_mutex: save registers
+//     and sp in the handler's frame, CAS -> parked (kind signal). With a
+//     rank_mutex held or being acquired it only sets stop_deferred (see
+//     common/lock.hpp) and returns;
+//   - enter_blocking: its registers are saved already; CAS -> blocking_stopped.
+// Then it sleeps on its own state word until start_the_world changes it.
+// start_the_world: lower stop_requested; parked -> running and
+// blocking_stopped -> blocking, waking each thread; release registry_lock.
+// A thread that parked and is released loops: if a new stop has already
+// claimed it again (must_park), it parks again for that stop.
+//
+// Blocking regions (enter_blocking / exit_blocking, outermost level only):
+// 1. enter: save the registers into the record (unw_getcontext), and copy
+//    enter_blocking's own frame, where the compiler spilled the caller's
+//    callee-saved registers (__builtin_unwind_init forces the spill). Record
+//    the caller's stack pointer (enter_blocking's CFA): the caller's frames
+//    stay intact during the region, enter_blocking's do not.
+// 2. enter: CAS running -> blocking; or, if a stop in progress already
+//    claimed the thread, must_park -> blocking_stopped and acknowledge (it
+//    is stopped from the stopper's point of view, and its saved state is
+//    complete). Never both, never neither: the CAS decides.
+// 3. exit: CAS blocking -> running; while the state is blocking_stopped,
+//    sleep on it (the world is stopped: the region may not end yet).
+//
+// Invariants
+// - Nothing here allocates, formats, or calls unw_step/unw_init_local on a
+//   path that runs while a stop is in progress: failures on those paths use
+//   GORT_RAW_CHECK (thread_registry.hpp), which only write(2)s and aborts.
+// - pending_acks = threads claimed into must_park and not yet acknowledged;
+//   it is modified only between a stopper's step 2 and the end of step 6.
+// - stop_requested is 1 only between step 3 and start_the_world.
+// - The signal handler parks only a registered thread whose state is
+//   must_park, that is not already parking cooperatively (in_park), and
+//   that holds no rank_mutex; any other time it returns at once, so a late
+//   or stray signal is harmless. It saves and restores errno.
+//
+// References: Go's runtime (stopTheWorldWithSema, preemptall, the
+// entersyscall/exitsyscall handshake, SIGURG as its preemption signal) and
+// Boehm GC's signal-based stop (GC_suspend_handler); design only.
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "common/check.hpp"
+#include "common/lock.hpp"
+#include "stack/thread_registry.hpp"
+
+namespace gc::internal::stack {
+
+namespace detail {
+constinit std::atomic<std::uint32_t> stop_requested{0};
+}  // namespace detail
+
+namespace {
+
+constexpr int default_stop_signal = SIGURG;
+constexpr std::uint64_t stuck_warning_ns = 5'000'000'000;
+
+// The stop signal, chosen once by init_stop_machinery. Atomic.
+constinit std::atomic<int> stop_sig{0};
+std::once_flag init_once;
+
+// Threads claimed into must_park and not yet acknowledged (a futex word the
+// stopper sleeps on). Atomic.
+constinit std::atomic<std::uint32_t> pending_acks{0};
+
+// Atomic; set by the program or tests.
+constinit std::atomic<void (*)()> park_callback{nullptr};
+constinit std::atomic<std::uint64_t> signal_grace_ns{100'000};
+
+// Statistics for tests. Atomic.
+constinit std::atomic<std::uint64_t> signals_total{0};
+constinit std::atomic<std::uint64_t> deferred_total{0};
+
+// Only this thread: true between its stop_the_world and start_the_world.
+constinit thread_local bool tls_is_stopper __attribute__((tls_model("initial-exec"))) = false;
+// Only this thread: the stack bounds of an unregistered stopper, found
+// before it stops the world (finding them may allocate).
+constinit thread_local os::stack_range tls_stopper_bounds;
+
+void acknowledge() {
+  if (pending_acks.fetch_sub(1, std::memory_order_acq_rel) == 1) os::futex_wake(pending_acks, 1);
+}
+
+// Sleeps while the thread's state is `value` (parked or blocking_stopped).
+void wait_while_state(thread_info* t, std::uint32_t value) {
+  while (t->state.load(std::memory_order_acquire) == value) os::futex_wait(t->state, value, -1);
+}
+
+[[noreturn]] void bad_state(const char* where, const thread_info* t, std::uint32_t s) {
+  raw_message m;
+  m.text(where).text(": thread ").dec(t->tid).text(" is in the impossible stop state ").dec(s);
+  raw_fatal(m, __FILE__, __LINE__);
+}
+
+// Parks a claimed thread cooperatively (safepoint or deferred stop).
+GORT_NOINLINE void park_cooperative(thread_info* t) {
+  t->in_park = 1;  // from here the signal handler leaves this thread alone
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  unw_context_t context;  // lives in this frame, inside the scanned range
+  for (;;) {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == parked) {
+      wait_while_state(t, parked);
+      continue;
+    }
+    if (s != must_park) break;  // released (or the callback entered a blocking region)
+    if (void (*callback)() = park_callback.load(std::memory_order_acquire)) callback();
+    unw_getcontext(&context);
+    const std::uintptr_t sp = current_sp();
+    check_sp_in_bounds(t, sp, "safepoint");
+    t->stopped_sp = sp;
+    t->stopped_kind = stop_kind::safepoint;
+    if (t->state.compare_exchange_strong(s, parked, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      acknowledge();
+    }
+  }
+  asm volatile("" : : "r"(&context) : "memory");  // the saved registers stay live until here
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t->in_park = 0;
+}
+
+// Parks a claimed thread inside the stop signal's handler.
+GORT_NOINLINE void park_in_handler(thread_info* t) {
+  // The interrupted code's registers are in the kernel's signal frame, above
+  // this frame. Save the current ones too: under ThreadSanitizer the handler
+  // runs later than the signal, from the runtime's own frames.
+  unw_context_t context;
+  unw_getcontext(&context);
+  const std::uintptr_t sp = current_sp();
+  check_sp_in_bounds(t, sp, "stop signal handler");
+  for (;;) {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == parked) {
+      wait_while_state(t, parked);
+      continue;
+    }
+    if (s != must_park) break;
+    t->stopped_sp = sp;
+    t->stopped_kind = stop_kind::signal;
+    if (t->state.compare_exchange_strong(s, parked, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      acknowledge();
+    }
+  }
+  asm volatile("" : : "r"(&context) : "memory");
+}
+
+void on_stop_signal(int) {
+  const int saved_errno = errno;
+  signals_total.fetch_add(1, std::memory_order_relaxed);
+  if (thread_info* t = tls_current) {
+    t->signals_received.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (t->in_park == 0 && t->state.load(std::memory_order_acquire) == must_park) {
+      if (tls_lock_state.locks > 0) defer_stop();  // park at the last unlock instead
+      else park_in_handler(t);
+    }
+  }
+  errno = saved_errno;
+}
+
+// Installed as common/lock.hpp's deferred-stop hook: the last rank_mutex
+// of a thread the stop signal found holding one was just released.
+void on_deferred_stop() {
+  thread_info* t = tls_current;
+  if (t == nullptr || t->in_park != 0) return;
+  if (t->state.load(std::memory_order_acquire) != must_park) return;
+  deferred_total.fetch_add(1, std::memory_order_relaxed);
+  park_cooperative(t);
+}
+
+// Signals allowed for GORT_STOP_SIGNAL besides the real-time ones: those a
+// program does not need for its own defaults (ignored by default, or meant
+// for applications). A terminating signal such as SIGINT or SIGTERM would
+// lose its meaning, and a synchronous one (SIGSEGV...) cannot work.
+bool allowed_stop_signal(int sig) {
+  switch (sig) {
+    case SIGURG: case SIGUSR1: case SIGUSR2: case SIGWINCH: case SIGPWR:
+    case SIGXCPU: case SIGVTALRM: case SIGPROF: case SIGIO:
+      return true;
+    default:
+      return sig >= os::signal_rtmin() && sig <= os::signal_rtmax();
+  }
+}
+
+// "SIGURG" for messages.
+std::string signal_name(int sig) {
+  char buf[32];
+  return fmt::format("SIG{}", os::signal_abbrev(sig, buf, sizeof buf));
+}
+
+}  // namespace
+
+void init_stop_machinery() {
+  std::call_once(init_once, [] {
+    std::string warning;
+    const int sig = testing::parse_stop_signal(std::getenv("GORT_STOP_SIGNAL"), &warning);
+    if (!warning.empty()) warn(warning);
+    GORT_CHECK(!os::signal_has_handler(sig),
+               "the program has its own handler for {} (signal {}), the signal gort uses to stop threads for "
+               "garbage collection; choose another with the environment variable GORT_STOP_SIGNAL (a number or a "
+               "name, e.g. GORT_STOP_SIGNAL=SIGUSR2)",
+               signal_name(sig), sig);
+    GORT_CHECK(os::install_signal_handler(sig, on_stop_signal),
+               "cannot install the handler of {} (signal {}), which gort uses to stop threads", signal_name(sig), sig);
+    set_deferred_stop_hook(on_deferred_stop);
+    stop_sig.store(sig, std::memory_order_release);
+  });
+  os::unblock_signal(stop_sig.load(std::memory_order_acquire));
+}
+
+bool calling_thread_is_stopper() { return tls_is_stopper; }
+
+void reset_stop_state_after_fork() {
+  detail::stop_requested.store(0, std::memory_order_relaxed);
+  pending_acks.store(0, std::memory_order_relaxed);
+  tls_is_stopper = false;
+}
+
+park_callback_fn set_park_callback(park_callback_fn callback) {
+  return park_callback.exchange(callback, std::memory_order_acq_rel);
+}
+
+void detail::safepoint_slow() {
+  thread_info* t = tls_current;
+  if (t == nullptr || t->in_park != 0) return;
+  if (t->state.load(std::memory_order_acquire) != must_park) return;
+  if (tls_lock_state.locks > 0) {  // never park holding a runtime lock
+    defer_stop();
+    return;
+  }
+  park_cooperative(t);
+}
+
+namespace {
+
+// Copies [from, from + bytes) of this thread's own stack word by word:
+// not memcpy, which AddressSanitizer checks against the frame's redzones.
+__attribute__((no_sanitize("address"))) GORT_NOINLINE void copy_own_stack(std::uintptr_t* to, std::uintptr_t from,
+                                                                          std::size_t bytes) {
+  const volatile std::uintptr_t* src = reinterpret_cast<const volatile std::uintptr_t*>(from);
+  for (std::size_t i = 0; i < bytes / sizeof(std::uintptr_t); ++i) to[i] = src[i];
+}
+
+// enter_blocking's second half (steps 1-2 after the capture), out of line
+// so that enter_blocking's own frame, which is copied, stays small.
+GORT_NOINLINE void publish_blocking(thread_info* t, std::uintptr_t sp, std::uintptr_t cfa) {
+  GORT_RAW_CHECK(runtime_locks_held() == 0,
+                 .text("enter_blocking: thread ").dec(t->tid).text(" holds or is acquiring ").dec(runtime_locks_held())
+                 .text(" runtime lock(s) (rank_mutex); the collector would wait for them with the world stopped"));
+  GORT_RAW_CHECK(cfa > sp && cfa - sp <= sizeof t->saved.frame,
+                 .text("enter_blocking: its frame [").hex(sp).text(", ").hex(cfa).text(") is larger than the ")
+                 .dec(sizeof t->saved.frame).text(" bytes saved"));
+  check_sp_in_bounds(t, cfa, "enter_blocking");
+  for (;;) {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == running) {
+      if (t->state.compare_exchange_strong(s, blocking, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+    } else if (s == must_park) {  // a stop claimed us first: we are stopped, as blocking
+      if (t->state.compare_exchange_strong(s, blocking_stopped, std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+        acknowledge();
+        return;
+      }
+    } else {
+      bad_state("enter_blocking", t, s);
+    }
+  }
+}
+
+}  // namespace
+
+void enter_blocking() {
+  __builtin_unwind_init();  // spill the caller's callee-saved registers into this frame
+  thread_info* t = tls_current;
+  if (t == nullptr) return;
+  if (t->blocking_depth++ != 0) return;
+  unw_getcontext(&t->saved.context);
+  const std::uintptr_t sp = current_sp();
+#if defined(__GNUC__) && !defined(__clang__)
+  const auto cfa = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());
+#else
+  const auto cfa = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
+#endif
+  const std::size_t bytes = cfa > sp && cfa - sp <= sizeof t->saved.frame ? cfa - sp : 0;
+  copy_own_stack(t->saved.frame, sp, bytes);
+  t->blocking_bytes = offsetof(blocking_save, frame) + bytes;
+  t->blocking_sp = cfa;
+  publish_blocking(t, sp, cfa);
+}
+
+void exit_blocking() {
+  thread_info* t = tls_current;
+  if (t == nullptr) return;
+  GORT_RAW_CHECK(t->blocking_depth > 0,
+                 .text("exit_blocking: thread ").dec(t->tid).text(" is not in a blocking region (no enter_blocking)"));
+  if (--t->blocking_depth != 0) return;
+  for (;;) {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == blocking) {
+      if (t->state.compare_exchange_strong(s, running, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+    } else if (s == blocking_stopped) {
+      wait_while_state(t, blocking_stopped);  // the world is stopped: not yet
+    } else {
+      bad_state("exit_blocking", t, s);
+    }
+  }
+}
+
+void stop_the_world() {
+  thread_info* self = tls_current;
+  GORT_RAW_CHECK(!tls_is_stopper,
+                 .text("stop_the_world: this thread (tid ").dec(os::gettid())
+                 .text(") has already stopped the world; call start_the_world first"));
+  GORT_RAW_CHECK(runtime_locks_held() == 0,
+                 .text("stop_the_world: the calling thread (tid ").dec(os::gettid()).text(") holds or is acquiring ")
+                 .dec(runtime_locks_held()).text(" runtime lock(s) (rank_mutex); threads deferring their stop on "
+                                                 "them would never stop"));
+  init_stop_machinery();
+  if (self == nullptr && tls_stopper_bounds.hi == 0) {
+    GORT_CHECK(os::current_thread_stack(&tls_stopper_bounds),
+               "stop_the_world: cannot find the stack bounds of the calling thread {}", os::gettid());
+  }
+
+  // 1. One stopper at a time; registration waits until start_the_world.
+  lock_registry(self);
+  const int sig = stop_sig.load(std::memory_order_acquire);
+  GORT_CHECK(os::signal_handler_is(sig, on_stop_signal),
+             "stop_the_world: the handler of {} (signal {}) is no longer gort's: the program replaced it; choose "
+             "another signal for gort with GORT_STOP_SIGNAL (e.g. GORT_STOP_SIGNAL=SIGUSR2)",
+             signal_name(sig), sig);
+  tls_is_stopper = true;
+
+  // 2. Claim every other thread.
+  pending_acks.store(0, std::memory_order_relaxed);
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+    if (t == self) continue;
+    t->signalled = false;
+    for (;;) {
+      std::uint32_t s = t->state.load(std::memory_order_acquire);
+      if (s == blocking) {
+        if (t->state.compare_exchange_strong(s, blocking_stopped, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+          break;
+        }
+      } else if (s == running) {
+        pending_acks.fetch_add(1, std::memory_order_relaxed);
+        if (t->state.compare_exchange_strong(s, must_park, std::memory_order_acq_rel, std::memory_order_acquire)) {
+          break;
+        }
+        pending_acks.fetch_sub(1, std::memory_order_relaxed);  // it entered a region meanwhile: retry
+      } else {
+        bad_state("stop_the_world", t, s);
+      }
+    }
+  }
+
+  // 3. Ask the claimed threads to park at their next safepoint.
+  detail::stop_requested.store(1, std::memory_order_seq_cst);
+
+  // 4. Grace period for safepoints.
+  const std::uint64_t start = os::monotonic_ns();
+  const std::uint64_t grace_end = start + signal_grace_ns.load(std::memory_order_relaxed);
+  for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
+    const std::uint64_t now = os::monotonic_ns();
+    if (now >= grace_end) break;
+    os::futex_wait(pending_acks, p, static_cast<std::int64_t>(grace_end - now));
+  }
+
+  // 5. Signal the threads that have not parked.
+  if (pending_acks.load(std::memory_order_acquire) != 0) {
+    for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+      if (t == self || t->state.load(std::memory_order_acquire) != must_park) continue;
+      t->signalled = true;
+      GORT_RAW_CHECK(os::signal_thread(t->pthread, sig),
+                     .text("stop_the_world: cannot signal thread ").dec(t->tid)
+                     .text(": it exited while registered"));
+    }
+  }
+
+  // 6. Wait for every acknowledgement.
+  bool warned = false;
+  for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
+    os::futex_wait(pending_acks, p, 100'000'000);
+    if (!warned && os::monotonic_ns() - start > stuck_warning_ns) {
+      warned = true;
+      for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+        if (t == self || t->state.load(std::memory_order_acquire) != must_park) continue;
+        raw_message m;
+        char name[32];
+        m.text("stop_the_world: thread ").dec(t->tid).text(" has not stopped after 5 s")
+            .text(t->signalled ? " although it was sent SIG" : " and was not signalled; SIG")
+            .text(os::signal_abbrev(sig, name, sizeof name))
+            .text(t->signalled ? "; is that signal blocked in the thread?" : "");
+        raw_warn(m);
+        break;
+      }
+    }
+  }
+}
+
+void start_the_world() {
+  GORT_RAW_CHECK(tls_is_stopper, .text("start_the_world: the calling thread (tid ").dec(os::gettid())
+                                     .text(") did not stop the world"));
+  thread_info* self = tls_current;
+  detail::stop_requested.store(0, std::memory_order_seq_cst);
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+    if (t == self) continue;
+    const std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == parked) t->state.store(running, std::memory_order_release);
+    else if (s == blocking_stopped) t->state.store(blocking, std::memory_order_release);
+    else bad_state("start_the_world", t, s);
+    os::futex_wake(t->state, 1);
+  }
+  tls_is_stopper = false;
+  unlock_registry();
+}
+
+void detail::for_each_stack_erased(stack_visitor visit, void* closure) {
+  GORT_RAW_CHECK(tls_is_stopper, .text("for_each_stack: the calling thread (tid ").dec(os::gettid())
+                                     .text(") has not stopped the world"));
+  thread_info* self = tls_current;
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+    if (t == self) continue;
+    stack_view v{};
+    const std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == parked) {
+      v.lo = t->stopped_sp;
+      v.kind = t->stopped_kind;
+    } else if (s == blocking_stopped) {
+      v.lo = t->blocking_sp;
+      v.regs = &t->saved;
+      v.regs_bytes = t->blocking_bytes;
+      v.kind = stop_kind::blocking;
+    } else {
+      bad_state("for_each_stack", t, s);
+    }
+    check_sp_in_bounds(t, v.lo, "for_each_stack");
+    v.hi = t->stack_hi;
+    v.tid = t->tid;
+    v.thread = t;
+    visit(closure, v);
+  }
+
+  // The caller: its registers go into this frame, which lies inside the
+  // range reported, and stays live until every visit has returned.
+  unw_context_t context;
+  unw_getcontext(&context);
+  stack_view v{};
+  v.lo = current_sp();
+  if (self != nullptr) {
+    check_sp_in_bounds(self, v.lo, "for_each_stack (caller)");
+    v.hi = self->stack_hi;
+    v.tid = self->tid;
+  } else {
+    GORT_RAW_CHECK(tls_stopper_bounds.lo <= v.lo && v.lo < tls_stopper_bounds.hi,
+                   .text("for_each_stack: the caller's stack pointer ").hex(v.lo).text(" lies outside its stack [")
+                   .hex(tls_stopper_bounds.lo).text(", ").hex(tls_stopper_bounds.hi).text(")"));
+    v.hi = tls_stopper_bounds.hi;
+    v.tid = os::gettid();
+  }
+  v.kind = stop_kind::self;
+  v.thread = self;
+  visit(closure, v);
+  asm volatile("" : : "r"(&context) : "memory");
+}
+
+// --- testing ----------------------------------------------------------------
+
+std::uint64_t testing::stop_signals_received() { return signals_total.load(std::memory_order_relaxed); }
+
+std::uint64_t testing::stop_signals_received(const thread_info* t) {
+  return t->signals_received.load(std::memory_order_relaxed);
+}
+
+std::uint64_t testing::deferred_parks() { return deferred_total.load(std::memory_order_relaxed); }
+
+int testing::stop_signal() {
+  init_stop_machinery();
+  return stop_sig.load(std::memory_order_acquire);
+}
+
+std::uint64_t testing::set_signal_grace_ns(std::uint64_t ns) {
+  return signal_grace_ns.exchange(ns, std::memory_order_relaxed);
+}
+
+int testing::parse_stop_signal(const char* text, std::string* warning) {
+  warning->clear();
+  if (text == nullptr || *text == '\0') return default_stop_signal;
+  const std::string_view value(text);
+  int sig = 0;
+  if (value.front() >= '0' && value.front() <= '9') {
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), sig);
+    if (ec != std::errc{} || end != value.data() + value.size()) sig = 0;
+  } else {
+    std::string_view name = value.substr(0, 3) == "SIG" ? value.substr(3) : value;
+    auto offset = [&](std::string_view base, int sign) -> int {  // "RTMIN", "RTMIN+3", "RTMAX-2"
+      if (name.substr(0, base.size()) != base) return -1;
+      std::string_view rest = name.substr(base.size());
+      if (rest.empty()) return 0;
+      if (rest.front() != (sign > 0 ? '+' : '-')) return -1;
+      int n = -1;
+      auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), n);
+      if (ec != std::errc{} || end != rest.data() + rest.size() || rest.size() == 1) return -1;
+      return n;
+    };
+    if (int n = offset("RTMIN", 1); n >= 0) {
+      sig = os::signal_rtmin() + n;
+    } else if (int m = offset("RTMAX", -1); m >= 0) {
+      sig = os::signal_rtmax() - m;
+    } else {
+      for (int i = 1; i < os::signal_rtmin() && sig == 0; ++i) {
+        char buf[32];
+        if (name == os::signal_abbrev(i, buf, sizeof buf)) sig = i;
+      }
+    }
+  }
+  if (sig <= 0 || !allowed_stop_signal(sig)) {
+    *warning = fmt::format(
+        "GORT_STOP_SIGNAL: invalid value '{}' (want a signal number or name among SIGURG, SIGUSR1, SIGUSR2, "
+        "SIGWINCH, SIGPWR, SIGXCPU, SIGVTALRM, SIGPROF, SIGIO, SIGRTMIN..SIGRTMAX); using the default {}",
+        value, signal_name(default_stop_signal));
+    return default_stop_signal;
+  }
+  return sig;
+}
+
+}  // namespace gc::internal::stack

@@ -1,0 +1,70 @@
+// tests/gc_pacing_test.cpp: set_gc_percent and the heap goal, as seen by a
+// program. The environment (GOGC, GODEBUG=gctrace=1) is tested through
+// tests/gc_env_probe.cpp, run by CTest with the variables set.
+#include <catch2/catch.hpp>
+
+#include <gort/gort.hpp>
+
+
+#include "gc_test_util.hpp"
+
+namespace {
+
+struct blob {
+  void* words[16];  // 128 bytes, scanned
+};
+
+// Keeps `live` bytes reachable and allocates `churn` bytes of garbage;
+// returns the largest heap_alloc seen and the last goal.
+std::pair<std::uint64_t, std::uint64_t> churn(std::size_t live, std::size_t churn_bytes) {
+  std::vector<gc::root<blob>> keep;
+  for (std::size_t i = 0; i < live / sizeof(blob); ++i) keep.emplace_back(gc::gc_new<blob>());
+  gc::collect();
+  std::uint64_t peak = 0;
+  for (std::size_t i = 0; i < churn_bytes / sizeof(blob); ++i) {
+    gc::gc_new<blob>();
+    if (i % 4096 == 0) peak = std::max(peak, gc::read_mem_stats().heap_alloc);
+  }
+  return {peak, gc::read_mem_stats().next_gc};
+}
+
+}  // namespace
+
+TEST_CASE("gc pacing: the peak heap stays near live x (1 + GOGC/100)", "[gc_pacing]") {
+  for (int percent : {50, 100, 400}) {
+    INFO("GOGC=" << percent);
+    gc::set_gc_percent(percent);
+    const std::size_t live = 16u << 20;
+    auto [peak, goal] = churn(live, 400u << 20);
+    const double expected_goal = static_cast<double>(live) * (1.0 + percent / 100.0);
+    CHECK(static_cast<double>(goal) >= expected_goal * 0.95);
+    CHECK(static_cast<double>(goal) <= expected_goal * 1.15);
+    CHECK(static_cast<double>(peak) <= static_cast<double>(goal) * 1.10);
+    CHECK(static_cast<double>(peak) >= expected_goal * 0.80);  // it does not collect far too early either
+  }
+  gc::set_gc_percent(100);
+}
+
+TEST_CASE("gc pacing: set_gc_percent returns the old value and negative turns collection off", "[gc_pacing]") {
+  int first = gc::set_gc_percent(-1);
+  CHECK(gc::set_gc_percent(250) == -1);
+  CHECK(gc::set_gc_percent(first) == 250);
+  gc::set_gc_percent(-1);
+  std::uint32_t before = gc::read_mem_stats().num_gc;
+  for (int i = 0; i < 200000; ++i) gc::gc_new<blob>();  // 25 MiB of garbage
+  CHECK(gc::read_mem_stats().num_gc == before);
+  gc::collect();  // explicit collections still run
+  CHECK(gc::read_mem_stats().num_gc == before + 1);
+  gc::set_gc_percent(first);
+}
+
+TEST_CASE("gc pacing: automatic collections happen with the default GOGC", "[gc_pacing]") {
+  gc::set_gc_percent(100);
+  std::uint32_t before = gc::read_mem_stats().num_gc;
+  gort_test::on_fresh_thread([] {
+    for (int i = 0; i < 400000; ++i) gc::gc_new<blob>();  // 50 MiB of garbage
+  });
+  gc::mem_stats st = gc::read_mem_stats();
+  CHECK(st.num_gc - before >= 3);
+  CHECK(st.heap_sys < (40u << 20));
+}

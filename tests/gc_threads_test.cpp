@@ -1,0 +1,148 @@
+// tests/gc_threads_test.cpp: the collector with many threads: threads that
+// come and go during collections, threads blocked in system calls, threads
+// that only hold pointers (thread_scope), and fork.
+#include <catch2/catch.hpp>
+
+#include <gort/gort.hpp>
+
+#include <atomic>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "gc_test_util.hpp"
+
+using gort_test::on_fresh_thread;
+using gort_test::tracked;
+
+TEST_CASE("gc threads: threads created and exiting in a loop while another forces collections", "[gc_threads]") {
+  tracked::reset();
+  std::atomic<bool> stop{false};
+  std::atomic<int> collections{0};
+  std::thread collector([&] {
+    while (!stop.load()) {
+      gc::collect();
+      collections.fetch_add(1);
+    }
+  });
+  std::atomic<long> bad{0};
+  for (int round = 0; round < 40; ++round) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 3; ++t) {
+      ts.emplace_back([&bad, t] {
+        tracked* head = nullptr;
+        for (int i = 0; i < 2000; ++i) {
+          tracked* n = gc::gc_new<tracked>(i);
+          n->next = head;
+          head = n;
+        }
+        long expect = 1999;  // walk the list: every node must be intact
+        for (tracked* n = head; n; n = n->next.get()) bad += n->value != expect--;
+        bad += expect != -1;
+        (void)t;
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+  stop = true;
+  collector.join();
+  CHECK(bad == 0);
+  CHECK(collections > 0);
+  gc::collect();
+  CHECK(tracked::live() == 0);
+}
+
+TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[gc_threads]") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  tracked::reset();
+  std::atomic<int> phase{0};
+  long got = 0;
+  std::thread reader([&] {
+    tracked* mine = gc::gc_new<tracked>(77);  // held across the region on this stack
+    char c = 0;
+    {
+      gc::blocking_region quiet;
+      phase = 1;
+      if (::read(fds[0], &c, 1) != 1) c = 0;
+    }
+    got = mine->value + c;
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  for (int i = 0; i < 5; ++i) {
+    on_fresh_thread([] {
+      for (int j = 0; j < 10000; ++j) gc::gc_new<tracked>(-1);
+    });
+    gc::collect();  // must not wait for the blocked thread
+  }
+  CHECK(tracked::destroyed == 5 * 10000);
+  char one = 1;
+  REQUIRE(::write(fds[1], &one, 1) == 1);
+  reader.join();
+  CHECK(got == 78);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST_CASE("gc threads: thread_scope makes a non-allocating thread's pointers visible", "[gc_threads]") {
+  tracked::reset();
+  std::atomic<tracked*> handoff{nullptr};
+  std::atomic<int> phase{0};
+  long got = 0;
+  std::thread holder([&] {
+    gc::thread_scope registered;
+    while (handoff.load() == nullptr) std::this_thread::yield();
+    tracked* mine = handoff.load();
+    handoff = nullptr;
+    phase = 1;
+    while (phase.load() != 2) gc::safepoint();
+    got = mine->value;
+  });
+  on_fresh_thread([&] { handoff = gc::gc_new<tracked>(31); });
+  while (phase.load() != 1) std::this_thread::yield();
+  gc::collect();
+  CHECK(tracked::destroyed == 0);
+  phase = 2;
+  holder.join();
+  CHECK(got == 31);
+}
+
+namespace {
+// Counted separately from `tracked`: in a child, the parent's other threads'
+// objects are garbage too (those threads do not exist there).
+struct child_object {
+  static inline std::atomic<long> destroyed{0};
+  long value;
+  explicit child_object(long v) : value(v) {}
+  ~child_object() { destroyed.fetch_add(1); }
+};
+}  // namespace
+
+TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_threads]") {
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {  // another thread allocating in the parent while it forks
+    while (!stop.load()) {
+      for (int i = 0; i < 1000; ++i) gc::gc_new<tracked>(1);
+      std::this_thread::yield();
+    }
+  });
+  int failures = 0;
+  for (int i = 0; i < 20; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      child_object* keep = gc::gc_new<child_object>(5);
+      on_fresh_thread([] {
+        for (int j = 0; j < 5000; ++j) gc::gc_new<child_object>(0);
+      });
+      gc::collect();
+      ::_exit(keep->value == 5 && child_object::destroyed == 5000 ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    failures += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  stop = true;
+  busy.join();
+  CHECK(failures == 0);
+}

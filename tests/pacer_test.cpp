@@ -1,0 +1,519 @@
+// tests/pacer_test.cpp: GOGC parsing and the stop-the-world pacer
+// (src/gc/pacer), by table-driven simulation.
+//
+// A simulated program (sim_case) has a live-heap schedule, stack and global
+// root sizes, an allocation step and optionally a GOGC schedule. Each cycle:
+//   1. apply the GOGC change for this cycle, if any (it takes effect at once);
+//   2. allocate `step` bytes, then ask should_collect(), until it says yes
+//      (as Go checks its trigger after an allocation, so every cycle
+//      allocates at least one step); the heap then is the cycle's peak;
+//   3. mark: the live heap is the schedule's value, but never more than was
+//      allocated (a program cannot have more live data than heap);
+//      end_cycle(live, stacks, globals); the heap drops to the live bytes.
+// Every cycle of every case is checked against the invariants (check_cycle)
+// and each case then against its own expectations (checker), as Go's
+// mgcpacer_test.go does with its gcExecTest table.
+#include <catch2/catch.hpp>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fcntl.h>
+#include <functional>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include "gc/pacer.hpp"
+#include "test_util.hpp"
+
+using gc::internal::pacer;
+using gc::internal::parse_gogc;
+
+namespace {
+
+constexpr std::uint64_t KiB = 1 << 10;
+constexpr std::uint64_t MiB = 1 << 20;
+constexpr int no_change = INT_MIN;
+
+// The documented goal formula (pacer.hpp, step 3), written out independently.
+std::uint64_t expected_goal(int gogc, std::uint64_t live, std::uint64_t stacks, std::uint64_t globals) {
+  if (gogc < 0) return UINT64_MAX;
+  __extension__ typedef unsigned __int128 u128;
+  u128 goal = u128{live} + (u128{live} + stacks + globals) * static_cast<unsigned>(gogc) / 100;
+  u128 minimum = u128{4 * MiB} * static_cast<unsigned>(gogc) / 100;
+  if (goal < minimum) goal = minimum;
+  return goal > UINT64_MAX ? UINT64_MAX : static_cast<std::uint64_t>(goal);
+}
+
+struct cycle_result {
+  int gogc = 0;                  // in effect during the cycle
+  std::uint64_t heap_start = 0;  // heap when the cycle's allocation began
+  std::uint64_t trigger = 0;     // trigger in effect during the cycle
+  std::uint64_t goal = 0;        // goal in effect during the cycle
+  std::uint64_t peak = 0;        // heap when the collection started
+  std::uint64_t allocated = 0;   // bytes allocated this cycle
+  std::uint64_t live = 0;        // marked at the end of the cycle
+  std::uint64_t next_goal = 0;   // goal after end_cycle
+};
+
+struct sim_case {
+  std::string name;
+  int gogc = 100;
+  std::uint64_t step = 64 * KiB;
+  int cycles = 50;
+  std::function<std::uint64_t(int)> live;
+  std::function<std::uint64_t(int)> stacks = [](int) { return std::uint64_t{0}; };
+  std::function<std::uint64_t(int)> globals = [](int) { return std::uint64_t{0}; };
+  std::function<int(int)> gogc_at = [](int) { return no_change; };
+  std::function<void(const std::vector<cycle_result>&)> checker;
+};
+
+std::vector<cycle_result> simulate(const sim_case& c) {
+  pacer p(c.gogc);
+  std::uint64_t heap = 0;
+  std::vector<cycle_result> out;
+  for (int i = 0; i < c.cycles; ++i) {
+    cycle_result r;
+    if (int g = c.gogc_at(i); g != no_change) p.set_gc_percent(g);
+    r.gogc = p.gc_percent();
+    r.heap_start = heap;
+    r.trigger = p.trigger();
+    r.goal = p.heap_goal();
+    // Step 2, bounded so that a pacer that never says yes fails the test
+    // instead of hanging it.
+    int n = 0;
+    do {
+      REQUIRE(n++ < 10'000'000);
+      heap += c.step;
+    } while (!p.should_collect(heap));
+    r.peak = heap;
+    r.allocated = heap - r.heap_start;
+    r.live = std::min(c.live(i), heap);
+    p.end_cycle(r.live, c.stacks(i), c.globals(i));
+    r.next_goal = p.heap_goal();
+    CHECK(r.next_goal == expected_goal(r.gogc, r.live, c.stacks(i), c.globals(i)));
+    CHECK(p.trigger() == p.heap_goal());
+    heap = r.live;
+    out.push_back(r);
+  }
+  return out;
+}
+
+// The invariants every simulated cycle must hold.
+void check_cycle(const sim_case& c, int i, const cycle_result& r) {
+  INFO(c.name << ", cycle " << i << ": GOGC " << r.gogc << ", heap " << r.heap_start << " -> " << r.peak
+              << ", trigger " << r.trigger << ", goal " << r.goal << ", live " << r.live);
+  // The collection starts only once the trigger is reached...
+  CHECK(r.peak >= r.trigger);
+  CHECK(r.trigger == r.goal);  // stop-the-world: trigger == goal
+  // ...and as soon as it is: the peak is within one allocation step of the
+  // goal, unless the heap was already at the goal when the cycle began
+  // (GOGC lowered, or GOGC=0), in which case the first allocation collects.
+  if (r.heap_start >= r.goal) {
+    CHECK(r.allocated == c.step);
+  } else {
+    CHECK(r.peak < r.goal + c.step);
+  }
+  // The next goal is live * (1 + GOGC/100) when the roots are negligible
+  // and the live heap is above the minimum.
+  if (c.stacks(i) == 0 && c.globals(i) == 0 && r.gogc >= 0 &&
+      r.live * (100 + static_cast<std::uint64_t>(r.gogc)) / 100 >= pacer::heap_minimum_for(r.gogc)) {
+    double want = static_cast<double>(r.live) * (1.0 + r.gogc / 100.0);
+    CHECK(std::fabs(static_cast<double>(r.next_goal) - want) <= 1.0);
+  }
+}
+
+std::uint64_t constant(std::uint64_t v, int) { return v; }
+
+}  // namespace
+
+TEST_CASE("pacer: simulated programs keep the heap at the goal", "[pacer]") {
+  std::vector<sim_case> cases;
+
+  {
+    sim_case c;
+    c.name = "steady: 64 MiB live, GOGC=100";
+    c.live = [](int i) { return constant(64 * MiB, i); };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      // The live heap is reached by allocation, then every cycle is the same:
+      // the heap grows from 64 MiB to the 128 MiB goal and back.
+      for (std::size_t i = 10; i < rs.size(); ++i) {
+        CHECK(rs[i].goal == 128 * MiB);
+        CHECK(rs[i].peak == 128 * MiB);  // 64 KiB steps land exactly on it
+        CHECK(rs[i].allocated == 64 * MiB);
+      }
+      // The first cycle runs at the heap minimum.
+      CHECK(rs[0].goal == 4 * MiB);
+      CHECK(rs[0].peak == 4 * MiB);
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "steady with stacks and globals: the roots raise the goal";
+    c.gogc = 100;
+    c.step = 100'000;  // not a divisor of the goal: the peak overshoots by < one step
+    c.live = [](int i) { return constant(32 * MiB, i); };
+    c.stacks = [](int) { return 2 * MiB; };
+    c.globals = [](int) { return 1 * MiB; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      for (std::size_t i = 10; i < rs.size(); ++i) {
+        CHECK(rs[i].goal == 32 * MiB + (32 + 2 + 1) * MiB);
+        CHECK(rs[i].peak >= rs[i].goal);
+        CHECK(rs[i].peak < rs[i].goal + 100'000);
+      }
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "steady at GOGC=50 and GOGC=300";
+    c.gogc = 50;
+    c.cycles = 60;
+    c.live = [](int i) { return constant(40 * MiB, i); };
+    c.gogc_at = [](int i) { return i == 30 ? 300 : no_change; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      for (int i = 20; i < 30; ++i) CHECK(rs[i].goal == 60 * MiB);
+      for (int i = 30; i < 60; ++i) CHECK(rs[i].goal == 160 * MiB);
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "step change: live heap 16 MiB then 256 MiB then 8 MiB";
+    c.cycles = 90;
+    c.live = [](int i) { return i < 30 ? 16 * MiB : i < 60 ? 256 * MiB : 8 * MiB; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      CHECK(rs[29].next_goal == 32 * MiB);
+      // Growing: the live heap can only grow as fast as the heap, which at
+      // GOGC=100 doubles per cycle: 32 -> 64 -> 128 -> 256 MiB live, then
+      // the goal settles at twice that.
+      int settled = -1;
+      for (int i = 30; i < 60; ++i) {
+        if (rs[i].live == 256 * MiB) {
+          settled = i;
+          break;
+        }
+      }
+      REQUIRE(settled >= 0);
+      CHECK(settled <= 34);
+      for (int i = settled + 1; i < 60; ++i) CHECK(rs[i].goal == 512 * MiB);
+      // Shrinking: the very next goal follows the new live heap.
+      CHECK(rs[60].live == 8 * MiB);
+      CHECK(rs[60].next_goal == 16 * MiB);
+      CHECK(rs[61].goal == 16 * MiB);
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "oscillating: live heap alternates 10 MiB and 18 MiB";
+    c.cycles = 40;
+    c.live = [](int i) { return i % 2 == 0 ? 10 * MiB : 18 * MiB; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      // The goal follows the last cycle only (no smoothing in this pacer):
+      // 10 MiB live -> 20 MiB goal, 18 MiB live -> 36 MiB goal.
+      for (std::size_t i = 4; i < rs.size(); ++i) {
+        CHECK(rs[i].goal == (i % 2 == 0 ? 36 * MiB : 20 * MiB));
+        CHECK(rs[i].peak == rs[i].goal);
+      }
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "GOGC lowered and raised mid-run takes effect at once";
+    c.cycles = 30;
+    c.live = [](int i) { return constant(100 * MiB, i); };
+    // Lowered to 10 at cycle 10 while the heap holds 100 MiB live: the new
+    // goal (110 MiB) applies to that cycle's allocation. Raised to 1000 at
+    // 20, set to 0 at 25. (Off is simulated in its own test below.)
+    c.gogc_at = [](int i) { return i == 10 ? 10 : i == 20 ? 1000 : i == 25 ? 0 : no_change; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      CHECK(rs[9].goal == 200 * MiB);
+      CHECK(rs[10].goal == 110 * MiB);
+      CHECK(rs[10].peak == 110 * MiB);
+      CHECK(rs[20].goal == 1100 * MiB);
+      // GOGC=0: the heap is at the goal (the live heap) already, so the
+      // first allocation collects.
+      for (int i = 25; i < 30; ++i) {
+        CHECK(rs[i].goal == 100 * MiB);
+        CHECK(rs[i].allocated == 64 * KiB);
+      }
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "min heap: a tiny live heap collects at 4 MiB * GOGC/100";
+    c.cycles = 20;
+    c.step = 8 * KiB;
+    c.live = [](int i) { return constant(96 * KiB, i); };
+    c.gogc_at = [](int i) { return i == 10 ? 50 : i == 15 ? 200 : no_change; };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      for (int i = 0; i < 10; ++i) CHECK(rs[i].goal == 4 * MiB);
+      for (int i = 10; i < 15; ++i) CHECK(rs[i].goal == 2 * MiB);
+      for (int i = 15; i < 20; ++i) CHECK(rs[i].goal == 8 * MiB);
+      for (const cycle_result& r : rs) CHECK(r.peak == r.goal);
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "GOGC=0: every allocation collects";
+    c.gogc = 0;
+    c.cycles = 20;
+    c.step = 4 * KiB;
+    c.live = [](int i) { return static_cast<std::uint64_t>(i) * 4 * KiB; };  // grows by one step a cycle
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      CHECK(rs[0].goal == 0);
+      CHECK(rs[0].peak == 4 * KiB);
+      for (std::size_t i = 1; i < rs.size(); ++i) {
+        CHECK(rs[i].goal == (i - 1) * 4 * KiB);  // the last live heap, no minimum
+        CHECK(rs[i].allocated == 4 * KiB);
+        CHECK(rs[i].peak == rs[i].goal + 4 * KiB);
+      }
+    };
+    cases.push_back(c);
+  }
+  {
+    sim_case c;
+    c.name = "huge GOGC: goals grow without overflow";
+    c.gogc = 1'000'000;
+    c.cycles = 3;
+    c.step = 1ull << 40;  // 1 TiB steps keep the simulation short
+    c.live = [](int i) { return constant(std::uint64_t{1} << 40, i); };
+    c.checker = [](const std::vector<cycle_result>& rs) {
+      CHECK(rs[0].goal == 4 * MiB * 10'000);
+      CHECK(rs[1].goal == (std::uint64_t{1} << 40) * 10'001);
+      CHECK(rs[2].goal == (std::uint64_t{1} << 40) * 10'001);
+    };
+    cases.push_back(c);
+  }
+
+  for (const sim_case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      std::vector<cycle_result> rs = simulate(c);
+      REQUIRE(rs.size() == static_cast<std::size_t>(c.cycles));
+      for (int i = 0; i < c.cycles; ++i) check_cycle(c, i, rs[static_cast<std::size_t>(i)]);
+      c.checker(rs);
+    }
+  }
+}
+
+TEST_CASE("pacer: before the first cycle the goal is the heap minimum", "[pacer]") {
+  struct row {
+    int gogc;
+    int want_percent;
+    std::uint64_t want_goal;
+  };
+  for (row r : {row{100, 100, 4 * MiB}, row{50, 50, 2 * MiB}, row{200, 200, 8 * MiB}, row{1, 1, 4 * MiB / 100},
+                row{0, 0, 0}, row{1'000'000, 1'000'000, 4 * MiB * 10'000},
+                row{INT_MAX, INT_MAX, 4 * MiB * static_cast<std::uint64_t>(INT_MAX) / 100},
+                row{-1, -1, UINT64_MAX}, row{-100, -1, UINT64_MAX}, row{INT_MIN, -1, UINT64_MAX}}) {
+    INFO("GOGC=" << r.gogc);
+    pacer p(r.gogc);
+    CHECK(p.gc_percent() == r.want_percent);
+    CHECK(p.heap_goal() == r.want_goal);
+    CHECK(p.trigger() == r.want_goal);
+    CHECK(p.cycles() == 0);
+    CHECK(p.enabled() == (r.gogc >= 0));
+    if (r.gogc >= 0) {
+      CHECK(p.heap_minimum() == r.want_goal);
+      if (r.want_goal > 0) CHECK_FALSE(p.should_collect(r.want_goal - 1));
+      CHECK(p.should_collect(r.want_goal));
+    } else {
+      CHECK_FALSE(p.should_collect(UINT64_MAX));
+    }
+  }
+  CHECK(pacer::min_heap_goal == 4 * MiB);
+  CHECK(pacer().gc_percent() == 100);
+}
+
+TEST_CASE("pacer: goal formula counts stacks and globals and saturates", "[pacer]") {
+  struct row {
+    int gogc;
+    std::uint64_t live, stacks, globals, want;
+  };
+  constexpr std::uint64_t max = UINT64_MAX;
+  for (row r : {
+           row{100, 64 * MiB, 0, 0, 128 * MiB},
+           row{100, 64 * MiB, 8 * MiB, 4 * MiB, 140 * MiB},
+           row{50, 64 * MiB, 8 * MiB, 4 * MiB, 64 * MiB + 38 * MiB},
+           row{100, 1 * MiB, 0, 0, 4 * MiB},             // below the minimum
+           row{100, 1 * MiB, 0, 3 * MiB, 5 * MiB},       // globals lift it over
+           row{0, 64 * MiB, 8 * MiB, 4 * MiB, 64 * MiB},  // GOGC=0: the live heap
+           row{33, 1000, 0, 0, 4 * MiB * 33 / 100},
+           row{33, 300 * MiB + 7, 0, 0, 300 * MiB + 7 + (300 * MiB + 7) * 33 / 100},  // rounds down
+           row{-1, 64 * MiB, 0, 0, max},
+           row{INT_MAX, std::uint64_t{1} << 62, 0, 0, max},
+           row{100, max, 0, 0, max},
+           row{0, max, max, max, max},
+           // The sum needs 65 bits: max/2 + floor(3 * (max/2) / 100).
+           row{1, max / 2, max / 2, max / 2, 9'500'073'197'960'419'081u},
+           row{200, max / 2, 0, 0, max},                                   // 1.5 * max: saturates
+           row{1, std::uint64_t{1} << 62, std::uint64_t{1} << 62, std::uint64_t{1} << 62,
+               (std::uint64_t{1} << 62) + 3 * (std::uint64_t{1} << 62) / 100},
+       }) {
+    INFO("GOGC=" << r.gogc << " live=" << r.live << " stacks=" << r.stacks << " globals=" << r.globals);
+    CHECK(pacer::goal_for(r.gogc, r.live, r.stacks, r.globals) == r.want);
+    CHECK(expected_goal(r.gogc, r.live, r.stacks, r.globals) == r.want);
+    pacer p(r.gogc);
+    p.end_cycle(r.live, r.stacks, r.globals);
+    CHECK(p.heap_goal() == r.want);
+    CHECK(p.heap_marked() == r.live);
+    CHECK(p.last_stack_scan() == r.stacks);
+    CHECK(p.globals_scan() == r.globals);
+    CHECK(p.cycles() == 1);
+  }
+}
+
+TEST_CASE("pacer: set_gc_percent returns the previous value and recomputes at once", "[pacer]") {
+  pacer p(100);
+  p.end_cycle(50 * MiB, 2 * MiB, 0);
+  CHECK(p.heap_goal() == 102 * MiB);
+  CHECK_FALSE(p.should_collect(80 * MiB));
+
+  CHECK(p.set_gc_percent(20) == 100);
+  CHECK(p.heap_goal() == 50 * MiB + 52 * MiB / 5);
+  CHECK(p.should_collect(80 * MiB));  // the heap is already past the new goal
+
+  CHECK(p.set_gc_percent(-7) == 20);  // off
+  CHECK(p.gc_percent() == -1);
+  CHECK_FALSE(p.enabled());
+  CHECK(p.heap_goal() == pacer::off);
+  CHECK(p.trigger() == pacer::off);
+  CHECK_FALSE(p.should_collect(80 * MiB));
+  CHECK_FALSE(p.should_collect(UINT64_MAX));
+
+  CHECK(p.set_gc_percent(-1) == -1);
+  CHECK(p.set_gc_percent(100) == -1);
+  CHECK(p.heap_goal() == 102 * MiB);  // from the last cycle's figures
+}
+
+TEST_CASE("pacer: GOGC off never collects but forced cycles still record the heap", "[pacer]") {
+  pacer p(-1);
+  std::uint64_t heap = 0;
+  for (int i = 0; i < 4096; ++i) {  // 16 GiB of simulated allocation
+    heap += 4 * MiB;
+    REQUIRE_FALSE(p.should_collect(heap));
+  }
+  // A forced collection (explicit request) while off.
+  p.end_cycle(300 * MiB, 1 * MiB, 1 * MiB);
+  CHECK(p.cycles() == 1);
+  CHECK(p.heap_marked() == 300 * MiB);
+  CHECK(p.heap_goal() == UINT64_MAX);
+  CHECK_FALSE(p.should_collect(heap));
+  // Turning GC on paces from that cycle at once: the heap is far past the
+  // goal, so the next check collects.
+  CHECK(p.set_gc_percent(100) == -1);
+  CHECK(p.heap_goal() == 602 * MiB);
+  CHECK(p.should_collect(heap));
+}
+
+TEST_CASE("pacer: parse_gogc takes off and integers and warns about anything else", "[pacer]") {
+  struct row {
+    const char* env;
+    int want;
+    bool warns;
+  };
+  for (row r : {
+           row{nullptr, 100, false},
+           row{"", 100, false},  // set but empty: the same as unset
+           row{"off", -1, false},
+           row{"0", 0, false},
+           row{"50", 50, false},
+           row{"100", 100, false},
+           row{"-1", -1, false},
+           row{"-50", -50, false},  // any negative value: off (the pacer stores -1)
+           row{"+50", 50, false},
+           row{"007", 7, false},
+           row{"1000000", 1'000'000, false},
+           row{"2147483647", INT_MAX, false},
+           row{"-2147483648", INT_MIN, false},
+           row{" 50", 100, true},
+           row{"50 ", 100, true},
+           row{"50x", 100, true},
+           row{"abc", 100, true},
+           row{"OFF", 100, true},
+           row{"off ", 100, true},
+           row{"+", 100, true},
+           row{"-", 100, true},
+           row{"+-5", 100, true},
+           row{"5.0", 100, true},
+           row{"0x10", 100, true},
+           row{"2147483648", 100, true},
+           row{"-2147483649", 100, true},
+           row{"99999999999999999999", 100, true},
+           row{"18446744073709551616", 100, true},
+       }) {
+    INFO("GOGC=" << (r.env ? std::string("\"") + r.env + "\"" : std::string("(unset)")));
+    std::string warning;
+    CHECK(parse_gogc(r.env, &warning) == r.want);
+    if (r.warns) {
+      CHECK(warning == std::string("GOGC: invalid value \"") + r.env + "\"; using the default 100");
+      CHECK(warning.find('\n') == std::string::npos);
+    } else {
+      CHECK(warning.empty());
+    }
+    CHECK(parse_gogc(r.env, nullptr) == r.want);  // no warning sink: still parses
+  }
+}
+
+namespace {
+// Runs body in a child with stderr sent to a file; returns (exit status, stderr text).
+std::pair<int, std::string> run_capturing(const std::function<int()>& body) {
+  char path[] = "/tmp/gort_pacer_XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  int status = gort_test::in_child([&] {
+    ::dup2(fd, 2);
+    return body();
+  });
+  std::string text;
+  char buf[512];
+  ::lseek(fd, 0, SEEK_SET);
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  ::unlink(path);
+  return {status, text};
+}
+}  // namespace
+
+TEST_CASE("pacer: reading GOGC from the environment warns once and is cached", "[pacer]") {
+  struct row {
+    const char* env;  // nullptr: unset
+    int want;
+    const char* want_stderr;
+  };
+  for (row r : {row{nullptr, 100, ""}, row{"off", -1, ""}, row{"250", 250, ""}, row{"", 100, ""},
+                row{"abc", 100, "gort: warning: GOGC: invalid value \"abc\"; using the default 100\n"}}) {
+    INFO("GOGC=" << (r.env ? r.env : "(unset)"));
+    // In a child process, so that setenv does not leak into other tests.
+    auto [status, text] = run_capturing([&] {
+      if (r.env != nullptr) {
+        ::setenv("GOGC", r.env, 1);
+      } else {
+        ::unsetenv("GOGC");
+      }
+      return gc::internal::read_gogc_environment() == r.want ? 0 : 1;
+    });
+    CHECK(status == 0);
+    CHECK(text == r.want_stderr);  // one line, or nothing
+  }
+
+  // gogc_from_environment reads once: later changes are not seen. (The
+  // collector may have read it already, at static initialisation, so only
+  // the value's stability is checked; tests/gc_env_probe checks GOGC end to
+  // end in fresh processes.)
+  auto [status, text] = run_capturing([] {
+    ::setenv("GOGC", "50", 1);
+    int first = gc::internal::gogc_from_environment();
+    ::setenv("GOGC", "7", 1);
+    return gc::internal::gogc_from_environment() == first && gc::internal::gogc_from_environment() != 7 ? 0 : 1;
+  });
+  CHECK(status == 0);
+}
