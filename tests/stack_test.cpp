@@ -64,6 +64,7 @@ struct slot {
   std::atomic<std::uintptr_t> local{0};   // the address of one of its locals
   std::atomic<std::uint64_t> counter{0};  // advances while it runs
   std::atomic<int> parks{0};              // park callbacks run on it
+  std::atomic<std::uint64_t> returned{0}; // reader: read() calls that returned
 };
 
 // Park callback: counts on the thread that parks.
@@ -118,6 +119,7 @@ void reader(slot& s, int fd) {
     char c = 0;
     stk::enter_blocking();
     ssize_t n = ::read(fd, &c, 1);
+    s.returned.fetch_add(1);
     stk::exit_blocking();
     s.counter.fetch_add(1, std::memory_order_relaxed);
     if (n <= 0 || c == 'x') break;
@@ -292,19 +294,22 @@ TEST_CASE("stack: a thread blocked in read() in a blocking region is not signall
   for (int round = 0; round < 3; ++round) {
     const std::uint64_t signals_before = stk::testing::stop_signals_received(info);
     const std::uint64_t reads_before = slots[0].counter.load();
+    const std::uint64_t returned_before = slots[0].returned.load();
     observed seen[1], self;
     stk::stop_the_world();
     observe(slots, seen, self, addr(&main_local));
-    // Wake the reader during the stop: read() returns, but exit_blocking
-    // must hold it until the world restarts.
+    // Wake the reader during the stop: read() returns (the thread runs in
+    // its region), but exit_blocking must hold it until the world restarts.
     const bool wrote = ::write(fds[1], round == 2 ? "x" : "y", 1) == 1;
-    std::this_thread::sleep_for(50ms);
+    const bool read_returned = wait_until([&] { return slots[0].returned.load() == returned_before + 1; });
+    std::this_thread::sleep_for(20ms);
     const std::uint64_t reads_during = slots[0].counter.load();
     const std::uint64_t signals_during = stk::testing::stop_signals_received(info);
     stk::start_the_world();
 
     INFO("round " << round);
     CHECK(wrote);
+    CHECK(read_returned);
     CHECK(seen[0].kind == stk::stop_kind::blocking);
     CHECK(seen[0].holds_local);
     CHECK(seen[0].inside_bounds);
@@ -482,8 +487,8 @@ TEST_CASE("stack: a thread holding or waiting for a rank_mutex stops only after 
   // The holder was signalled, deferred, and keeps running with the lock.
   CHECK(wait_until([&] { return stk::testing::stop_signals_received(holder.info.load()) > holder_signals; }));
   const std::uint64_t c1 = holder.counter.load();
-  std::this_thread::sleep_for(50ms);
-  CHECK(holder.counter.load() > c1);
+  CHECK(wait_until([&] { return holder.counter.load() > c1 + 1000; }));
+  std::this_thread::sleep_for(20ms);
   CHECK_FALSE(stopped.load());
 
   release = true;

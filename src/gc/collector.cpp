@@ -74,6 +74,20 @@ __attribute__((noinline)) void clear_stack_below() {
   for (std::size_t i = 0; i < sizeof scratch; i += 8) *reinterpret_cast<volatile std::uint64_t*>(&scratch[i]) = 0;
 }
 
+// Takes the world mutex. A registered thread waits for it inside a blocking
+// region: the holder may be stopping the world, and a thread blocked in
+// pthread_mutex_lock must count as stopped without a signal (under TSan a
+// signal is not even delivered until the wait ends).
+void lock_world(state& s) {
+  if (stack::current_thread() != nullptr) {
+    stack::enter_blocking();
+    s.world.lock();
+    stack::exit_blocking();
+  } else {
+    s.world.lock();
+  }
+}
+
 // The thread running a cycle or destructors must not start another from an
 // allocation inside it.
 constinit thread_local bool in_collector = false;
@@ -276,10 +290,12 @@ int init() {
 std::uint32_t cycles() { return st().cycles.load(std::memory_order_acquire); }
 
 std::mutex& world_mutex() { return st().world; }
+void lock_world_mutex() { lock_world(st()); }
 
 void fill_gc_stats(mem_stats& out) {
   state& s = st();
-  std::lock_guard g(s.world);
+  lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
   const gc_stats& g2 = s.stats;
   out.num_gc = g2.num_gc;
   out.num_forced_gc = g2.num_forced_gc;
@@ -308,7 +324,8 @@ void collect() {
   collector::state& s = collector::st();
   collector::clear_stack_below();
   {
-    std::lock_guard g(s.world);
+    collector::lock_world(s);
+    std::lock_guard g(s.world, std::adopt_lock);
     collector::run_cycle(s, true);
   }
   // Run the destructors queued by this cycle (and any earlier ones), here.
@@ -326,7 +343,8 @@ void collect() {
 int set_gc_percent(int percent) {
   collector::init();
   collector::state& s = collector::st();
-  std::lock_guard g(s.world);
+  collector::lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
   int old = s.pace.set_gc_percent(percent);
   s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
   return old;

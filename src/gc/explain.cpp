@@ -14,6 +14,7 @@
 //    [sp, next sp) holds the word.
 #include <gort/gort.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <mutex>
 
@@ -23,6 +24,7 @@
 
 namespace gc::internal::collector {
 std::mutex& world_mutex();
+void lock_world_mutex();  // waits in a blocking region when registered
 }
 
 namespace gc::debug {
@@ -50,13 +52,17 @@ std::vector<root_reference> explain_roots(const void* object) {
     }
   };
 
+  // This function's own frame (and the ones it calls) hold `object` too: the
+  // calling thread's stack is examined only from its caller's frame up.
+  const auto own_frame_top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
   {
-    std::lock_guard g(collector::world_mutex());
+    collector::lock_world_mutex();
+    std::lock_guard g(collector::world_mutex(), std::adopt_lock);
     flush_own_mcache();
     stack::stop_the_world();
     stack::for_each_stack([&](const stack::stack_view& v) {
       const bool own = v.kind == stack::stop_kind::self;
-      scan(v.lo, v.hi, root_reference::kind::stack, v.tid, own);
+      scan(own ? std::max(v.lo, own_frame_top) : v.lo, v.hi, root_reference::kind::stack, v.tid, own);
       if (v.regs != nullptr)
         scan(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
              root_reference::kind::stack, v.tid, false);
@@ -80,7 +86,7 @@ std::vector<root_reference> explain_roots(const void* object) {
         if (frames[f].sp <= r.address && r.address < frames[f + 1].sp) {
           char name[256];
           std::uintptr_t offset = 0;
-          const std::uintptr_t pc = f == 0 ? frames[f].pc : frames[f].pc - 1;
+          const std::uintptr_t pc = frames[f].pc - 1;  // a return address: name its call
           if (stack::symbolize(pc, name, sizeof name, &offset)) r.frame = fmt::format("{}+{:#x}", name, offset);
           break;
         }

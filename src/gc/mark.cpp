@@ -132,7 +132,7 @@ class worker {
     auto base = reinterpret_cast<std::uintptr_t>(ref.base);
     if (!s->try_mark(s->object_index(base))) return;
     marked += s->elem_size;
-    if (!s->noscan) push({base, 0});
+    if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
   // Reads other threads' stacks and arbitrary words: sanitizers would flag
@@ -145,11 +145,11 @@ class worker {
   }
 
   void scan(work_item item) {
-    if (item.len != 0) {
+    if (!(item.len & 1)) {
       scan_range(item.addr, item.addr + item.len);
       return;
     }
-    span* s = span_of(item.addr);
+    span* s = reinterpret_cast<span*>(item.len & ~std::uintptr_t{1});
     const std::uintptr_t idx = s->object_index(item.addr);
     if (s->typed) {
       const obj_meta& m = s->meta[idx];
@@ -175,9 +175,22 @@ class worker {
   // Works until there is no grey object left anywhere (step 4 of mark.hpp).
   void drain() {
     shared_state& s = st();
+    constexpr unsigned fifo_size = 8;
+    work_item fifo[fifo_size];
+    unsigned head = 0, count = 0;
     work_item item;
     for (;;) {
-      while (pop(item)) scan(item);
+      for (;;) {
+        while (count < fifo_size && pop(item)) {
+          __builtin_prefetch(reinterpret_cast<const void*>(item.addr));
+          fifo[(head + count++) % fifo_size] = item;
+        }
+        if (count == 0) break;
+        item = fifo[head];
+        head = (head + 1) % fifo_size;
+        --count;
+        scan(item);
+      }
       s.idle.fetch_add(1, std::memory_order_acq_rel);
       for (;;) {
         if (s.idle.load(std::memory_order_acquire) == s.workers &&

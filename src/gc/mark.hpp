@@ -8,7 +8,10 @@
 //    find_object resolves marks that object (try_mark: an atomic OR on the
 //    span's mark bits) and, if it was white and may hold pointers, pushes it.
 // 2. drain(): the helper threads wake and every worker pops items, scans
-//    them, and pushes what they mark. An item is an object (scanned by its
+//    them, and pushes what they mark. Popped items pass through a small FIFO
+//    (8 entries) whose entry is prefetched as it goes in, so that an object
+//    is usually in cache by the time it is scanned (marking is a chain of
+//    cache misses otherwise; bdwgc uses the same kind of prefetch queue). An item is an object (scanned by its
 //    type's trace() when it has one, else conservatively, word by word) or a
 //    128 KiB piece of a large object (so one huge array spreads over workers).
 // 3. Sharing: a worker's full buffer goes to the global list; a worker with
@@ -35,7 +38,10 @@
 namespace gc::internal::mark {
 
 struct work_item {
-  std::uintptr_t addr;  // an object's base (len == 0), or a piece of one
+  std::uintptr_t addr;  // an object's base, or the start of a piece of one
+  // A piece: its length (a multiple of 8). An object: its span's address
+  // with the low bit set (span structs are 8-aligned), so scanning it needs
+  // no second page-map lookup.
   std::uintptr_t len;
 };
 
