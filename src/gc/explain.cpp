@@ -29,6 +29,14 @@ void lock_world_mutex();  // waits in a blocking region when registered
 
 namespace gc::debug {
 
+namespace {
+// Reads stack words of frames that are not its own (like the marker's
+// scan_range): ASan's redzones and TSan's view of the stop do not apply.
+__attribute__((no_sanitize("address", "thread"))) std::uintptr_t read_word(std::uintptr_t p) {
+  return *reinterpret_cast<const std::uintptr_t*>(p);
+}
+}  // namespace
+
 std::vector<root_reference> explain_roots(const void* object) {
   using namespace gc::internal;
   const object_ref target = find_object(object);
@@ -47,7 +55,7 @@ std::vector<root_reference> explain_roots(const void* object) {
   auto scan = [&](std::uintptr_t lo, std::uintptr_t hi, root_reference::kind k, int tid, bool own) {
     lo = (lo + 7) & ~std::uintptr_t{7};
     for (std::uintptr_t p = lo; p + 8 <= hi && nhits < max_hits; p += 8) {
-      object_ref r = find_object(*reinterpret_cast<const std::uintptr_t*>(p));
+      object_ref r = find_object(read_word(p));
       if (r && reinterpret_cast<std::uintptr_t>(r.base) == base) hits[nhits++] = {k, tid, p, own};
     }
   };
