@@ -68,3 +68,24 @@ TEST_CASE("gc pacing: automatic collections happen with the default GOGC", "[gc_
   CHECK(st.num_gc - before >= 3);
   CHECK(st.heap_sys < (40u << 20));
 }
+
+TEST_CASE("gc pacing: after a cycle the heap keeps at most about 10% over its goal", "[gc_pacing]") {
+  gc::set_gc_percent(100);
+  std::vector<gc::root<blob>> keep;
+  for (int i = 0; i < (8 << 20) / static_cast<int>(sizeof(blob)); ++i) keep.emplace_back(gc::gc_new<blob>());
+  const int before = gc::set_gc_percent(-1);  // let 200 MiB of garbage pile up first
+  gort_test::on_fresh_thread([] {
+    for (int i = 0; i < 100; ++i) gc::gc_new<char[]>(2u << 20);
+    for (int i = 0; i < 400000; ++i) gc::gc_new<blob>();
+  });
+  gc::set_gc_percent(before);
+  gc::mem_stats full = gc::read_mem_stats();
+  REQUIRE(full.heap_sys > (200u << 20));
+  gc::collect();
+  gc::mem_stats st = gc::read_mem_stats();
+  const double retained = static_cast<double>(st.heap_sys - st.heap_released);
+  INFO("heap_sys " << st.heap_sys << " released " << st.heap_released << " goal " << st.next_gc);
+  CHECK(retained <= static_cast<double>(st.next_gc) * 1.1 + (1u << 20));
+  CHECK(st.heap_released > (150u << 20));
+  CHECK(keep.size() == (8u << 20) / sizeof(blob));
+}

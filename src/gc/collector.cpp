@@ -167,6 +167,19 @@ void run_cycle(state& s, bool forced) {
   }
 }
 
+// After a cycle, outside the stop: return free pages to the OS until the
+// heap keeps at most about 10% more memory than the goal (Go's scavenger
+// keeps ~10% over the goal too; it paces itself in the background, which
+// this version does not yet: it releases at once, holding the heap lock for
+// the madvise calls).
+void scavenge_to_goal(std::uint64_t goal) {
+  if (goal == ~std::uint64_t{0}) return;  // GC off: no goal to hold to
+  const page_heap_counters c = page_heap::instance().counters();
+  const std::uint64_t retained = c.heap_sys - c.heap_released;
+  const std::uint64_t keep = goal + goal / 10;
+  if (retained > keep) page_heap::instance().release(retained - keep);
+}
+
 void finalizer_main() {
   state& s = st();
   stack::register_thread();
@@ -200,10 +213,16 @@ void wake_finalizer(state& s) {
 void collect_automatic() {
   state& s = st();
   if (!s.world.try_lock()) return;  // a cycle is running: it will stop this thread
-  if (counters.heap_live.load(std::memory_order_relaxed) >= s.trigger.load(std::memory_order_relaxed))
+  bool ran = false;
+  std::uint64_t goal = 0;
+  if (counters.heap_live.load(std::memory_order_relaxed) >= s.trigger.load(std::memory_order_relaxed)) {
     run_cycle(s, false);
+    ran = true;
+    goal = s.pace.enabled() ? s.pace.heap_goal() : ~std::uint64_t{0};
+  }
   s.world.unlock();
   wake_finalizer(s);
+  if (ran) scavenge_to_goal(goal);
 }
 
 // ---- allocator hooks ------------------------------------------------------------
@@ -323,10 +342,12 @@ void collect() {
   thread_scope registered;
   collector::state& s = collector::st();
   collector::clear_stack_below();
+  std::uint64_t goal;
   {
     collector::lock_world(s);
     std::lock_guard g(s.world, std::adopt_lock);
     collector::run_cycle(s, true);
+    goal = s.pace.enabled() ? s.pace.heap_goal() : ~std::uint64_t{0};
   }
   // Run the destructors queued by this cycle (and any earlier ones), here.
   collector::in_collector = true;
@@ -338,6 +359,7 @@ void collect() {
     blocking_region quiet;
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
+  collector::scavenge_to_goal(goal);
 }
 
 int set_gc_percent(int percent) {
