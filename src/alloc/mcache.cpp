@@ -186,7 +186,7 @@ void* refill_alloc(int span_class) {
 }
 
 void* tiny_alloc_slow(std::size_t size, std::size_t align) {
-  if (hooks.slow_path) hooks.slow_path();
+  // No hook here: a new block comes through alloc_small, whose refill runs it.
   mcache& c = *own_mcache();
   std::uintptr_t off = (c.tiny_offset + (align - 1)) & ~(std::uintptr_t{align} - 1);
   if (off + size <= tiny_block_bytes) {  // the dynamic path (alloc_dynamic) may land here with room left
