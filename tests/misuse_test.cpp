@@ -14,25 +14,7 @@
 
 #include "test_util.hpp"
 
-namespace {
-// Runs body in a child with stderr sent to a file; returns (signal or exit, stderr text).
-std::pair<int, std::string> run_capturing(const std::function<int()>& body) {
-  char path[] = "/tmp/gort_misuse_XXXXXX";
-  int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  int status = gort_test::in_child([&] {
-    ::dup2(fd, 2);
-    return body();
-  });
-  std::string text;
-  char buf[4096];
-  ::lseek(fd, 0, SEEK_SET);
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  ::unlink(path);
-  return {status, text};
-}
-}  // namespace
+using gort_test::run_capturing;
 
 TEST_CASE("misuse: freeing a pointer that is not a gc object aborts naming it", "[misuse]") {
   auto [status, err] = run_capturing([] {

@@ -463,25 +463,7 @@ TEST_CASE("pacer: parse_gogc takes off and integers and warns about anything els
   }
 }
 
-namespace {
-// Runs body in a child with stderr sent to a file; returns (exit status, stderr text).
-std::pair<int, std::string> run_capturing(const std::function<int()>& body) {
-  char path[] = "/tmp/gort_pacer_XXXXXX";
-  int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  int status = gort_test::in_child([&] {
-    ::dup2(fd, 2);
-    return body();
-  });
-  std::string text;
-  char buf[512];
-  ::lseek(fd, 0, SEEK_SET);
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  ::unlink(path);
-  return {status, text};
-}
-}  // namespace
+using gort_test::run_capturing;
 
 TEST_CASE("pacer: reading GOGC from the environment warns once and is cached", "[pacer]") {
   struct row {

@@ -699,12 +699,7 @@ std::pair<int, std::string> run_helper(const char* stop_signal, const char* mode
   REQUIRE(rc == 0);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  std::string text;
-  char buf[4096];
-  ::lseek(fd, 0, SEEK_SET);
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  ::unlink(path);
+  std::string text = gort_test::read_and_remove(fd, path);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
 }
 

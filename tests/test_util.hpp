@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <functional>
+#include <string>
+#include <utility>
 
 namespace gort_test {
 
@@ -38,6 +41,31 @@ inline int in_child(const std::function<int()>& body) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Reads back the temporary file `path` written through fd, then closes and
+// removes it.
+inline std::string read_and_remove(int fd, const char* path) {
+  std::string text;
+  char buf[4096];
+  ::lseek(fd, 0, SEEK_SET);
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  ::unlink(path);
+  return text;
+}
+
+// Runs body() in a forked child with its stderr captured; returns the exit
+// status (as in_child) and what it wrote to stderr.
+inline std::pair<int, std::string> run_capturing(const std::function<int()>& body) {
+  char path[] = "/tmp/gort_test_XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) return {-1, "mkstemp failed"};
+  int status = in_child([&] {
+    ::dup2(fd, 2);
+    return body();
+  });
+  return {status, read_and_remove(fd, path)};
 }
 
 }  // namespace gort_test

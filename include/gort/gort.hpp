@@ -118,24 +118,7 @@ std::remove_extent_t<T>* gc_new(std::size_t n) {
   void* p = internal::alloc_dynamic(n * sizeof(E), alignof(E), is_pointer_free_v<E>,
                                     std::is_trivially_destructible_v<E>, typed);
   E* first = static_cast<E*>(p);
-  if constexpr (typed) {
-    internal::obj_meta* meta = internal::meta_of(p);
-    if constexpr (!std::is_trivially_default_constructible_v<E>) {
-      std::size_t i = 0;
-      try {
-        for (; i < n; ++i) ::new (static_cast<void*>(first + i)) E();
-      } catch (...) {
-        while (i > 0) first[--i].~E();
-        throw;
-      }
-    }
-    meta->count = n;
-    meta->type = &internal::type_info_of<E>;
-    return std::launder(first);
-  } else if constexpr (std::is_trivially_default_constructible_v<E>) {
-    // Value-initialisation of a trivial type is zero: the storage already is.
-    return std::launder(first);
-  } else {
+  if constexpr (!std::is_trivially_default_constructible_v<E>) {
     std::size_t i = 0;
     try {
       for (; i < n; ++i) ::new (static_cast<void*>(first + i)) E();
@@ -143,8 +126,14 @@ std::remove_extent_t<T>* gc_new(std::size_t n) {
       while (i > 0) first[--i].~E();
       throw;
     }
-    return first;
+  }  // else: value-initialisation of a trivial type is zero, as the storage already is
+  if constexpr (typed) {
+    // Published once every element is built (see gc_new<T>).
+    internal::obj_meta* meta = internal::meta_of(p);
+    meta->count = n;
+    meta->type = &internal::type_info_of<E>;
   }
+  return std::launder(first);
 }
 
 template <class T, class... Args>
