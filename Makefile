@@ -43,14 +43,14 @@ test: deps-test
 	ctest --test-dir build/release --output-on-failure -j $(JOBS)
 	$(CMAKE_CONFIGURE) -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_BUILD_TESTS=ON \
 	  -DGORT_BUILD_EXAMPLES=OFF -DGORT_SANITIZE=thread -DGORT_DEBUG_CHECKS=1
-	cmake --build build/tsan -j $(JOBS) --target gort_tests
+	cmake --build build/tsan -j $(JOBS) --target gort_tests gort_gc_tests
 	TSAN_OPTIONS=detect_deadlocks=0 ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # Components with cross-thread state; the rest run single-threaded.
 # detect_deadlocks=0: the fork handler holds every central-list lock at once
 # (to copy a quiescent heap), more than TSan's lock-order detector can track;
 # that detector's limit, not a race.
-TSAN_TESTS := ^(threads|mcache|mem_stats|find_object|gc_new|page_heap|stack):
+TSAN_TESTS := ^(collector|gc threads|gc pacing|explain_roots|threads|mcache|mem_stats|find_object|gc_new|page_heap|stack):
 
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON

@@ -121,6 +121,10 @@ struct child_object {
 }  // namespace
 
 TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_threads]") {
+  if (gort_test::tsan) {
+    WARN("skipped: TSan cannot start threads in the child of a multi-threaded fork");
+    return;
+  }
   std::atomic<bool> stop{false};
   // Another thread allocating in the parent while it forks; not under ASan,
   // whose own allocator (GCC 12) may be copied locked into the child.

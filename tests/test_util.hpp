@@ -26,6 +26,18 @@ inline constexpr bool asan = false;
 inline constexpr bool asan = false;
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool tsan = true;
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+inline constexpr bool tsan = true;
+#  else
+inline constexpr bool tsan = false;
+#  endif
+#else
+inline constexpr bool tsan = false;
+#endif
+
 // A gc object of exactly N bytes whose words may hold pointers (a scan class).
 template <std::size_t N>
 struct payload {
