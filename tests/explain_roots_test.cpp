@@ -4,6 +4,7 @@
 
 #include <gort/gort.hpp>
 
+#include <algorithm>
 #include <unistd.h>
 
 #include "gc_test_util.hpp"
@@ -48,11 +49,17 @@ TEST_CASE("explain_roots: a gc::root and an add_roots range are named as such", 
   auto by_handle = gort_test::inspect([&] { return gc::debug::explain_roots(handle.get()); });
   auto by_range = gort_test::inspect([&] { return gc::debug::explain_roots(table[1]); });
   gc::remove_roots(table, table + 4);
-  REQUIRE(by_handle.size() == 1);
-  CHECK(by_handle[0].where == root_reference::kind::root_handle);
-  REQUIRE(by_range.size() == 1);
-  CHECK(by_range[0].where == root_reference::kind::root_range);
-  CHECK(by_range[0].address == reinterpret_cast<std::uintptr_t>(&table[1]));
+  // Besides these, a caller's frame may hold a spilled copy of the argument:
+  // a stack entry, rightly reported. So look for the expected kinds.
+  auto count = [](const std::vector<root_reference>& refs, root_reference::kind k) {
+    return std::count_if(refs.begin(), refs.end(), [k](const root_reference& r) { return r.where == k; });
+  };
+  CHECK(count(by_handle, root_reference::kind::root_handle) == 1);
+  CHECK(count(by_handle, root_reference::kind::root_range) == 0);
+  CHECK(count(by_range, root_reference::kind::root_range) == 1);
+  CHECK(count(by_range, root_reference::kind::root_handle) == 0);
+  for (const root_reference& r : by_range)
+    if (r.where == root_reference::kind::root_range) CHECK(r.address == reinterpret_cast<std::uintptr_t>(&table[1]));
 }
 
 TEST_CASE("explain_roots: an address outside the heap has no answer", "[explain_roots]") {

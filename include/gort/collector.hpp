@@ -79,7 +79,7 @@ namespace debug {
 
 // Why is an object alive? One entry per root that points straight at it.
 struct root_reference {
-  enum class kind { stack, root_handle, root_range, pending_destructor } where;
+  enum class kind { stack, root_handle, root_range } where;
   int thread_id = 0;              // stack: OS thread id
   std::uintptr_t address = 0;     // where the pointer was found (a stack slot, a root slot, a range word)
   std::string frame;              // stack: "function+0xoffset" of the frame holding the word, when known
