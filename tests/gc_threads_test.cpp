@@ -125,11 +125,17 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
     WARN("skipped: TSan cannot start threads in the child of a multi-threaded fork");
     return;
   }
+  if (gort_test::asan) {
+    // Seen hanging once in 3 full runs under load: GCC 12's ASan allocator
+    // can be copied locked into the child (a gdb trace showed the child
+    // blocked in malloc). The Release build runs this test.
+    WARN("skipped: GCC 12's ASan allocator is not fork-safe with other threads running");
+    return;
+  }
   std::atomic<bool> stop{false};
-  // Another thread allocating in the parent while it forks; not under ASan,
-  // whose own allocator (GCC 12) may be copied locked into the child.
+  // Another thread allocating in the parent while it forks.
   std::thread busy([&] {
-    while (!stop.load() && !gort_test::asan) {
+    while (!stop.load()) {
       for (int i = 0; i < 1000; ++i) gc::gc_new<tracked>(1);
       std::this_thread::yield();
     }
