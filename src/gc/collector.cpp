@@ -49,7 +49,6 @@ struct state {
   pacer pace;        // guarded by world
   gc_stats stats;    // guarded by world
   std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
-  std::atomic<std::uint32_t> cycles{0};
   clock::time_point start = clock::now();
 
   // The finalizer thread: runs destructors queued by automatic cycles.
@@ -140,7 +139,6 @@ void run_cycle(state& s, bool forced) {
   g.last_gc_unix_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   g.gc_cpu_ns += stop_ns + mark_ns * static_cast<std::uint64_t>(procs) + term_ns;
-  s.cycles.fetch_add(1, std::memory_order_release);
   in_collector = false;
 
   if (godebug().gctrace > 0) {
@@ -293,7 +291,6 @@ void fork_child() {
 int init() {
   static const int once = [] {
     state& s = st();
-    std::string warning;
     s.pace.set_gc_percent(gogc_from_environment());
     s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
     hooks.slow_path = on_slow_path;
@@ -305,8 +302,6 @@ int init() {
   }();
   return once;
 }
-
-std::uint32_t cycles() { return st().cycles.load(std::memory_order_acquire); }
 
 std::mutex& world_mutex() { return st().world; }
 void lock_world_mutex() { lock_world(st()); }

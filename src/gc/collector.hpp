@@ -36,7 +36,4 @@ namespace gc::internal::collector {
 // places in every translation unit that includes it.
 int init();
 
-// Cycles completed.
-std::uint32_t cycles();
-
 }  // namespace gc::internal::collector

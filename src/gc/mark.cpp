@@ -101,9 +101,6 @@ work_buf* get_full() {
 
 class worker {
  public:
-  std::uint64_t marked = 0;   // bytes of objects this worker marked
-  std::uint64_t scanned = 0;  // bytes this worker scanned
-
   void push(work_item item) {
     if (cur_ == nullptr) cur_ = get_empty();
     if (cur_->n == buf_items) {
@@ -131,7 +128,6 @@ class worker {
     span* s = ref.s;
     auto base = reinterpret_cast<std::uintptr_t>(ref.base);
     if (!s->try_mark(s->object_index(base))) return;
-    marked += s->elem_size;
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
@@ -139,7 +135,6 @@ class worker {
   // ASan redzones and racy reads that the stop makes safe.
   __attribute__((no_sanitize("address", "thread"))) void scan_range(std::uintptr_t lo, std::uintptr_t hi) {
     lo = (lo + sizeof(void*) - 1) & ~std::uintptr_t{sizeof(void*) - 1};
-    scanned += hi > lo ? hi - lo : 0;
     for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*))
       mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
   }
@@ -158,7 +153,6 @@ class worker {
         if (ti->trace != nullptr) {
           tracer t = tracer_access::make(this);
           for (std::size_t i = 0; i < m.count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
-          scanned += m.count * ti->size;
           return;
         }
       }
@@ -206,7 +200,6 @@ class worker {
   }
 
   void reset() {
-    marked = scanned = 0;
     if (cur_ != nullptr) {
       GORT_CHECK(cur_->n == 0, "a marker's buffer holds {} items at the start of a cycle", cur_->n);
     }
@@ -290,18 +283,6 @@ void drain() {
     std::unique_lock g(helpers->mu);
     helpers->done.wait(g, [&] { return helpers->finished == nhelpers; });
   }
-}
-
-std::uint64_t marked_bytes() {
-  std::uint64_t n = root_w.marked;
-  for (int i = 0; i < helper_count(); ++i) n += helpers->workers[i].marked;
-  return n;
-}
-
-std::uint64_t scanned_bytes() {
-  std::uint64_t n = root_w.scanned;
-  for (int i = 0; i < helper_count(); ++i) n += helpers->workers[i].scanned;
-  return n;
 }
 
 void atfork_child() {

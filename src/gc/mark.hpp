@@ -11,9 +11,10 @@
 //    them, and pushes what they mark. Popped items pass through a small FIFO
 //    (8 entries) whose entry is prefetched as it goes in, so that an object
 //    is usually in cache by the time it is scanned (marking is a chain of
-//    cache misses otherwise; bdwgc uses the same kind of prefetch queue). An item is an object (scanned by its
-//    type's trace() when it has one, else conservatively, word by word) or a
-//    128 KiB piece of a large object (so one huge array spreads over workers).
+//    cache misses otherwise; bdwgc uses the same kind of prefetch queue).
+//    An item is an object (scanned by its type's trace() when it has one,
+//    else conservatively, word by word) or a 128 KiB piece of a large object
+//    (so one huge array spreads over workers).
 // 3. Sharing: a worker's full buffer goes to the global list; a worker with
 //    no local work takes a buffer from the global list.
 // 4. Termination: a worker with no local work and an empty global list
@@ -57,9 +58,6 @@ void scan_roots(std::uintptr_t lo, std::uintptr_t hi);
 void mark_root(const void* p);
 // Drains all grey objects with every worker (the caller included).
 void drain();
-// After drain(): bytes of marked objects (the live heap), and bytes scanned.
-std::uint64_t marked_bytes();
-std::uint64_t scanned_bytes();
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it
