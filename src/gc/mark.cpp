@@ -110,6 +110,25 @@ class worker {
     cur_->items[cur_->n++] = item;
   }
 
+  // Gives the oldest half of the local buffer to the global list, when
+  // another worker is idle and nothing is published (step 3 of mark.hpp).
+  // Depth-first marking of a tree keeps only about its depth in the local
+  // buffer, which never fills a buffer: without this, one worker would mark
+  // the whole heap while the others spin. The oldest entries are nearest the
+  // roots of the traversal, so they carry the most work.
+  void balance() {
+    shared_state& s = st();
+    if (cur_ == nullptr || cur_->n < 2) return;
+    if (s.idle.load(std::memory_order_relaxed) == 0 || s.full_count.load(std::memory_order_relaxed) != 0) return;
+    work_buf* b = get_empty();
+    const std::size_t half = cur_->n / 2;
+    std::copy(cur_->items, cur_->items + half, b->items);
+    b->n = half;
+    std::copy(cur_->items + half, cur_->items + cur_->n, cur_->items);
+    cur_->n -= half;
+    put_full(b);
+  }
+
   bool pop(work_item& item) {
     if (cur_ == nullptr || cur_->n == 0) {
       work_buf* b = get_full();
@@ -184,6 +203,7 @@ class worker {
         head = (head + 1) % fifo_size;
         --count;
         scan(item);
+        balance();
       }
       s.idle.fetch_add(1, std::memory_order_acq_rel);
       for (;;) {
