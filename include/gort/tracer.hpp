@@ -31,8 +31,9 @@ class tracer;
 
 namespace internal {
 // Out of line in src/gc/mark.cpp: mark the object containing p (any
-// interior address; null and non-heap addresses are ignored).
-void tracer_visit(void* impl, const void* p);
+// interior address; null and non-heap addresses are ignored). `slot` is the
+// field p was read from, or null: only reports use it.
+void tracer_visit(void* impl, const void* p, const void* slot);
 struct tracer_access;
 }  // namespace internal
 
@@ -43,25 +44,26 @@ class tracer {
 
   template <class T>
   void visit(const member<T>& m) {
-    visit_address(m.get());
+    visit_slot(m.get(), &m);
   }
   template <class T>
   void visit(T* const& p) {
     static_assert(!std::is_function_v<T>, "gc::tracer::visit: a function pointer is not a gc pointer");
-    visit_address(p);
+    visit_slot(p, &p);
   }
   template <class T, std::size_t N>
   void visit(const member<T> (&array)[N]) {
-    for (const member<T>& m : array) visit_address(m.get());
+    for (const member<T>& m : array) visit_slot(m.get(), &m);
   }
   // Any address: a gc object's base or interior, or anything else (ignored).
-  void visit_address(const void* p) {
-    if (p != nullptr) internal::tracer_visit(impl_, p);
-  }
+  void visit_address(const void* p) { visit_slot(p, nullptr); }
 
  private:
   friend struct internal::tracer_access;
   explicit tracer(void* impl) : impl_(impl) {}
+  void visit_slot(const void* p, const void* slot) {
+    if (p != nullptr) internal::tracer_visit(impl_, p, slot);
+  }
   void* impl_;
 };
 

@@ -22,12 +22,28 @@ namespace gc::internal {
 // Prints "gort: fatal error: MSG (FILE:LINE)" to stderr and aborts. Never returns.
 [[noreturn]] GORT_COLD GORT_NOINLINE void fatal(const char* file, int line, const std::string& msg);
 
+// The same, for a message already formatted into the caller's buffer: no
+// allocation at all, for failures found while the world is stopped (a
+// stopped thread may hold malloc's lock).
+[[noreturn]] GORT_COLD GORT_NOINLINE void fatal_raw(const char* file, int line, const char* msg, std::size_t len);
+
 // Prints "gort: warning: MSG" to stderr, one line.
 GORT_COLD void warn(const std::string& msg);
 
 }  // namespace gc::internal
 
 #define GORT_FATAL(...) ::gc::internal::fatal(__FILE__, __LINE__, ::fmt::format(__VA_ARGS__))
+
+// GORT_FATAL without allocating: formats into a stack buffer (messages
+// longer than 2 KiB are cut).
+#define GORT_FATAL_NOALLOC(...)                                                                   \
+  do {                                                                                            \
+    char gort_fatal_buf_[2048];                                                                   \
+    auto gort_fatal_r_ = ::fmt::format_to_n(gort_fatal_buf_, sizeof gort_fatal_buf_, __VA_ARGS__); \
+    std::size_t gort_fatal_n_ = gort_fatal_r_.size < sizeof gort_fatal_buf_ ? gort_fatal_r_.size   \
+                                                                            : sizeof gort_fatal_buf_; \
+    ::gc::internal::fatal_raw(__FILE__, __LINE__, gort_fatal_buf_, gort_fatal_n_);               \
+  } while (0)
 
 #define GORT_CHECK(cond, ...)                  \
   do {                                         \

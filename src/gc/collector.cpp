@@ -17,6 +17,7 @@
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
 #include "common/godebug.hpp"
+#include "gc/checkmark.hpp"
 #include "gc/gctrace.hpp"
 #include "gc/mark.hpp"
 #include "gc/pacer.hpp"
@@ -92,6 +93,38 @@ void lock_world(state& s) {
 constinit thread_local bool in_collector = false;
 constinit thread_local int scope_depth = 0;
 
+// Step 3's roots, through the collector's mark worker; returns the bytes of
+// stack scanned. World stopped. The checkmark pass calls it again.
+std::uint64_t mark_roots() {
+  std::uint64_t stack_bytes = 0;
+  stack::for_each_stack([&](const stack::stack_view& v) {
+    mark::scan_roots(v.lo, v.hi, "a thread's stack");
+    if (v.regs != nullptr)
+      mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
+                       "a thread's saved registers");
+    stack_bytes += v.hi - v.lo;
+  });
+  roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
+    mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
+  });
+  for_each_mcache([](mcache& c) {
+    if (c.tiny != 0) mark::mark_root(reinterpret_cast<const void*>(c.tiny), "a thread's tiny allocation block");
+  });
+  sweep::mark_queued();
+  return stack_bytes;
+}
+
+// GODEBUG=gccheckmark=1 (src/gc/checkmark.hpp): mark again from the same
+// roots into the checkmark bits; aborts with a report if the first mark
+// left a reachable object white. World stopped, before the sweep.
+void verify_mark() {
+  mark::set_checkmark_mode(true);
+  mark_roots();
+  mark::drain();
+  mark::set_checkmark_mode(false);
+  checkmark::clear_all();
+}
+
 void run_cycle(state& s, bool forced) {
   in_collector = true;
   mark::ensure_helpers();
@@ -104,19 +137,10 @@ void run_cycle(state& s, bool forced) {
   const clock::time_point t1 = clock::now();
 
   mark::begin_cycle();
-  std::uint64_t stack_bytes = 0;
-  stack::for_each_stack([&](const stack::stack_view& v) {
-    mark::scan_roots(v.lo, v.hi);
-    if (v.regs != nullptr)
-      mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes);
-    stack_bytes += v.hi - v.lo;
-  });
-  roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool) { mark::scan_roots(lo, hi); });
-  for_each_mcache([](mcache& c) {
-    if (c.tiny != 0) mark::mark_root(reinterpret_cast<const void*>(c.tiny));
-  });
-  sweep::mark_queued();
+  const std::uint64_t stack_bytes = mark_roots();
   mark::drain();
+  if (test_after_mark != nullptr) test_after_mark();
+  if (godebug().gccheckmark) verify_mark();
   const std::uint64_t mark_ns = ns_since(t1);
   const clock::time_point t2 = clock::now();
 
@@ -302,6 +326,8 @@ int init() {
   }();
   return once;
 }
+
+void (*test_after_mark)() = nullptr;
 
 std::mutex& world_mutex() { return st().world; }
 void lock_world_mutex() { lock_world(st()); }

@@ -9,7 +9,9 @@
 //    runtime lock (src/common/lock.hpp), so the collector may take them.
 // 3. Mark (src/gc/mark): roots = every thread's stack and saved registers,
 //    gc::root slots, gc::add_roots ranges, each mcache's current tiny block,
-//    objects waiting for their destructor; then drain in parallel.
+//    objects waiting for their destructor; then drain in parallel. With
+//    GODEBUG=gccheckmark=1, mark again into a separate bit set and abort
+//    on any reachable object the first mark missed (src/gc/checkmark.hpp).
 // 4. Sweep (src/gc/sweep) every in-use span; queue destructors.
 // 5. The pacer takes the live heap and sets the next goal; statistics.
 // 6. Restart the world; print the gctrace line (GODEBUG=gctrace=1).
@@ -35,5 +37,10 @@ namespace gc::internal::collector {
 // handlers. Idempotent; run by the static initialiser that <gort/gort.hpp>
 // places in every translation unit that includes it.
 int init();
+
+// Tests only: if set, called in every cycle after marking and before the
+// checkmark pass and the sweep, with the world stopped (fault injection for
+// the checkmark verifier). Set it while no cycle runs.
+extern void (*test_after_mark)();
 
 }  // namespace gc::internal::collector

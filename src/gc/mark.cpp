@@ -12,6 +12,7 @@
 
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
+#include "gc/checkmark.hpp"
 #include "os/os.hpp"
 
 namespace gc::internal::mark {
@@ -146,6 +147,10 @@ class worker {
     if (!ref) return;
     span* s = ref.s;
     auto base = reinterpret_cast<std::uintptr_t>(ref.base);
+    if (GORT_UNLIKELY(checking_)) {
+      check_object(s, base);
+      return;
+    }
     if (!s->try_mark(s->object_index(base))) return;
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
@@ -154,11 +159,40 @@ class worker {
   // ASan redzones and racy reads that the stop makes safe.
   __attribute__((no_sanitize("address", "thread"))) void scan_range(std::uintptr_t lo, std::uintptr_t hi) {
     lo = (lo + sizeof(void*) - 1) & ~std::uintptr_t{sizeof(void*) - 1};
+    if (GORT_UNLIKELY(checking_)) {
+      for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*)) {
+        slot_ = p;
+        mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
+      }
+      return;
+    }
     for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*))
       mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
   }
 
+  // A root region or root object, for checkmark reports.
+  void set_source(const char* what, std::uintptr_t lo, std::uintptr_t hi) {
+    what_ = what;
+    root_lo_ = lo;
+    root_hi_ = hi;
+    parent_ = 0;
+    slot_ = 0;
+  }
+  // A word visited by a trace() method: `slot` is the field (null: unknown).
+  void visit(std::uintptr_t v, const void* slot) {
+    slot_ = reinterpret_cast<std::uintptr_t>(slot);
+    mark_word(v);
+  }
+
+  void set_checking(bool on) { checking_ = on; }
+  bool checking() const { return checking_; }
+
   void scan(work_item item) {
+    if (GORT_UNLIKELY(checking_)) {
+      what_ = nullptr;
+      parent_ = item.addr;
+      if (!(item.len & 1)) parent_ = reinterpret_cast<std::uintptr_t>(find_object(item.addr).base);
+    }
     if (!(item.len & 1)) {
       scan_range(item.addr, item.addr + item.len);
       return;
@@ -219,6 +253,45 @@ class worker {
     }
   }
 
+  // Checkmark mode (checkmark.hpp step 2): first visit of `base` in this
+  // pass; the collector's mark must have reached it too.
+  GORT_COLD void check_object(span* s, std::uintptr_t base) {
+    if (!checkmark::set(base)) return;
+    if (!s->is_marked(s->object_index(base))) report_unmarked(s, base);
+    if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
+  }
+
+  [[noreturn]] GORT_COLD GORT_NOINLINE void report_unmarked(const span* s, std::uintptr_t base) {
+    // The world is stopped: no allocation (a stopped thread may hold malloc's lock).
+    char from_buf[512];
+    fmt::format_to_n_result<char*> r;
+    if (what_ != nullptr) {
+      if (slot_ != 0)
+        r = fmt::format_to_n(from_buf, sizeof from_buf - 1, "{} [{:#x}, {:#x}), in the word at {:#x}", what_, root_lo_,
+                             root_hi_, slot_);
+      else
+        r = fmt::format_to_n(from_buf, sizeof from_buf - 1, "{} [{:#x}, {:#x})", what_, root_lo_, root_hi_);
+    } else {
+      const object_ref p = find_object(parent_);
+      const std::uintptr_t psize = p ? p.s->elem_size : 0;
+      const auto pspan = p ? reinterpret_cast<std::uintptr_t>(p.s) : 0;
+      if (slot_ >= parent_ && slot_ < parent_ + psize)
+        r = fmt::format_to_n(from_buf, sizeof from_buf - 1, "object {:#x} ({} bytes, span {:#x}), in its word at offset {}",
+                             parent_, psize, pspan, slot_ - parent_);
+      else
+        r = fmt::format_to_n(from_buf, sizeof from_buf - 1, "object {:#x} ({} bytes, span {:#x}), through its trace()",
+                             parent_, psize, pspan);
+    }
+    *r.out = '\0';  // format_to_n wrote at most sizeof from_buf - 1 characters
+    const char* from = from_buf;
+    GORT_FATAL_NOALLOC(
+        "gccheckmark: object {:#x} ({} bytes, span {:#x} [{:#x}, {:#x}), size class {}) is reachable from {} "
+        "but the collector's mark left it unmarked; rule broken: every object reachable from the roots is marked "
+        "before the sweep (was a pointer stored where the collector could not see it, or without the write barrier?)",
+        base, s->elem_size, reinterpret_cast<std::uintptr_t>(s), s->base, s->limit, static_cast<int>(s->size_class),
+        from);
+  }
+
   void reset() {
     if (cur_ != nullptr) {
       GORT_CHECK(cur_->n == 0, "a marker's buffer holds {} items at the start of a cycle", cur_->n);
@@ -227,6 +300,12 @@ class worker {
 
  private:
   work_buf* cur_ = nullptr;
+  // Checkmark mode only: where the word being looked at came from.
+  bool checking_ = false;
+  const char* what_ = nullptr;   // a root region's name, or null: an object
+  std::uintptr_t root_lo_ = 0, root_hi_ = 0;
+  std::uintptr_t parent_ = 0;    // the object being scanned
+  std::uintptr_t slot_ = 0;      // the word's address (0: unknown)
 };
 
 namespace {
@@ -281,13 +360,22 @@ void begin_cycle() {
 
 worker& root_worker() { return root_w; }
 
-void scan_roots(std::uintptr_t lo, std::uintptr_t hi) { root_w.scan_range(lo, hi); }
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what) {
+  root_w.set_source(what, lo, hi);
+  root_w.scan_range(lo, hi);
+}
 
-void mark_root(const void* p) { root_w.mark_word(reinterpret_cast<std::uintptr_t>(p)); }
+void mark_root(const void* p, const char* what) {
+  const auto v = reinterpret_cast<std::uintptr_t>(p);
+  root_w.set_source(what, v, v + 1);
+  root_w.mark_word(v);
+}
+
+void set_checkmark_mode(bool on) { root_w.set_checking(on); }
 
 void drain() {
   shared_state& s = st();
-  const int nhelpers = helper_count();
+  const int nhelpers = root_w.checking() ? 0 : helper_count();
   s.workers = nhelpers + 1;
   s.idle.store(0, std::memory_order_relaxed);
   // The roots are in the collector's local buffer: publish it so helpers
@@ -314,8 +402,12 @@ void atfork_child() {
 
 namespace gc::internal {
 
-void tracer_visit(void* impl, const void* p) {
-  static_cast<mark::worker*>(impl)->mark_word(reinterpret_cast<std::uintptr_t>(p));
+void tracer_visit(void* impl, const void* p, const void* slot) {
+  auto* w = static_cast<mark::worker*>(impl);
+  if (GORT_UNLIKELY(w->checking()))
+    w->visit(reinterpret_cast<std::uintptr_t>(p), slot);
+  else
+    w->mark_word(reinterpret_cast<std::uintptr_t>(p));
 }
 
 }  // namespace gc::internal

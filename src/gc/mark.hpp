@@ -56,12 +56,19 @@ class worker;
 void begin_cycle();
 // The collector's own worker, for scanning roots.
 worker& root_worker();
-// Conservative scan of [lo, hi) with the collector's worker.
-void scan_roots(std::uintptr_t lo, std::uintptr_t hi);
+// Conservative scan of [lo, hi) with the collector's worker. `what` names
+// the region for reports ("a thread's stack", ...): a static string.
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what);
 // Marks the object containing p as a root, if it is a gc object.
-void mark_root(const void* p);
-// Drains all grey objects with every worker (the caller included).
+void mark_root(const void* p, const char* what);
+// Drains all grey objects with every worker (the caller included); in
+// checkmark mode with the collector's worker alone.
 void drain();
+// Checkmark mode (src/gc/checkmark.hpp), world stopped: while on, the
+// collector's worker marks into the checkmark bits, leaves the mark bits
+// as they are, and aborts with a report on a reachable object that the
+// mark bits say is white.
+void set_checkmark_mode(bool on);
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it

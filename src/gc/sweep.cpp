@@ -182,7 +182,7 @@ sweep_result sweep_all() {
 
 void mark_queued() {
   lock_guard g(q.lock);
-  for (std::size_t i = 0; i < q.size; ++i) mark::mark_root(q.ring[(q.head + i) & (q.capacity - 1)].object);
+  for (std::size_t i = 0; i < q.size; ++i) mark::mark_root(q.ring[(q.head + i) & (q.capacity - 1)].object, "the destructor queue");
 }
 
 std::size_t run_destructors(std::size_t limit) {

@@ -1,0 +1,48 @@
+// src/gc/checkmark.hpp: the checkmark verifier (GODEBUG=gccheckmark=1), and
+// the bit set it marks in.
+//
+// Algorithm (Go's checkmark mode, mgcmark.go / mcheckmark.go):
+// 1. After the collector's mark has finished, with the world still stopped
+//    and before anything is swept, mark the heap a second time from the
+//    same roots (collector.cpp's mark_roots), single-threaded, into a bit
+//    set of its own: one bit per 8-byte granule of each arena, indexed by
+//    the object's base address. The collector's mark bits are only read.
+// 2. Every object the second pass reaches for the first time must already
+//    carry the first pass's mark bit. One that does not was reachable and
+//    left white: sweeping would free it while the program can still reach
+//    it. The verifier then prints the object (address, size, span, class),
+//    where the reference to it was found (the referring object and the
+//    offset in it, or the root region), and aborts.
+// 3. The bit set is cleared for the next cycle.
+//
+// The second pass scans exactly as the first (the same trace() methods, the
+// same conservative rules), so it checks the marking machinery (work
+// sharing, termination, and with concurrent marking the write barrier and
+// allocate-black), not the conservative policy itself.
+//
+// Invariants
+// - Checkmark bits are touched only while the world is stopped, by the one
+//   thread running the cycle: no atomics needed.
+// - The mark bits, alloc bits and every span are left exactly as the first
+//   pass left them.
+//
+// Cost: one extra full mark per cycle plus 1 MiB of bitmap per arena in
+// use, and only when the flag is set.
+#pragma once
+
+#include <cstdint>
+
+namespace gc::internal::checkmark {
+
+// Sets the checkmark bit of the object at `base`; true if it was clear.
+// World stopped, cycle thread only.
+bool set(std::uintptr_t base);
+
+// Clears every checkmark bit (step 3) and counts a verified cycle. World
+// stopped, cycle thread only.
+void clear_all();
+
+// Cycles verified so far (read by tests and diagnostics; any thread).
+std::uint64_t cycles_verified();
+
+}  // namespace gc::internal::checkmark
