@@ -65,16 +65,13 @@ struct untraced {
   long value;
 };
 
-traced* victim = nullptr;  // the object whose mark the fault injection clears
-std::string hex(const void* p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#lx", static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(p)));
-  return buf;
-}
+// The object whose mark the fault injection clears, its address kept
+// complemented so that this global does not keep it alive by itself.
+std::uintptr_t hidden_victim = 0;
 
 void clear_victim_mark() {
   using namespace gc::internal;
-  object_ref ref = find_object(victim);
+  object_ref ref = find_object(~hidden_victim);
   std::uintptr_t idx = ref.s->object_index(reinterpret_cast<std::uintptr_t>(ref.base));
   std::atomic_ref<std::uint64_t>(ref.s->mark_bits[idx / 64]).fetch_and(~(std::uint64_t{1} << (idx % 64)));
 }
@@ -154,24 +151,41 @@ int main(int argc, char** argv) {
     return static_cast<traced*>(big[99999])->value == 0 ? 0 : fail("large object's referent changed");
   }
   if (mode == "checkmark-missed") {
+    static gc::root<traced> holder;
     auto [status, err] = gort_test::run_capturing([] {
-      gc::root<traced> holder = gc::gc_new<traced>();
-      victim = gc::gc_new<traced>();
-      holder->next = victim;
+      // The victim is reachable through holder->next (offset 8); its address
+      // is also printed, so the parent can check the report names it.
+      [] {
+        holder = gc::gc_new<traced>();
+        traced* v = gc::gc_new<traced>();
+        holder->next = v;
+        hidden_victim = ~reinterpret_cast<std::uintptr_t>(v);
+        std::fprintf(stderr, "victim=%#lx holder=%#lx\n", static_cast<unsigned long>(~hidden_victim),
+                     static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(holder.get())));
+      }();
       gc::internal::collector::test_after_mark = clear_victim_mark;
       gc::collect();
       return 0;  // not reached: the checkmark pass must abort
     });
     if (status != 128 + SIGABRT) return fail("expected an abort, got status " + std::to_string(status) + ": " + err);
-    // The child's addresses: the heap is laid out identically after fork, but
-    // `victim` was set in the child; find the values in the report instead.
+    std::smatch ids;
+    if (!std::regex_search(err, ids, std::regex("victim=(0x[0-9a-f]+) holder=(0x[0-9a-f]+)\n")))
+      return fail("the child printed no addresses: " + err);
     std::smatch m;
     std::regex report(
         "gort: fatal error: gccheckmark: object (0x[0-9a-f]+) \\(16 bytes, span 0x[0-9a-f]+ \\[0x[0-9a-f]+, "
-        "0x[0-9a-f]+\\), size class [0-9]+\\) is reachable from object (0x[0-9a-f]+) \\(16 bytes, span "
-        "0x[0-9a-f]+\\), in its word at offset 8 but the collector's mark left it unmarked; rule broken: .*\n");
+        "0x[0-9a-f]+\\), size class [0-9]+\\) is reachable from (.*) but the collector's mark left it "
+        "unmarked; rule broken: .*\n");
     if (!std::regex_search(err, m, report)) return fail("no checkmark report in: " + err);
-    if (m[1] == m[2]) return fail("the report names the same object twice: " + err);
+    if (m[1] != ids[1]) return fail("the report names " + m[1].str() + ", not the victim " + ids[1].str());
+    // Reached through the holder (the only reference the test keeps), or
+    // through a stale copy of the victim's address on the child's stack
+    // (conservative scanning; seen in the ASan build): both are true reports.
+    const std::string from = m[2];
+    const bool via_holder =
+        std::regex_match(from, std::regex("object " + ids[2].str() + " \\(16 bytes, span 0x[0-9a-f]+\\), in its word at offset 8"));
+    const bool via_stack = std::regex_match(from, std::regex("a thread's (stack|saved registers) .*"));
+    if (!via_holder && !via_stack) return fail("the report names an unexpected source: " + from);
     std::fputs(err.c_str(), stdout);
     return 0;
   }

@@ -95,7 +95,7 @@ constinit thread_local int scope_depth = 0;
 
 // Step 3's roots, through the collector's mark worker; returns the bytes of
 // stack scanned. World stopped. The checkmark pass calls it again.
-std::uint64_t mark_roots() {
+std::uint64_t mark_roots(const stack::self_context& self) {
   std::uint64_t stack_bytes = 0;
   stack::for_each_stack([&](const stack::stack_view& v) {
     mark::scan_roots(v.lo, v.hi, "a thread's stack");
@@ -103,7 +103,7 @@ std::uint64_t mark_roots() {
       mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
                        "a thread's saved registers");
     stack_bytes += v.hi - v.lo;
-  });
+  }, &self);
   roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
@@ -117,9 +117,9 @@ std::uint64_t mark_roots() {
 // GODEBUG=gccheckmark=1 (src/gc/checkmark.hpp): mark again from the same
 // roots into the checkmark bits; aborts with a report if the first mark
 // left a reachable object white. World stopped, before the sweep.
-void verify_mark() {
+void verify_mark(const stack::self_context& self) {
   mark::set_checkmark_mode(true);
-  mark_roots();
+  mark_roots(self);
   mark::drain();
   mark::set_checkmark_mode(false);
   checkmark::clear_all();
@@ -132,15 +132,19 @@ void run_cycle(state& s, bool forced) {
   const clock::time_point t0 = clock::now();
   const std::uint64_t heap_start = counters.heap_live.load(std::memory_order_relaxed);
 
+  // This thread is scanned from here up: the collector's own deeper frames
+  // are not roots (stack::self_context).
+  stack::self_context self;
+  stack::capture_self(self);
   stack::stop_the_world();
   const std::uint64_t stop_ns = ns_since(t0);
   const clock::time_point t1 = clock::now();
 
   mark::begin_cycle();
-  const std::uint64_t stack_bytes = mark_roots();
+  const std::uint64_t stack_bytes = mark_roots(self);
   mark::drain();
   if (test_after_mark != nullptr) test_after_mark();
-  if (godebug().gccheckmark) verify_mark();
+  if (godebug().gccheckmark) verify_mark(self);
   const std::uint64_t mark_ns = ns_since(t1);
   const clock::time_point t2 = clock::now();
 

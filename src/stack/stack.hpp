@@ -137,23 +137,41 @@ struct stack_view {
   thread_info* thread;   // nullptr for an unregistered stopper (kind self)
 };
 
+// The stopper's own registers and stack pointer, saved by capture_self in a
+// frame that stays live while the stacks are scanned (the collector's cycle
+// function). for_each_stack then reports the stopper from that frame up, so
+// that the scan does not see the collector's own deeper frames, whose words
+// change while marking runs: the spilled registers of the marking code hold
+// addresses it computed (an object's end, which is the next object's base),
+// which are not roots, and a second scan of the same stack (the checkmark
+// pass) would read different words than the first.
+struct self_context {
+  alignas(16) unsigned char regs[1024];  // an unw_context_t (libunwind stays in src/stack)
+  std::uintptr_t lo = 0;                 // the caller's stack pointer at the capture
+};
+// Saves the caller's registers into ctx, which must be a local of the
+// caller's frame, and the caller's stack pointer at the call.
+GORT_NOINLINE void capture_self(self_context& ctx);
+
 namespace detail {
 using stack_visitor = void (*)(void* closure, const stack_view& view);
-GORT_NOINLINE void for_each_stack_erased(stack_visitor visit, void* closure);
+GORT_NOINLINE void for_each_stack_erased(stack_visitor visit, void* closure, const self_context* self);
 }  // namespace detail
 
 // Only by the thread that stopped the world, while it is stopped: calls
 // f(const stack_view&) for every registered thread other than the caller,
-// then once for the caller (kind self; its registers are saved in a local of
-// for_each_stack's own frame, and its range starts at that frame's stack
-// pointer). Allocates nothing. Aborts if a saved stack pointer lies outside
-// its thread's stack bounds.
+// then once for the caller (kind self). With `self` (captured by the caller
+// before the stop, in a frame still live), the caller's range starts at
+// self->lo and its registers are those in *self; without it, its registers
+// are saved in a local of for_each_stack's own frame and its range starts at
+// that frame's stack pointer. Allocates nothing. Aborts if a saved stack
+// pointer lies outside its thread's stack bounds.
 template <class F>
-void for_each_stack(F&& f) {
+void for_each_stack(F&& f, const self_context* self = nullptr) {
   using closure_type = std::remove_reference_t<F>;
   detail::for_each_stack_erased(
       [](void* closure, const stack_view& view) { (*static_cast<closure_type*>(closure))(view); },
-      const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+      const_cast<void*>(static_cast<const void*>(std::addressof(f))), self);
 }
 
 // fork support. src/gc calls these from its one pthread_atfork handler:

@@ -447,7 +447,18 @@ void start_the_world() {
   unlock_registry();
 }
 
-void detail::for_each_stack_erased(stack_visitor visit, void* closure) {
+static_assert(sizeof(unw_context_t) <= sizeof(self_context::regs), "self_context::regs must hold an unw_context_t");
+
+void capture_self(self_context& ctx) {
+  unw_getcontext(reinterpret_cast<unw_context_t*>(ctx.regs));
+#if defined(__GNUC__) && !defined(__clang__)
+  ctx.lo = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());
+#else
+  ctx.lo = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
+#endif
+}
+
+void detail::for_each_stack_erased(stack_visitor visit, void* closure, const self_context* self_ctx) {
   GORT_RAW_CHECK(tls_is_stopper, .text("for_each_stack: the calling thread (tid ").dec(os::gettid())
                                      .text(") has not stopped the world"));
   thread_info* self = tls_current;
@@ -479,6 +490,13 @@ void detail::for_each_stack_erased(stack_visitor visit, void* closure) {
   unw_getcontext(&context);
   stack_view v{};
   v.lo = current_sp();
+  if (self_ctx != nullptr) {
+    // The captured frame: its registers lie in the caller's frame, above lo.
+    GORT_RAW_CHECK(self_ctx->lo > v.lo && reinterpret_cast<std::uintptr_t>(self_ctx) >= self_ctx->lo,
+                   .text("for_each_stack: the self_context at ").hex(reinterpret_cast<std::uintptr_t>(self_ctx))
+                   .text(" (sp ").hex(self_ctx->lo).text(") is not a live frame above the caller's sp ").hex(v.lo));
+    v.lo = self_ctx->lo;
+  }
   if (self != nullptr) {
     check_sp_in_bounds(self, v.lo, "for_each_stack (caller)");
     v.hi = self->stack_hi;
