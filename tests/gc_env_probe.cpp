@@ -6,6 +6,12 @@
 //   gc_env_probe gogc-50    with GOGC=50: set_gc_percent reports 50
 //   gc_env_probe gogc-bad   with GOGC=abc: exactly one warning line, naming it and the default
 //   gc_env_probe gctrace    with GODEBUG=gctrace=1: one line per cycle, in Go's format
+//   gc_env_probe gomemlimit         with GOMEMLIMIT=48MiB GOGC=off: cycles run near the
+//                                   limit and the heap's memory stays under it
+//   gc_env_probe gomemlimit-bad     with GOMEMLIMIT=12XB: no limit (the warning is
+//                                   checked by CTest)
+//   gc_env_probe gomemlimit-below-live  with GOMEMLIMIT=4MiB and 24 MiB live: the
+//                                   program finishes; the CPU limiter postpones cycles
 //   gc_env_probe checkmark-clean   with GODEBUG=gccheckmark=1: every cycle is verified,
 //                                  and a correct mark passes with every shape kept
 //   gc_env_probe checkmark-missed  with GODEBUG=gccheckmark=1: a mark bit cleared after
@@ -13,6 +19,8 @@
 //                                  object, its span and the word that points to it
 #include <gort/gort.hpp>
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +38,10 @@ namespace {
 
 struct blob {
   void* words[16];
+};
+struct page {
+  static constexpr bool gc_noscan = true;
+  char bytes[8192];
 };
 
 // Runs f with stderr captured into the returned string.
@@ -119,6 +131,45 @@ int main(int argc, char** argv) {
     }
     std::fputs(err.c_str(), stdout);
     return lines == 3 ? 0 : fail("expected 3 lines, got " + std::to_string(lines));
+  }
+  if (mode == "gomemlimit") {
+    const std::int64_t limit = std::int64_t{48} << 20;
+    if (gc::set_memory_limit(-1) != limit) return fail("GOMEMLIMIT=48MiB read as " + std::to_string(gc::set_memory_limit(-1)));
+    if (gc::set_gc_percent(-1) != -1) return fail("GOGC=off not read");
+    gc::root<page> keep[1024];  // 1024 * 8 KiB = 8 MiB live
+    for (auto& k : keep) k = gc::gc_new<page>();
+    std::uint64_t worst = 0;
+    for (int i = 0; i < 3'000'000; ++i) {  // 3M * 128 B = 384 MB of garbage
+      gc::gc_new<blob>();
+      if (i % 20000 == 0) {
+        gc::mem_stats st = gc::read_mem_stats();
+        worst = std::max<std::uint64_t>(worst, st.heap_sys - st.heap_released);
+      }
+    }
+    gc::mem_stats st = gc::read_mem_stats();
+    std::printf("%u cycles, largest retained heap %llu bytes, limit %lld\n", st.num_gc,
+                static_cast<unsigned long long>(worst), static_cast<long long>(limit));
+    if (st.num_gc < 5) return fail("GOGC=off with a limit: only " + std::to_string(st.num_gc) + " cycles for 384 MB");
+    if (worst > static_cast<std::uint64_t>(limit)) return fail("the heap retained " + std::to_string(worst) + " bytes, over the limit");
+    if (worst < static_cast<std::uint64_t>(limit) / 2) return fail("the heap never came near the limit: " + std::to_string(worst));
+    return 0;
+  }
+  if (mode == "gomemlimit-bad") {
+    const std::int64_t v = gc::set_memory_limit(-1);
+    return v == INT64_MAX ? 0 : fail("a bad GOMEMLIMIT gave a limit of " + std::to_string(v));
+  }
+  if (mode == "gomemlimit-below-live") {
+    gc::root<page> keep[3072];  // 3072 * 8 KiB = 24 MiB live, over the 4 MiB limit
+    for (auto& k : keep) k = gc::gc_new<page>();
+    for (int i = 0; i < 1'200'000; ++i) gc::gc_new<blob>();  // 150 MB of garbage
+    const gc::mem_stats st = gc::read_mem_stats();
+    const std::uint64_t limited = gc::internal::collector::limited_triggers();
+    std::printf("%u cycles, %llu postponed by the CPU limiter\n", st.num_gc, static_cast<unsigned long long>(limited));
+    // The goal is the live heap, so every allocation refill wants a cycle;
+    // once the collector has used more than its share (the bucket holds
+    // 1 s of CPU per processor), the limiter must postpone some of them.
+    if (limited == 0) return fail("the CPU limiter never postponed a cycle (" + std::to_string(st.num_gc) + " cycles)");
+    return 0;
   }
   if (mode == "checkmark-clean") {
     // Every kind of root and edge: a traced chain in a root, an untraced

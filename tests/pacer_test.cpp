@@ -499,3 +499,182 @@ TEST_CASE("pacer: reading GOGC from the environment warns once and is cached", "
   });
   CHECK(status == 0);
 }
+
+// ---- the memory limit (pacer.hpp step 7) ----------------------------------
+
+using gc::internal::no_memory_limit;
+using gc::internal::parse_memory_limit;
+
+namespace {
+
+// Step 7's limit goal, written out independently of pacer.cpp.
+std::uint64_t expected_limit_goal(std::int64_t limit, std::uint64_t other) {
+  if (limit == no_memory_limit) return UINT64_MAX;
+  const auto l = static_cast<std::uint64_t>(limit);
+  if (other >= l) return 0;
+  const std::uint64_t room = l - other;
+  const std::uint64_t headroom = std::max<std::uint64_t>(room / 100 * 3, MiB);
+  return room > headroom ? room - headroom : 0;
+}
+
+}  // namespace
+
+TEST_CASE("pacer: parse_memory_limit reads Go's byte counts and warns about anything else", "[pacer]") {
+  struct row {
+    const char* env;
+    std::int64_t want;
+    bool warns;
+  };
+  for (row r : {
+           row{nullptr, no_memory_limit, false},
+           row{"", no_memory_limit, false},
+           row{"off", no_memory_limit, false},
+           row{"0", 0, false},
+           row{"1048576", 1048576, false},
+           row{"100B", 100, false},
+           row{"5KiB", 5 * 1024, false},
+           row{"64MiB", 64 * std::int64_t{MiB}, false},
+           row{"2GiB", std::int64_t{2} << 30, false},
+           row{"3TiB", std::int64_t{3} << 40, false},
+           row{"9223372036854775807", INT64_MAX, false},
+           row{"8388607TiB", std::int64_t{8388607} << 40, false},
+           row{"8388608TiB", no_memory_limit, true},           // 2^63: does not fit
+           row{"9223372036854775808", no_memory_limit, true},  // INT64_MAX + 1
+           row{"99999999999999999999999", no_memory_limit, true},
+           row{"-1", no_memory_limit, true},
+           row{"+5MiB", no_memory_limit, true},
+           row{"5MB", no_memory_limit, true},  // Go takes only the binary suffixes
+           row{"5mib", no_memory_limit, true},
+           row{"5 MiB", no_memory_limit, true},
+           row{"1.5GiB", no_memory_limit, true},
+           row{"MiB", no_memory_limit, true},
+           row{"OFF", no_memory_limit, true},
+       }) {
+    INFO("GOMEMLIMIT=" << (r.env ? r.env : "(unset)"));
+    std::string warning;
+    CHECK(parse_memory_limit(r.env, &warning) == r.want);
+    if (r.warns) {
+      CHECK(warning == std::string("GOMEMLIMIT: invalid value \"") + r.env + "\"; using the default (no limit)");
+    } else {
+      CHECK(warning.empty());
+    }
+  }
+}
+
+TEST_CASE("pacer: the memory limit lowers the goal, never below the live heap", "[pacer]") {
+  struct row {
+    int gogc;
+    std::int64_t limit;
+    std::uint64_t live, other;
+    std::uint64_t want_goal;
+    bool from_limit;
+  };
+  const auto lim = [](std::uint64_t b) { return static_cast<std::int64_t>(b); };
+  for (row r : {
+           // No limit: GOGC alone.
+           row{100, no_memory_limit, 64 * MiB, 10 * MiB, 128 * MiB, false},
+           // A limit far above the GOGC goal changes nothing.
+           row{100, lim(1024 * MiB), 64 * MiB, 10 * MiB, 128 * MiB, false},
+           // 100 MiB limit, 4 MiB other: room 96 MiB, headroom 2.88 MiB (3%).
+           row{100, lim(100 * MiB), 64 * MiB, 4 * MiB, expected_limit_goal(lim(100 * MiB), 4 * MiB), true},
+           // Small room: the 1 MiB minimum headroom.
+           row{100, lim(20 * MiB), 1 * MiB, 2 * MiB, 4 * MiB, false},  // the GOGC goal (4 MiB) is lower
+           row{400, lim(20 * MiB), 8 * MiB, 2 * MiB, 17 * MiB, true},
+           // The live heap above the limit goal: the goal is the live heap.
+           row{100, lim(50 * MiB), 60 * MiB, 4 * MiB, 60 * MiB, true},
+           // Metadata alone over the limit: goal = live heap.
+           row{100, lim(8 * MiB), 6 * MiB, 9 * MiB, 6 * MiB, true},
+           // GOGC off with a limit: the limit goal alone.
+           row{-1, lim(256 * MiB), 10 * MiB, 6 * MiB, expected_limit_goal(lim(256 * MiB), 6 * MiB), true},
+           // GOGC off, no limit: off.
+           row{-1, no_memory_limit, 10 * MiB, 6 * MiB, pacer::off, false},
+       }) {
+    INFO("GOGC " << r.gogc << ", limit " << r.limit << ", live " << r.live << ", other " << r.other);
+    pacer p(r.gogc);
+    CHECK(p.set_memory_limit(r.limit) == no_memory_limit);
+    p.end_cycle(r.live, 0, 0);
+    p.set_other_memory(r.other);
+    CHECK(p.heap_goal() == r.want_goal);
+    CHECK(p.trigger() == p.heap_goal());
+    CHECK(p.goal_from_limit() == r.from_limit);
+    CHECK(p.heap_goal() >= p.heap_marked());
+    CHECK(p.enabled() == (r.gogc >= 0 || r.limit != no_memory_limit));
+  }
+}
+
+TEST_CASE("pacer: set_memory_limit returns the previous limit; a negative value only queries", "[pacer]") {
+  pacer p(100);
+  p.end_cycle(40 * MiB, 0, 0);
+  CHECK(p.heap_goal() == 80 * MiB);
+  CHECK(p.set_memory_limit(-1) == no_memory_limit);
+  CHECK(p.memory_limit() == no_memory_limit);
+  CHECK(p.set_memory_limit(std::int64_t{64} * MiB) == no_memory_limit);
+  CHECK(p.heap_goal() == expected_limit_goal(std::int64_t{64} * MiB, 0));  // at once
+  CHECK(p.set_memory_limit(INT64_MIN) == std::int64_t{64} * MiB);        // a query
+  CHECK(p.memory_limit() == std::int64_t{64} * MiB);
+  CHECK(p.set_memory_limit(no_memory_limit) == std::int64_t{64} * MiB);
+  CHECK(p.heap_goal() == 80 * MiB);
+  // GOGC off and a limit: enabled; remove the limit: off.
+  p.set_gc_percent(-1);
+  p.set_memory_limit(std::int64_t{100} * MiB);
+  CHECK(p.enabled());
+  CHECK(p.heap_goal() == expected_limit_goal(std::int64_t{100} * MiB, 0));
+  p.set_memory_limit(no_memory_limit);
+  CHECK_FALSE(p.enabled());
+  CHECK(p.heap_goal() == pacer::off);
+}
+
+TEST_CASE("pacer: simulated programs under a memory limit", "[pacer]") {
+  // Each cycle: allocate 64 KiB steps until should_collect, mark the live
+  // heap of the schedule, report `other` (metadata growing with the heap).
+  struct lim_case {
+    std::string name;
+    int gogc;
+    std::int64_t limit;
+    std::function<std::uint64_t(int)> live;
+    std::function<void(int, std::uint64_t peak, std::uint64_t goal, std::uint64_t live)> check;
+  };
+  const std::uint64_t limit = 256 * MiB;
+  std::vector<lim_case> cases = {
+      {"GOGC=100, live 200 MiB under a 256 MiB limit: peaks stay under the limit", 100,
+       static_cast<std::int64_t>(limit), [](int i) { return std::min<std::uint64_t>(200 * MiB, (4u << i) * MiB); },
+       [&](int, std::uint64_t peak, std::uint64_t, std::uint64_t) { CHECK(peak + peak / 50 < limit + 64 * KiB); }},
+      {"GOGC=off with a limit: cycles only near the limit", -1, static_cast<std::int64_t>(limit),
+       [](int) { return 50 * MiB; },
+       [&](int i, std::uint64_t peak, std::uint64_t, std::uint64_t) {
+         if (i > 0) CHECK(peak > limit * 9 / 10);
+         CHECK(peak < limit);
+       }},
+      {"live heap over the limit: the goal follows the live heap", 100, static_cast<std::int64_t>(limit),
+       [](int i) { return i < 5 ? 100 * MiB : 300 * MiB; },
+       [&](int, std::uint64_t, std::uint64_t goal, std::uint64_t live) { CHECK(goal >= std::min(live, limit / 2)); }},
+  };
+  for (const lim_case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      pacer p(c.gogc);
+      p.set_memory_limit(c.limit);
+      std::uint64_t heap = 0;
+      for (int i = 0; i < 30; ++i) {
+        const std::uint64_t goal = p.heap_goal();
+        const std::uint64_t start = heap;
+        int n = 0;
+        do {
+          REQUIRE(n++ < 10'000'000);
+          heap += 64 * KiB;
+        } while (!p.should_collect(heap));
+        const std::uint64_t live = std::min(c.live(i), heap);
+        INFO("cycle " << i << ": goal " << goal << ", peak " << heap << ", live " << live);
+        CHECK(heap >= goal);
+        if (start >= goal)
+          CHECK(heap == start + 64 * KiB);  // already at the goal: the first step collects
+        else
+          CHECK(heap < goal + 64 * KiB);
+        c.check(i, heap, goal, live);
+        p.end_cycle(live, 0, 0);
+        p.set_other_memory(heap / 50);  // 2% of the heap in metadata
+        CHECK(p.heap_goal() <= std::max(expected_limit_goal(c.limit, heap / 50), live));
+        heap = live;
+      }
+    }
+  }
+}

@@ -3,6 +3,7 @@
 //
 //   gc::collect();                         // full blocking collection (Go's runtime.GC)
 //   int old = gc::set_gc_percent(50);      // Go's debug.SetGCPercent; GOGC sets the initial value
+//   gc::set_memory_limit(1ll << 30);       // Go's debug.SetMemoryLimit; GOMEMLIMIT sets it
 //
 //   std::thread t([] {
 //     gc::thread_scope registered;         // needed only if t holds gc pointers
@@ -46,6 +47,21 @@ void collect();
 // comes from GOGC ("off", or an integer; unset means 100; anything else
 // prints one warning and means 100).
 int set_gc_percent(int percent);
+
+// Sets the soft memory limit, as Go's debug.SetMemoryLimit: the collector
+// runs more often as gort's memory (heap, free pages not yet returned, and
+// its metadata; not the program's malloc memory) approaches `bytes`, and
+// returns free pages to the OS to stay under it. Soft: a live heap larger
+// than the limit is not an error; the heap then grows past it, and the
+// collector takes at most about half of the CPU time rather than
+// collecting back to back. A negative value changes nothing (a query).
+// Returns the previous limit; INT64_MAX means none. The initial value comes
+// from GOMEMLIMIT (Go's syntax: bytes with an optional B, KiB, MiB, GiB or
+// TiB suffix, or "off"; anything else prints one warning and means none).
+//
+//   gc::set_memory_limit(512ll << 20);                 // 512 MiB
+//   std::int64_t now = gc::set_memory_limit(-1);       // query
+std::int64_t set_memory_limit(std::int64_t bytes);
 
 // A safe point: if a collection is waiting to stop this thread, stop here.
 // Long loops that neither allocate nor block can call it to keep pauses short.

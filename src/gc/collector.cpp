@@ -18,6 +18,7 @@
 #include "common/check.hpp"
 #include "common/godebug.hpp"
 #include "gc/checkmark.hpp"
+#include "gc/cpu_limiter.hpp"
 #include "gc/gctrace.hpp"
 #include "gc/mark.hpp"
 #include "gc/pacer.hpp"
@@ -49,6 +50,11 @@ struct state {
   std::mutex world;  // plain: held across the stop (collector.hpp)
   pacer pace;        // guarded by world
   gc_stats stats;    // guarded by world
+  // GC CPU limiter (cpu_limiter.hpp), fed with pauses and the time between
+  // them since limiter_last. Guarded by world.
+  cpu_limiter limiter{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  clock::time_point limiter_last = clock::now();  // guarded by world
+  std::atomic<std::uint64_t> limited{0};  // limit-only triggers the limiter postponed
   std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
   clock::time_point start = clock::now();
 
@@ -92,6 +98,17 @@ void lock_world(state& s) {
 // allocation inside it.
 constinit thread_local bool in_collector = false;
 constinit thread_local int scope_depth = 0;
+
+// gort's memory that is neither live objects nor free heap pages, for the
+// memory limit (pacer.hpp step 7): the free slots of in-use spans, span
+// structs, caches and arena metadata.
+std::uint64_t metadata_memory(const page_heap_counters& c) {
+  return c.mspan_sys + c.other_sys + counters.mcache_sys.load(std::memory_order_relaxed);
+}
+std::uint64_t other_memory(std::uint64_t live_bytes) {
+  const page_heap_counters c = page_heap::instance().counters();
+  return (c.heap_inuse > live_bytes ? c.heap_inuse - live_bytes : 0) + metadata_memory(c);
+}
 
 // Step 3's roots, through the collector's mark worker; returns the bytes of
 // stack scanned. World stopped. The checkmark pass calls it again.
@@ -152,6 +169,7 @@ void run_cycle(state& s, bool forced) {
   const std::uint64_t goal_of_this_cycle = s.pace.heap_goal();
   const std::uint64_t globals = roots::range_bytes();
   s.pace.end_cycle(swept.live_bytes, stack_bytes, globals);
+  s.pace.set_other_memory(other_memory(swept.live_bytes));
   s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
 
   stack::start_the_world();
@@ -160,6 +178,16 @@ void run_cycle(state& s, bool forced) {
 
   gc_stats& g = s.stats;
   const int procs = mark::helper_count() + 1;
+  {
+    // The limiter: the pause was GC time on every processor, the rest of
+    // the time since the last update was the program's.
+    const clock::time_point now = clock::now();
+    const auto since = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.limiter_last).count());
+    const std::uint64_t p = static_cast<std::uint64_t>(procs);
+    s.limiter.update(pause * p, (since > pause ? since - pause : 0) * p);
+    s.limiter_last = now;
+  }
   g.pause_ns[g.num_gc % 256] = pause;
   g.num_gc++;
   if (forced) g.num_forced_gc++;
@@ -193,17 +221,51 @@ void run_cycle(state& s, bool forced) {
   }
 }
 
+// How much heap memory (in use or free, not yet returned) the scavenger
+// lets the heap keep after a cycle: about 10% over the goal (Go's scavenger
+// keeps ~10% over the goal too), and under a memory limit no more than the
+// limit less gort's metadata. UINT64_MAX: no bound (GC off, no limit).
+// Caller holds the world mutex.
+std::uint64_t retain_target(const pacer& pace) {
+  if (!pace.enabled()) return ~std::uint64_t{0};
+  const std::uint64_t goal = pace.heap_goal();
+  std::uint64_t keep = goal > ~std::uint64_t{0} / 11 * 10 ? goal : goal + goal / 10;
+  if (pace.has_memory_limit()) {
+    const std::uint64_t meta = metadata_memory(page_heap::instance().counters());
+    const auto limit = static_cast<std::uint64_t>(pace.memory_limit());
+    const std::uint64_t cap = limit > meta ? limit - meta : 0;
+    if (cap < keep) keep = cap;
+  }
+  return keep;
+}
+
 // After a cycle, outside the stop: return free pages to the OS until the
-// heap keeps at most about 10% more memory than the goal (Go's scavenger
-// keeps ~10% over the goal too; it paces itself in the background, which
-// this version does not yet: it releases at once, holding the heap lock for
-// the madvise calls).
-void scavenge_to_goal(std::uint64_t goal) {
-  if (goal == ~std::uint64_t{0}) return;  // GC off: no goal to hold to
+// heap retains at most `keep` bytes. (Go's scavenger paces itself in the
+// background; this version releases at once, holding the heap lock for the
+// madvise calls.)
+void scavenge_to(std::uint64_t keep) {
+  if (keep == ~std::uint64_t{0}) return;
   const page_heap_counters c = page_heap::instance().counters();
   const std::uint64_t retained = c.heap_sys - c.heap_released;
-  const std::uint64_t keep = goal + goal / 10;
   if (retained > keep) page_heap::instance().release(retained - keep);
+}
+
+// Should an automatic cycle start for this heap? The trigger says so; the
+// CPU limiter may postpone a cycle that only the memory limit asks for.
+// Caller holds the world mutex.
+bool want_cycle(state& s, std::uint64_t heap_live) {
+  if (heap_live < s.trigger.load(std::memory_order_relaxed)) return false;
+  if (!s.pace.has_memory_limit() || heap_live >= s.pace.gogc_goal()) return true;
+  const clock::time_point now = clock::now();
+  const auto since = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.limiter_last).count());
+  const auto procs = static_cast<std::uint64_t>(mark::helper_count() + 1);
+  s.limiter.update(0, since * procs);
+  s.limiter_last = now;
+  const std::uint64_t last_pause = s.stats.num_gc ? s.stats.pause_ns[(s.stats.num_gc - 1) % 256] : 0;
+  if (s.limiter.admits(last_pause * procs)) return true;
+  s.limited.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 void finalizer_main() {
@@ -240,15 +302,15 @@ void collect_automatic() {
   state& s = st();
   if (!s.world.try_lock()) return;  // a cycle is running: it will stop this thread
   bool ran = false;
-  std::uint64_t goal = 0;
-  if (counters.heap_live.load(std::memory_order_relaxed) >= s.trigger.load(std::memory_order_relaxed)) {
+  std::uint64_t keep = 0;
+  if (want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {
     run_cycle(s, false);
     ran = true;
-    goal = s.pace.enabled() ? s.pace.heap_goal() : ~std::uint64_t{0};
+    keep = retain_target(s.pace);
   }
   s.world.unlock();
   wake_finalizer(s);
-  if (ran) scavenge_to_goal(goal);
+  if (ran) scavenge_to(keep);
 }
 
 // ---- allocator hooks ------------------------------------------------------------
@@ -320,6 +382,7 @@ int init() {
   static const int once = [] {
     state& s = st();
     s.pace.set_gc_percent(gogc_from_environment());
+    s.pace.set_memory_limit(memory_limit_from_environment());
     s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
     hooks.slow_path = on_slow_path;
     hooks.thread_started = on_thread_started;
@@ -332,6 +395,8 @@ int init() {
 }
 
 void (*test_after_mark)() = nullptr;
+
+std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
 
 std::mutex& world_mutex() { return st().world; }
 void lock_world_mutex() { lock_world(st()); }
@@ -367,12 +432,12 @@ void collect() {
   thread_scope registered;
   collector::state& s = collector::st();
   collector::clear_stack_below();
-  std::uint64_t goal;
+  std::uint64_t keep;
   {
     collector::lock_world(s);
     std::lock_guard g(s.world, std::adopt_lock);
     collector::run_cycle(s, true);
-    goal = s.pace.enabled() ? s.pace.heap_goal() : ~std::uint64_t{0};
+    keep = collector::retain_target(s.pace);
   }
   // Run the destructors queued by this cycle (and any earlier ones), here.
   collector::in_collector = true;
@@ -384,7 +449,17 @@ void collect() {
     blocking_region quiet;
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  collector::scavenge_to_goal(goal);
+  collector::scavenge_to(keep);
+}
+
+std::int64_t set_memory_limit(std::int64_t limit) {
+  collector::init();
+  collector::state& s = collector::st();
+  collector::lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  const std::int64_t old = s.pace.set_memory_limit(limit);
+  s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+  return old;
 }
 
 int set_gc_percent(int percent) {

@@ -43,4 +43,7 @@ int init();
 // the checkmark verifier). Set it while no cycle runs.
 extern void (*test_after_mark)();
 
+// Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
+std::uint64_t limited_triggers();
+
 }  // namespace gc::internal::collector

@@ -69,6 +69,45 @@ int gogc_from_environment() {
   return value;
 }
 
+std::int64_t parse_memory_limit(const char* env, std::string* warning) {
+  if (env == nullptr || *env == '\0') return no_memory_limit;
+  const std::string_view s(env);
+  if (s == "off") return no_memory_limit;
+  // Go's parseByteCount: digits, then one of the binary suffixes or none.
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  const std::string_view suffix = s.substr(digits);
+  unsigned shift = 0;
+  bool ok = digits > 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "KiB") shift = 10;
+  else if (suffix == "MiB") shift = 20;
+  else if (suffix == "GiB") shift = 30;
+  else if (suffix == "TiB") shift = 40;
+  else ok = false;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; ok && i < digits; ++i) {
+    value = value * 10 + static_cast<std::uint64_t>(s[i] - '0');
+    if (value > static_cast<std::uint64_t>(INT64_MAX)) ok = false;
+  }
+  if (ok && value > (static_cast<std::uint64_t>(INT64_MAX) >> shift)) ok = false;
+  if (ok) return static_cast<std::int64_t>(value << shift);
+  if (warning != nullptr)
+    *warning = fmt::format("GOMEMLIMIT: invalid value \"{}\"; using the default (no limit)", s);
+  return no_memory_limit;
+}
+
+std::int64_t memory_limit_from_environment() {
+  static std::int64_t value = no_memory_limit;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::string warning;
+    value = parse_memory_limit(std::getenv("GOMEMLIMIT"), &warning);
+    if (!warning.empty()) warn(warning);
+  });
+  return value;
+}
+
 pacer::pacer(int gc_percent) : gc_percent_(gc_percent < 0 ? -1 : gc_percent) { commit(); }
 
 int pacer::set_gc_percent(int percent) {
@@ -84,6 +123,40 @@ void pacer::end_cycle(std::uint64_t live_bytes, std::uint64_t stack_bytes, std::
   globals_scan_ = globals_bytes;
   ++cycles_;
   commit();
+}
+
+std::int64_t pacer::set_memory_limit(std::int64_t limit) {
+  const std::int64_t previous = memory_limit_;
+  if (limit >= 0) {
+    memory_limit_ = limit;
+    commit();
+  }
+  return previous;
+}
+
+void pacer::set_other_memory(std::uint64_t bytes) {
+  other_ = bytes;
+  commit();
+}
+
+std::uint64_t pacer::limit_goal_for(std::int64_t limit, std::uint64_t other_bytes) {
+  if (limit == no_memory_limit) return off;
+  const auto l = static_cast<std::uint64_t>(limit);
+  if (other_bytes >= l) return 0;
+  const std::uint64_t room = l - other_bytes;
+  constexpr std::uint64_t min_headroom = std::uint64_t{1} << 20;
+  std::uint64_t headroom = room / 100 * 3;
+  if (headroom < min_headroom) headroom = min_headroom;
+  return room > headroom ? room - headroom : 0;
+}
+
+void pacer::commit() {
+  goal_ = gogc_goal();
+  if (has_memory_limit()) {
+    std::uint64_t limit_goal = limit_goal_for(memory_limit_, other_);
+    if (limit_goal < heap_marked_) limit_goal = heap_marked_;
+    if (limit_goal < goal_) goal_ = limit_goal;
+  }
 }
 
 std::uint64_t pacer::heap_minimum_for(int gc_percent) {

@@ -42,10 +42,32 @@
 //    allocation that crossed it. (The concurrent pacer will start earlier:
 //    trigger = goal - runway, clamped as Go 1.18 clamps it.)
 //
+// 7. The memory limit (GOMEMLIMIT, gc::set_memory_limit; Go 1.19's soft
+//    limit). parse_memory_limit reads Go's syntax: unset, "" or "off" -> no
+//    limit; decimal digits with an optional suffix B, KiB, MiB, GiB or TiB
+//    that fit an int64 -> that many bytes; anything else -> no limit and
+//    one warning. set_memory_limit(n) sets it at once (negative n: only
+//    returns the current one). The collector tells the pacer how much of
+//    gort's memory is neither live objects nor free heap pages
+//    (set_other_memory: span structs, caches, arena metadata, and the free
+//    slots of in-use spans), and the goal becomes
+//        limit_goal = L - headroom (0 when L <= headroom, or when
+//                     other >= limit), where L = limit - other and
+//                     headroom = max(L / 100 * 3, 1 MiB)
+//        goal = min(GOGC goal of step 3, max(limit_goal, heap_marked))
+//    as Go's memoryLimitHeapGoal computes it (the goal never drops below
+//    the live heap: a smaller one would only collect continuously). With
+//    GOGC off and a limit, goal = that limit goal: collection only near
+//    the limit. The scavenger keeps retained heap pages under limit - other
+//    (collector.cpp), and the CPU limiter (cpu_limiter.hpp) stops a heap
+//    above its limit from collecting back to back.
+//
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
-//                          heap_goal() >= heap_marked() and >= heap_minimum()
-//   gc_percent() == -1 =>  heap_goal() == trigger() == UINT64_MAX
+//                          heap_goal() >= heap_marked()
+//   no limit, gc_percent() >= 0  =>  heap_goal() >= heap_minimum()
+//   gc_percent() == -1 and no limit  =>  heap_goal() == trigger() == UINT64_MAX
+//   a limit  =>  heap_goal() <= max(limit_goal, heap_marked())
 //   trigger() <= heap_goal()
 //   The class is pure: no globals, no clocks, no locks. The collector owns
 //   one instance and calls it with the world stopped (or under its lock).
@@ -78,6 +100,16 @@ int gogc_from_environment();
 // call: getenv("GOGC"), parse, warn if bad. For tests.
 int read_gogc_environment();
 
+inline constexpr std::int64_t no_memory_limit = INT64_MAX;
+
+// Pure GOMEMLIMIT parser (step 7). env == nullptr, "" or "off" -> no limit.
+// Anything else that is not a byte count -> no limit, and *warning (if not
+// null) is set to one line naming the bad value and the default.
+std::int64_t parse_memory_limit(const char* env, std::string* warning);
+
+// getenv("GOMEMLIMIT") parsed once per process; a bad value warns once.
+std::int64_t memory_limit_from_environment();
+
 class pacer {
  public:
   // The heap minimum at GOGC=100; it scales linearly with GOGC (step 2).
@@ -91,7 +123,8 @@ class pacer {
   // and returns the previous value (-1 if it was off).
   int set_gc_percent(int percent);
   int gc_percent() const { return gc_percent_; }
-  bool enabled() const { return gc_percent_ >= 0; }
+  // Automatic collection: GOGC on, or a memory limit set.
+  bool enabled() const { return gc_percent_ >= 0 || has_memory_limit(); }
 
   // End of a mark: the marked (live) heap bytes, the bytes of stacks
   // scanned, and the bytes of globals (add_roots regions) scanned.
@@ -100,6 +133,20 @@ class pacer {
   // Step 3's formula, for any inputs (gc_percent < 0: off).
   static std::uint64_t goal_for(int gc_percent, std::uint64_t live_bytes, std::uint64_t stack_bytes,
                                 std::uint64_t globals_bytes);
+  // Step 7's limit goal before the live-heap floor (limit == no_memory_limit: off).
+  static std::uint64_t limit_goal_for(std::int64_t limit, std::uint64_t other_bytes);
+
+  // Step 7. Negative: no change. Returns the previous limit.
+  std::int64_t set_memory_limit(std::int64_t limit);
+  std::int64_t memory_limit() const { return memory_limit_; }
+  bool has_memory_limit() const { return memory_limit_ != no_memory_limit; }
+  // gort's memory that is neither live objects nor free heap pages.
+  void set_other_memory(std::uint64_t bytes);
+  std::uint64_t other_memory() const { return other_; }
+  // The goal GOGC alone would set (off: UINT64_MAX); heap_goal() is at most this.
+  std::uint64_t gogc_goal() const { return goal_for(gc_percent_, heap_marked_, last_stack_scan_, globals_scan_); }
+  // Is the current goal set by the memory limit (lower than GOGC's)?
+  bool goal_from_limit() const { return goal_ < gogc_goal(); }
   // Step 2's formula (gc_percent < 0: 0).
   static std::uint64_t heap_minimum_for(int gc_percent);
 
@@ -115,9 +162,11 @@ class pacer {
   std::uint64_t cycles() const { return cycles_; }
 
  private:
-  void commit() { goal_ = goal_for(gc_percent_, heap_marked_, last_stack_scan_, globals_scan_); }
+  void commit();
 
   int gc_percent_;
+  std::int64_t memory_limit_ = no_memory_limit;
+  std::uint64_t other_ = 0;
   std::uint64_t heap_marked_ = 0;
   std::uint64_t last_stack_scan_ = 0;
   std::uint64_t globals_scan_ = 0;
