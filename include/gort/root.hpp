@@ -14,6 +14,8 @@
 // - Cheap: creating, copying and destroying a root takes a slot from a
 //   per-thread free list; no global lock on the common path. A null root
 //   holds no slot.
+// - Stores into a root run the write barrier while the collector marks
+//   concurrently (roots are scanned while the program runs).
 // - Threading: any number of roots may be created and destroyed from any
 //   thread. One root object is like a T*: don't write it from two threads
 //   at once.
@@ -27,6 +29,8 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+
+#include <gort/internal/barrier.hpp>
 
 namespace gc {
 
@@ -68,7 +72,7 @@ class root {
     return *this;
   }
 
-  T* get() const noexcept { return slot_ != nullptr ? static_cast<T*>(*slot_) : nullptr; }
+  T* get() const noexcept { return slot_ != nullptr ? static_cast<T*>(internal::slot_load(slot_)) : nullptr; }
   T* operator->() const noexcept { return get(); }
   T& operator*() const noexcept { return *get(); }
   explicit operator bool() const noexcept { return slot_ != nullptr; }
@@ -78,7 +82,7 @@ class root {
     if (p == nullptr) {
       release();
     } else if (slot_ != nullptr) {
-      *slot_ = const_cast<std::remove_cv_t<T>*>(p);  // the write barrier goes here
+      internal::barriered_store(slot_, static_cast<void*>(const_cast<std::remove_cv_t<T>*>(p)));
     } else {
       slot_ = internal::root_slot_new(p);
     }

@@ -42,9 +42,11 @@ class tracer {
   tracer(const tracer&) = delete;
   tracer& operator=(const tracer&) = delete;
 
+  // Members are read atomically: the program may be storing into them while
+  // the collector marks concurrently.
   template <class T>
   void visit(const member<T>& m) {
-    visit_slot(m.get(), &m);
+    visit_slot(internal::slot_load(reinterpret_cast<T* const*>(&m)), &m);
   }
   template <class T>
   void visit(T* const& p) {
@@ -53,7 +55,7 @@ class tracer {
   }
   template <class T, std::size_t N>
   void visit(const member<T> (&array)[N]) {
-    for (const member<T>& m : array) visit_slot(m.get(), &m);
+    for (const member<T>& m : array) visit(m);
   }
   // Any address: a gc object's base or interior, or anything else (ignored).
   void visit_address(const void* p) { visit_slot(p, nullptr); }

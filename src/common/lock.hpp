@@ -36,6 +36,7 @@
 //
 // The lock order (lowest first; take them in this order only):
 //   registry < central < heap < scavenger_state < metadata < roots < finalizer
+//     < mark_queue
 //   - registry: the list of live mcaches (src/alloc/mcache.cpp).
 //   - central:  one per span class (src/alloc/mcentral.cpp). Two central locks
 //               are never held at once.
@@ -43,6 +44,8 @@
 //   - metadata: the pool that hands out span structs (taken under heap).
 //   - roots:    the root slot chunks and root ranges; nothing is taken under it.
 //   - finalizer: the destructor queue; nothing is taken under it.
+//   - mark_queue: the marker's shared work lists, also taken by the write
+//               barrier from any thread; nothing is taken under it.
 //
 // Invariants: no code path holds two locks of the same rank.
 // thread_lock_state::locks is the number of rank_mutexes the thread holds or
@@ -71,6 +74,7 @@ enum class lock_rank : std::uint8_t {
   metadata = 5,
   roots = 6,      // gc::root slots and gc::add_roots ranges (src/gc/roots.cpp): a leaf
   finalizer = 7,  // the destructor queue (src/gc/sweep.cpp): a leaf
+  mark_queue = 8, // the marker's shared work lists (src/gc/mark.cpp): a leaf
 };
 
 const char* lock_rank_name(lock_rank r);
@@ -168,5 +172,28 @@ class rank_mutex {
 };
 
 using lock_guard = std::lock_guard<rank_mutex>;
+
+// A few instructions during which the calling thread must not be stopped
+// for a collection, though it holds no lock: it counts as holding one (step
+// 4), so a stop that arrives meanwhile parks the thread at the end of the
+// scope. Used where a phase check and what depends on it must not be split
+// by a stop (the write barrier's shading, allocate-black). Nothing inside
+// may block or take a lock that a stopper could hold.
+class no_stop_scope {
+ public:
+  no_stop_scope() noexcept {
+    ++tls_lock_state.locks;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~no_stop_scope() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (--tls_lock_state.locks == 0) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      if (GORT_UNLIKELY(tls_lock_state.stop_deferred)) run_deferred_stop();
+    }
+  }
+  no_stop_scope(const no_stop_scope&) = delete;
+  no_stop_scope& operator=(const no_stop_scope&) = delete;
+};
 
 }  // namespace gc::internal

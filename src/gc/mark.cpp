@@ -12,6 +12,7 @@
 
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
+#include "common/lock.hpp"
 #include "gc/checkmark.hpp"
 #include "os/os.hpp"
 
@@ -30,13 +31,15 @@ struct work_buf {
 };
 static_assert(sizeof(work_buf) <= 4096);
 
-// Buffers and the global full list. Used only by marking threads, while the
-// world is stopped; a std::mutex suffices (no mutator ever takes it).
+// Buffers, the global full list, and the grey list that mutators fill
+// (shade: the write barrier, allocate paths). A rank_mutex: mutators take it
+// too, and a thread must never be stopped while it holds it.
 struct shared_state {
-  std::mutex mu;
+  rank_mutex mu{lock_rank::mark_queue};
   work_buf* empty = nullptr;  // guarded by mu
   work_buf* full = nullptr;   // guarded by mu
-  std::atomic<std::size_t> full_count{0};
+  work_buf* grey = nullptr;   // guarded by mu; objects shaded by mutators, not yet taken
+  std::atomic<std::size_t> full_count{0};   // buffers on `full`, plus 1 while `grey` holds items
   std::atomic<int> idle{0};
   int workers = 1;            // set by drain(): helpers taking part + 1
 };
@@ -50,7 +53,7 @@ shared_state& st() {
 work_buf* get_empty() {
   shared_state& s = st();
   {
-    std::lock_guard g(s.mu);
+    lock_guard g(s.mu);
     if (work_buf* b = s.empty) {
       s.empty = b->next;
       b->next = nullptr;
@@ -61,7 +64,7 @@ work_buf* get_empty() {
   constexpr std::size_t chunk = 64 * 1024;
   auto* mem = static_cast<char*>(os::map_metadata(chunk));
   GORT_CHECK(mem != nullptr, "marking: cannot map {} bytes for work buffers", chunk);
-  std::lock_guard g(s.mu);
+  lock_guard g(s.mu);
   for (std::size_t off = 4096; off + 4096 <= chunk; off += 4096) {
     auto* b = new (mem + off) work_buf();
     b->next = s.empty;
@@ -72,30 +75,67 @@ work_buf* get_empty() {
 
 void put_empty(work_buf* b) {
   shared_state& s = st();
-  std::lock_guard g(s.mu);
+  lock_guard g(s.mu);
   b->next = s.empty;
   s.empty = b;
 }
 
-void put_full(work_buf* b) {
-  shared_state& s = st();
-  std::lock_guard g(s.mu);
+void put_full_locked(shared_state& s, work_buf* b) {
   b->next = s.full;
   s.full = b;
   s.full_count.fetch_add(1, std::memory_order_release);
 }
 
+void put_full(work_buf* b) {
+  shared_state& s = st();
+  lock_guard g(s.mu);
+  put_full_locked(s, b);
+}
+
+// A full buffer, or else the mutators' partial grey buffer; null if neither.
 work_buf* get_full() {
   shared_state& s = st();
   if (s.full_count.load(std::memory_order_acquire) == 0) return nullptr;
-  std::lock_guard g(s.mu);
+  lock_guard g(s.mu);
   work_buf* b = s.full;
   if (b != nullptr) {
     s.full = b->next;
     b->next = nullptr;
     s.full_count.fetch_sub(1, std::memory_order_relaxed);
+  } else if (s.grey != nullptr) {
+    b = s.grey;
+    s.grey = nullptr;
+    s.full_count.fetch_sub(1, std::memory_order_relaxed);
   }
   return b;
+}
+
+// A mutator shaded an object that may hold pointers: queue it for a worker.
+void push_grey(work_item item) {
+  shared_state& s = st();
+  for (;;) {
+    {
+      lock_guard g(s.mu);
+      if (s.grey == nullptr && s.empty != nullptr) {
+        s.grey = s.empty;
+        s.empty = s.grey->next;
+        s.grey->next = nullptr;
+        s.grey->n = 0;
+        s.full_count.fetch_add(1, std::memory_order_release);  // the grey buffer counts as one
+      }
+      if (s.grey != nullptr) {
+        s.grey->items[s.grey->n++] = item;
+        if (s.grey->n == buf_items) {
+          work_buf* b = s.grey;
+          s.grey = nullptr;
+          s.full_count.fetch_sub(1, std::memory_order_relaxed);
+          put_full_locked(s, b);
+        }
+        return;
+      }
+    }
+    put_empty(get_empty());  // no spare buffer: map more, outside the lock, and retry
+  }
 }
 
 }  // namespace
@@ -157,17 +197,22 @@ class worker {
 
   // Reads other threads' stacks and arbitrary words: sanitizers would flag
   // ASan redzones and racy reads that the stop makes safe.
+  // Not forced inline: an inlined copy would lose this attribute in a
+  // sanitizer build (GCC then instruments the caller's copy).
   __attribute__((no_sanitize("address", "thread"))) void scan_range(std::uintptr_t lo, std::uintptr_t hi) {
     lo = (lo + sizeof(void*) - 1) & ~std::uintptr_t{sizeof(void*) - 1};
-    if (GORT_UNLIKELY(checking_)) {
-      for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*)) {
-        slot_ = p;
-        mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
-      }
-      return;
-    }
+    if (GORT_UNLIKELY(checking_)) return scan_range_checking(lo, hi);
     for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*))
       mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
+  }
+
+  // Checkmark mode: the same, remembering each word's address for reports.
+  __attribute__((no_sanitize("address", "thread"))) GORT_NOINLINE GORT_COLD void scan_range_checking(
+      std::uintptr_t lo, std::uintptr_t hi) {
+    for (std::uintptr_t p = lo; p + sizeof(void*) <= hi; p += sizeof(void*)) {
+      slot_ = p;
+      mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
+    }
   }
 
   // A root region or root object, for checkmark reports.
@@ -255,7 +300,7 @@ class worker {
 
   // Checkmark mode (checkmark.hpp step 2): first visit of `base` in this
   // pass; the collector's mark must have reached it too.
-  GORT_COLD void check_object(span* s, std::uintptr_t base) {
+  GORT_COLD GORT_NOINLINE void check_object(span* s, std::uintptr_t base) {
     if (!checkmark::set(base)) return;
     if (!s->is_marked(s->object_index(base))) report_unmarked(s, base);
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
@@ -372,6 +417,25 @@ void mark_root(const void* p, const char* what) {
 }
 
 void set_checkmark_mode(bool on) { root_w.set_checking(on); }
+
+void shade(const void* p) {
+  const auto v = reinterpret_cast<std::uintptr_t>(p);
+  if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) return;
+  const object_ref ref = find_object(v);
+  if (!ref) return;
+  span* s = ref.s;
+  const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
+  if (!s->try_mark(s->object_index(base))) return;
+  if (!s->noscan) push_grey({base, reinterpret_cast<std::uintptr_t>(s) | 1});
+}
+
+std::size_t grey_pending() {
+  shared_state& s = st();
+  lock_guard g(s.mu);
+  std::size_t n = s.grey != nullptr ? s.grey->n : 0;
+  for (const work_buf* b = s.full; b != nullptr; b = b->next) n += b->n;
+  return n;
+}
 
 void drain() {
   shared_state& s = st();

@@ -69,6 +69,14 @@ void drain();
 // as they are, and aborts with a report on a reachable object that the
 // mark bits say is white.
 void set_checkmark_mode(bool on);
+
+// From any thread, marking concurrently (the write barrier, allocate-black):
+// marks the gc object containing p, if any, and if it was white and may
+// hold pointers queues it on the grey list, which workers drain with the
+// full buffers. Non-heap addresses are ignored.
+void shade(const void* p);
+// Items waiting on the shared lists (full buffers and the grey list). Tests.
+std::size_t grey_pending();
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it

@@ -39,7 +39,7 @@ root_state& state() {
   return *s;
 }
 
-void** next_of(void** slot) { return static_cast<void**>(*slot); }
+void** next_of(void** slot) { return static_cast<void**>(slot_load(slot)); }
 
 // The calling thread's free list; given back to the global list at exit.
 struct local_list {
@@ -51,7 +51,7 @@ struct local_list {
     while (next_of(tail) != nullptr) tail = next_of(tail);
     root_state& s = state();
     lock_guard g(s.lock);
-    *tail = s.free_head;
+    slot_store(tail, static_cast<void*>(s.free_head));
     s.free_head = head;
     head = nullptr;
     count = 0;
@@ -65,7 +65,7 @@ void refill_local() {
   for (std::size_t i = 0; i < refill_batch && s.free_head != nullptr; ++i) {
     void** slot = s.free_head;
     s.free_head = next_of(slot);
-    *slot = local.head;
+    slot_store(slot, static_cast<void*>(local.head));
     local.head = slot;
     ++local.count;
   }
@@ -104,13 +104,17 @@ void** root_slot_new(const void* value) {
   void** slot = local.head;
   local.head = next_of(slot);
   --local.count;
-  *slot = const_cast<void*>(value);
+  // The slot may already have been scanned in this cycle: barriered.
+  barriered_init(slot, const_cast<void*>(value));
   return slot;
 }
 
 void root_slot_free(void** slot) noexcept {
   using namespace roots;
-  *slot = local.head;
+  // The value leaves a root the collector may not have scanned yet: the
+  // deletion half of the barrier shades it (a free slot holds a link of the
+  // free list, which points outside the heap).
+  barriered_store(slot, static_cast<void*>(local.head));
   local.head = slot;
   if (++local.count > local_max) {
     // Give half back so that one thread destroying many roots does not hoard.
@@ -119,7 +123,7 @@ void root_slot_free(void** slot) noexcept {
     for (std::size_t i = 0; i < local_max / 2; ++i) {
       void** x = local.head;
       local.head = next_of(x);
-      *x = s.free_head;
+      slot_store(x, static_cast<void*>(s.free_head));
       s.free_head = x;
     }
     local.count -= local_max / 2;

@@ -450,6 +450,9 @@ void start_the_world() {
 static_assert(sizeof(unw_context_t) <= sizeof(self_context::regs), "self_context::regs must hold an unw_context_t");
 
 void capture_self(self_context& ctx) {
+  // The buffer is larger than the context, and it is scanned: clear the
+  // tail, which would otherwise hold stale stack words (old pointers).
+  std::memset(ctx.regs + sizeof(unw_context_t), 0, sizeof ctx.regs - sizeof(unw_context_t));
   unw_getcontext(reinterpret_cast<unw_context_t*>(ctx.regs));
 #if defined(__GNUC__) && !defined(__clang__)
   ctx.lo = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());

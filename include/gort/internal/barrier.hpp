@@ -1,0 +1,60 @@
+// gort/internal/barrier.hpp: the write barrier's inline half, used by
+// gc::member, gc::root and gc::write_barrier. The barrier itself, its
+// correctness argument and its slow path are in src/gc/barrier.cpp.
+//
+// Every store of a gc pointer into a slot the collector may scan
+// concurrently (a member of a gc object, a root slot) is
+//     old = *slot;  *slot = value;  if (write_barrier_on) write_barrier_slow(old, value);
+// The store comes BEFORE the flag is read, on purpose: threads are stopped by
+// signals at arbitrary instructions, and this order makes every interruption
+// point safe when marking starts (src/gc/barrier.cpp, step 3 of the argument).
+// When marking is off the cost is one load of a global and one predictable
+// branch.
+#pragma once
+
+#include <atomic>
+
+#include <gort/internal/config.hpp>
+
+namespace gc::internal {
+
+// True while the collector marks concurrently. Written only while the world
+// is stopped; read relaxed by every barriered store.
+extern std::atomic<bool> write_barrier_on;
+
+// Shades old_value and new_value (null is ignored) if marking is still on.
+GORT_NOINLINE void write_barrier_slow(const void* old_value, const void* new_value) noexcept;
+
+// Loads and stores of pointer slots that the collector reads concurrently:
+// relaxed atomics (plain moves on x86-64 and AArch64), so that a marker
+// reading a slot while the program writes it is no data race.
+template <class T>
+GORT_ALWAYS_INLINE T* slot_load(T* const* slot) noexcept {
+  return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+template <class T>
+GORT_ALWAYS_INLINE void slot_store(T** slot, T* value) noexcept {
+  __atomic_store_n(slot, value, __ATOMIC_RELAXED);
+}
+
+// The barriered store: store first, then the flag (see above).
+template <class T>
+GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
+  T* old = slot_load(slot);
+  slot_store(slot, value);
+  if (GORT_UNLIKELY(write_barrier_on.load(std::memory_order_relaxed))) write_barrier_slow(old, value);
+}
+
+// A slot being initialised (nothing old to shade).
+template <class T>
+GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
+  slot_store(slot, value);
+  if (GORT_UNLIKELY(write_barrier_on.load(std::memory_order_relaxed)) && value != nullptr)
+    write_barrier_slow(nullptr, value);
+}
+
+// Bulk: copies n pointer slots (memmove semantics), shading every value
+// overwritten and every value copied while marking. Out of line.
+GORT_NOINLINE void barriered_copy(void** dst, void* const* src, std::size_t n) noexcept;
+
+}  // namespace gc::internal
