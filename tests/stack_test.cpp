@@ -433,6 +433,77 @@ TEST_CASE("stack: for_each_stack reports every thread with a range holding its l
   ::close(fds[1]);
 }
 
+TEST_CASE("stack: a handshake visits each thread once and alone while the others run", "[stack]") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  slot slots[3];
+  std::atomic<bool> quit{false};
+  std::thread a(spinner, std::ref(slots[0]), std::cref(quit));
+  std::thread b(poller, std::ref(slots[1]), std::cref(quit));
+  std::thread c(reader, std::ref(slots[2]), fds[0]);
+  REQUIRE(wait_until([&] {
+    for (auto& s : slots)
+      if (s.local.load() == 0) return false;
+    return true;
+  }));
+  const bool was_registered = stk::current_thread() != nullptr;
+  if (!was_registered) stk::register_thread();
+  volatile int main_local = 0;
+
+  // Recorded during the handshake without allocating; checked after.
+  int times[3] = {0, 0, 0};
+  bool holds_local[3] = {false, false, false};
+  stk::stop_kind kinds[3] = {};
+  // While the spinner (a) is visited, the poller (b) must still advance,
+  // and the other way round: only the visited thread is stopped.
+  bool others_ran[3] = {false, false, false};
+  int self_views = 0;
+  bool self_holds_local = false;
+  stk::handshake_each_stack([&](const stk::stack_view& v) {
+    if (v.kind == stk::stop_kind::self) {
+      ++self_views;
+      self_holds_local = v.lo <= addr(&main_local) && addr(&main_local) < v.hi;
+      return;
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (v.thread != slots[i].info.load()) continue;
+      ++times[i];
+      kinds[i] = v.kind;
+      holds_local[i] = v.lo <= slots[i].local.load() && slots[i].local.load() < v.hi;
+      if (i < 2) {  // a runner: the other runner keeps counting meanwhile
+        slot& other = slots[1 - i];
+        const std::uint64_t before = other.counter.load();
+        const std::uint64_t visited_before = slots[i].counter.load();
+        others_ran[i] = wait_until([&] { return other.counter.load() > before + 100; });
+        // ...and the visited one does not.
+        if (slots[i].counter.load() != visited_before) others_ran[i] = false;
+      }
+    }
+  });
+  for (int i = 0; i < 3; ++i) {
+    INFO("thread " << i);
+    CHECK(times[i] == 1);
+    CHECK(holds_local[i]);
+  }
+  CHECK(others_ran[0]);
+  CHECK(others_ran[1]);
+  CHECK(kinds[2] == stk::stop_kind::blocking);  // the reader was not interrupted
+  CHECK(slots[2].returned.load() == 0);
+  CHECK(self_views == 1);
+  CHECK(self_holds_local);
+  // Everyone runs again afterwards.
+  const std::uint64_t a_before = slots[0].counter.load(), b_before = slots[1].counter.load();
+  CHECK(wait_until([&] { return slots[0].counter.load() > a_before && slots[1].counter.load() > b_before; }));
+  if (!was_registered) stk::unregister_thread();
+  quit = true;
+  CHECK(::write(fds[1], "x", 1) == 1);
+  a.join();
+  b.join();
+  c.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 TEST_CASE("stack: a thread holding or waiting for a rank_mutex stops only after it releases it", "[stack]") {
   park_setup setup(100'000);
   gc::internal::rank_mutex mu{gc::internal::lock_rank::heap};

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 // LeakSanitizer's interface, resolved only when the sanitizer runtime is linked.
@@ -127,6 +128,12 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::i
 void futex_wake(std::atomic<std::uint32_t>& word, int count) {
   errno_keeper keep;
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+}
+
+std::uint64_t thread_cpu_ns() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::uint64_t monotonic_ns() {
@@ -257,11 +264,24 @@ bool current_thread_stack(stack_range* out) {
   return true;
 }
 
-bool install_signal_handler(int sig, void (*fn)(int)) {
+namespace {
+// The one handler function per process: signal_fn has the shape of
+// sa_sigaction without the siginfo, so install through this table.
+std::atomic<signal_fn> handlers[65];
+void dispatch_signal(int sig, siginfo_t*, void* ucontext) {
+  if (sig > 0 && sig < 65) {
+    if (signal_fn fn = handlers[sig].load(std::memory_order_acquire)) fn(sig, ucontext);
+  }
+}
+}  // namespace
+
+bool install_signal_handler(int sig, signal_fn fn) {
+  if (sig <= 0 || sig >= 65) return false;
+  handlers[sig].store(fn, std::memory_order_release);
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = fn;
-  sa.sa_flags = SA_RESTART;
+  sa.sa_sigaction = dispatch_signal;
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   sigaddset(&sa.sa_mask, sig);
   return ::sigaction(sig, &sa, nullptr) == 0;
@@ -274,10 +294,34 @@ bool signal_has_handler(int sig) {
   return old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
 }
 
-bool signal_handler_is(int sig, void (*fn)(int)) {
+std::size_t interrupted_state(const void* ucontext, std::uintptr_t* sp, std::uintptr_t* regs, std::size_t max_words) {
+  const auto* uc = static_cast<const ucontext_t*>(ucontext);
+  std::size_t n = 0;
+#if defined(__x86_64__)
+  *sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  for (int i = 0; i < NGREG && n < max_words; ++i) regs[n++] = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[i]);
+  if (const auto* fp = uc->uc_mcontext.fpregs) {  // xmm0-15: 16 bytes each
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 4 && n + 1 <= max_words; j += 2)
+        regs[n++] = std::uintptr_t{fp->_xmm[i].element[j]} | (std::uintptr_t{fp->_xmm[i].element[j + 1]} << 32);
+  }
+#elif defined(__aarch64__)
+  *sp = static_cast<std::uintptr_t>(uc->uc_mcontext.sp);
+  for (int i = 0; i < 31 && n < max_words; ++i) regs[n++] = static_cast<std::uintptr_t>(uc->uc_mcontext.regs[i]);
+#else
+  (void)uc;
+  (void)regs;
+  (void)max_words;
+  *sp = 0;
+#endif
+  return n;
+}
+
+bool signal_handler_is(int sig, signal_fn fn) {
   struct sigaction old;
   if (::sigaction(sig, nullptr, &old) != 0) return false;
-  return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == fn;
+  return (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == dispatch_signal && sig > 0 && sig < 65 &&
+         handlers[sig].load(std::memory_order_acquire) == fn;
 }
 
 void unblock_signal(int sig) {

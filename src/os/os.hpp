@@ -81,6 +81,8 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::i
 void futex_wake(std::atomic<std::uint32_t>& word, int count);
 // CLOCK_MONOTONIC in nanoseconds. [signal-safe]
 std::uint64_t monotonic_ns();
+// CPU time consumed by the calling thread, in nanoseconds.
+std::uint64_t thread_cpu_ns();
 // Sleeps about `ns` nanoseconds (nanosleep; an interrupting signal ends it early). [signal-safe]
 void sleep_ns(std::uint64_t ns);
 // Writes all of [text, text+len) to stderr with write(2). [signal-safe]
@@ -99,13 +101,28 @@ struct stack_range {
 };
 bool current_thread_stack(stack_range* out);
 
+// A signal handler that receives the interrupted context (the kernel's
+// ucontext, opaque here): fn(sig, ucontext).
+using signal_fn = void (*)(int sig, void* ucontext);
 // Installs fn as the handler of `sig` for the whole process: SA_RESTART, `sig`
 // blocked while fn runs, on the thread's own stack (no SA_ONSTACK). False on failure.
-bool install_signal_handler(int sig, void (*fn)(int));
+bool install_signal_handler(int sig, signal_fn fn);
 // True if the process has a handler of its own for `sig` (neither SIG_DFL nor SIG_IGN).
 bool signal_has_handler(int sig);
 // True if fn is the installed handler of `sig`.
-bool signal_handler_is(int sig, void (*fn)(int));
+bool signal_handler_is(int sig, signal_fn fn);
+
+// The interrupted code's state, from a handler's ucontext (async-signal-
+// safe): its stack pointer, and its general and vector registers copied
+// into regs[0 .. return value). Returns 0 where the platform is not known
+// (then *sp is 0). Words below the stack pointer that code may still use
+// (the x86-64 red zone) are red_zone_bytes long.
+std::size_t interrupted_state(const void* ucontext, std::uintptr_t* sp, std::uintptr_t* regs, std::size_t max_words);
+#if defined(__x86_64__)
+inline constexpr std::size_t red_zone_bytes = 128;
+#else
+inline constexpr std::size_t red_zone_bytes = 0;
+#endif
 // Removes `sig` from the calling thread's blocked-signal mask.
 void unblock_signal(int sig);
 // The real-time signal range usable by programs (glibc keeps the first few).

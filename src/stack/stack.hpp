@@ -66,6 +66,9 @@ void unregister_thread();
 thread_info* current_thread();
 // The number of registered threads (the caller included if registered).
 std::size_t registered_threads();
+// Registered threads not inside a blocking region: those that may be using a
+// core. A snapshot (atomic counters).
+std::size_t running_threads();
 
 // The OS thread id (gettid) of a registered thread, and its stack bounds
 // [lo, hi), hi being the base.
@@ -124,12 +127,15 @@ enum class stop_kind {
 
 struct stack_view {
   // The range to scan conservatively, [lo, hi): from the saved stack pointer
-  // to the stack's base. For safepoint, signal and self it holds the saved
-  // registers too.
+  // to the stack's base. For safepoint and self it holds the saved registers
+  // too; for signal, from the interrupted stack pointer less the red zone,
+  // the interrupted registers being in regs (or, where they are unknown,
+  // from the handler's frame, which then holds them).
   std::uintptr_t lo, hi;
   // A saved register area outside [lo, hi) to scan as well (blocking: the
   // registers and the callee-saved spill of enter_blocking's frame, saved in
-  // the record); nullptr/0 when there is none.
+  // the record; signal: the interrupted registers, copied from the kernel's
+  // ucontext); nullptr/0 when there is none.
   const void* regs;
   std::size_t regs_bytes;
   stop_kind kind;
@@ -156,6 +162,7 @@ GORT_NOINLINE void capture_self(self_context& ctx);
 namespace detail {
 using stack_visitor = void (*)(void* closure, const stack_view& view);
 GORT_NOINLINE void for_each_stack_erased(stack_visitor visit, void* closure, const self_context* self);
+GORT_NOINLINE void handshake_each_stack_erased(stack_visitor visit, void* closure, const self_context* self);
 }  // namespace detail
 
 // Only by the thread that stopped the world, while it is stopped: calls
@@ -170,6 +177,24 @@ template <class F>
 void for_each_stack(F&& f, const self_context* self = nullptr) {
   using closure_type = std::remove_reference_t<F>;
   detail::for_each_stack_erased(
+      [](void* closure, const stack_view& view) { (*static_cast<closure_type*>(closure))(view); },
+      const_cast<void*>(static_cast<const void*>(std::addressof(f))), self);
+}
+
+// Per-thread handshake, with the world running (the concurrent collector's
+// stack scan): stops the registered threads other than the caller ONE AT A
+// TIME, by the same protocol as stop_the_world (safepoint, else the stop
+// signal; a thread in a blocking region is not interrupted), calls f with
+// its view while it alone is stopped, and releases it before the next.
+// Then f once for the caller (as for_each_stack, with `self`). Only that
+// thread pauses, only for its own scan. Registration waits meanwhile.
+// The caller must not have stopped the world and must hold no rank_mutex.
+// f must not allocate, lock, or print (the visited thread may hold malloc's
+// lock): the same rules as inside a stop.
+template <class F>
+void handshake_each_stack(F&& f, const self_context* self = nullptr) {
+  using closure_type = std::remove_reference_t<F>;
+  detail::handshake_each_stack_erased(
       [](void* closure, const stack_view& view) { (*static_cast<closure_type*>(closure))(view); },
       const_cast<void*>(static_cast<const void*>(std::addressof(f))), self);
 }

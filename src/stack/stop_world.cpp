@@ -64,6 +64,7 @@
 // entersyscall/exitsyscall handshake, SIGURG as its preemption signal) and
 // Boehm GC's signal-based stop (GC_suspend_handler); design only.
 #include <cerrno>
+#include <ucontext.h>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -75,6 +76,17 @@
 #include "common/check.hpp"
 #include "common/lock.hpp"
 #include "stack/thread_registry.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#  define GORT_STACK_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define GORT_STACK_TSAN 1
+#  endif
+#endif
+#ifndef GORT_STACK_TSAN
+#  define GORT_STACK_TSAN 0
+#endif
 
 namespace gc::internal::stack {
 
@@ -99,6 +111,9 @@ constinit std::atomic<std::uint32_t> pending_acks{0};
 constinit std::atomic<void (*)()> park_callback{nullptr};
 constinit std::atomic<std::uint64_t> signal_grace_ns{100'000};
 
+// Registered threads inside a blocking region (outermost level). Atomic.
+constinit std::atomic<std::size_t> threads_blocking{0};
+
 // Statistics for tests. Atomic.
 constinit std::atomic<std::uint64_t> signals_total{0};
 constinit std::atomic<std::uint64_t> deferred_total{0};
@@ -108,6 +123,42 @@ constinit thread_local bool tls_is_stopper __attribute__((tls_model("initial-exe
 // Only this thread: the stack bounds of an unregistered stopper, found
 // before it stops the world (finding them may allocate).
 constinit thread_local os::stack_range tls_stopper_bounds;
+
+// Defined below; declared here for stop_the_world.
+void claim_thread(thread_info* t, const char* who);
+void release_thread(thread_info* t, const char* who);
+stack_view view_of(thread_info* t, const char* who);
+void await_acknowledgements(thread_info* self, int sig);
+void visit_self(detail::stack_visitor visit, void* closure, const self_context* self_ctx);
+
+// Registers saved at a call boundary (unw_getcontext called from a
+// function): the caller-saved ones are dead there, and hold whatever
+// earlier calls left in them; cleared so that the conservative scan does
+// not keep garbage alive through them. The callee-saved registers, the
+// stack and instruction pointers stay. Not for the signal handler's
+// context, where every register of the interrupted code may be live.
+void scrub_caller_saved(unw_context_t* context) {
+#if defined(__x86_64__) && defined(__linux__)
+  auto* uc = reinterpret_cast<ucontext_t*>(context);
+  for (int r : {REG_RAX, REG_RCX, REG_RDX, REG_RSI, REG_RDI, REG_R8, REG_R9, REG_R10, REG_R11})
+    uc->uc_mcontext.gregs[r] = 0;
+  // Every vector and x87 register is caller-saved in the SysV ABI.
+  std::memset(uc->__fpregs_mem._xmm, 0, sizeof uc->__fpregs_mem._xmm);
+  std::memset(uc->__fpregs_mem._st, 0, sizeof uc->__fpregs_mem._st);
+#else
+  (void)context;
+#endif
+}
+
+// Saves the calling code's registers at a call boundary into `context`,
+// which is scanned conservatively: first cleared whole (unw_getcontext does
+// not write every byte of it: the signal mask, reserved areas and padding
+// would keep stale stack words), then the caller-saved registers scrubbed.
+__attribute__((always_inline)) inline void save_context(unw_context_t* context) {
+  std::memset(static_cast<void*>(context), 0, sizeof *context);
+  unw_getcontext(context);
+  scrub_caller_saved(context);
+}
 
 void acknowledge() {
   if (pending_acks.fetch_sub(1, std::memory_order_acq_rel) == 1) os::futex_wake(pending_acks, 1);
@@ -137,7 +188,7 @@ GORT_NOINLINE void park_cooperative(thread_info* t) {
     }
     if (s != must_park) break;  // released (or the callback entered a blocking region)
     if (void (*callback)() = park_callback.load(std::memory_order_acquire)) callback();
-    unw_getcontext(&context);
+    save_context(&context);
     const std::uintptr_t sp = current_sp();
     check_sp_in_bounds(t, sp, "safepoint");
     t->stopped_sp = sp;
@@ -152,13 +203,30 @@ GORT_NOINLINE void park_cooperative(thread_info* t) {
 }
 
 // Parks a claimed thread inside the stop signal's handler.
-GORT_NOINLINE void park_in_handler(thread_info* t) {
-  // The interrupted code's registers are in the kernel's signal frame, above
-  // this frame. Save the current ones too: under ThreadSanitizer the handler
-  // runs later than the signal, from the runtime's own frames.
+GORT_NOINLINE void park_in_handler(thread_info* t, const void* ucontext) {
+  // Scan from the interrupted stack pointer (less the red zone), with the
+  // interrupted registers copied from the kernel's ucontext: the handler's
+  // own frames, whose uninitialised slots hold stale words, are not roots.
+  // Under ThreadSanitizer the handler runs later than the signal, from the
+  // runtime's own frames, and the ucontext does not describe the program's
+  // code: there (and where the platform is unknown) scan from this frame,
+  // with the registers saved here and the kernel's signal frame above.
   unw_context_t context;
   unw_getcontext(&context);
-  const std::uintptr_t sp = current_sp();
+  std::uintptr_t sp = current_sp();
+  std::size_t words = 0;
+#if !GORT_STACK_TSAN
+  std::uintptr_t interrupted_sp = 0;
+  words = os::interrupted_state(ucontext, &interrupted_sp, t->signal_regs, thread_info::signal_regs_words);
+  if (words != 0 && interrupted_sp - os::red_zone_bytes >= t->stack_lo && interrupted_sp < t->stack_hi) {
+    sp = interrupted_sp - os::red_zone_bytes;
+  } else {
+    words = 0;
+  }
+#else
+  (void)ucontext;
+#endif
+  t->signal_words = words;
   check_sp_in_bounds(t, sp, "stop signal handler");
   for (;;) {
     std::uint32_t s = t->state.load(std::memory_order_acquire);
@@ -176,7 +244,7 @@ GORT_NOINLINE void park_in_handler(thread_info* t) {
   asm volatile("" : : "r"(&context) : "memory");
 }
 
-void on_stop_signal(int) {
+void on_stop_signal(int, void* ucontext) {
   const int saved_errno = errno;
   signals_total.fetch_add(1, std::memory_order_relaxed);
   if (thread_info* t = tls_current) {
@@ -184,7 +252,7 @@ void on_stop_signal(int) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (t->in_park == 0 && t->state.load(std::memory_order_acquire) == must_park) {
       if (tls_lock_state.locks > 0) defer_stop();  // park at the last unlock instead
-      else park_in_handler(t);
+      else park_in_handler(t, ucontext);
     }
   }
   errno = saved_errno;
@@ -246,6 +314,8 @@ void reset_stop_state_after_fork() {
   detail::stop_requested.store(0, std::memory_order_relaxed);
   pending_acks.store(0, std::memory_order_relaxed);
   tls_is_stopper = false;
+  const thread_info* self = tls_current;
+  threads_blocking.store(self != nullptr && self->blocking_depth > 0 ? 1 : 0, std::memory_order_relaxed);
 }
 
 park_callback_fn set_park_callback(park_callback_fn callback) {
@@ -306,7 +376,7 @@ void enter_blocking() {
   thread_info* t = tls_current;
   if (t == nullptr) return;
   if (t->blocking_depth++ != 0) return;
-  unw_getcontext(&t->saved.context);
+  save_context(&t->saved.context);
   const std::uintptr_t sp = current_sp();
 #if defined(__GNUC__) && !defined(__clang__)
   const auto cfa = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());
@@ -318,6 +388,7 @@ void enter_blocking() {
   t->blocking_bytes = offsetof(blocking_save, frame) + bytes;
   t->blocking_sp = cfa;
   publish_blocking(t, sp, cfa);
+  threads_blocking.fetch_add(1, std::memory_order_relaxed);
 }
 
 void exit_blocking() {
@@ -326,6 +397,7 @@ void exit_blocking() {
   GORT_RAW_CHECK(t->blocking_depth > 0,
                  .text("exit_blocking: thread ").dec(t->tid).text(" is not in a blocking region (no enter_blocking)"));
   if (--t->blocking_depth != 0) return;
+  threads_blocking.fetch_sub(1, std::memory_order_relaxed);
   for (;;) {
     std::uint32_t s = t->state.load(std::memory_order_acquire);
     if (s == blocking) {
@@ -336,6 +408,12 @@ void exit_blocking() {
       bad_state("exit_blocking", t, s);
     }
   }
+}
+
+std::size_t running_threads() {
+  const std::size_t registered = registered_threads();
+  const std::size_t blocking = threads_blocking.load(std::memory_order_relaxed);
+  return registered > blocking ? registered - blocking : 0;
 }
 
 void stop_the_world() {
@@ -365,30 +443,77 @@ void stop_the_world() {
   // 2. Claim every other thread.
   pending_acks.store(0, std::memory_order_relaxed);
   for (thread_info* t = registry_head; t != nullptr; t = t->next) {
-    if (t == self) continue;
-    t->signalled = false;
-    for (;;) {
-      std::uint32_t s = t->state.load(std::memory_order_acquire);
-      if (s == blocking) {
-        if (t->state.compare_exchange_strong(s, blocking_stopped, std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
-          break;
-        }
-      } else if (s == running) {
-        pending_acks.fetch_add(1, std::memory_order_relaxed);
-        if (t->state.compare_exchange_strong(s, must_park, std::memory_order_acq_rel, std::memory_order_acquire)) {
-          break;
-        }
-        pending_acks.fetch_sub(1, std::memory_order_relaxed);  // it entered a region meanwhile: retry
-      } else {
-        bad_state("stop_the_world", t, s);
-      }
-    }
+    if (t != self) claim_thread(t, "stop_the_world");
   }
 
   // 3. Ask the claimed threads to park at their next safepoint.
   detail::stop_requested.store(1, std::memory_order_seq_cst);
 
+  // 4-6.
+  await_acknowledgements(self, sig);
+}
+
+namespace {
+
+// Step 2 for one thread: running -> must_park (one more acknowledgement to
+// wait for) or blocking -> blocking_stopped (stopped already).
+void claim_thread(thread_info* t, const char* who) {
+  t->signalled = false;
+  for (;;) {
+    std::uint32_t s = t->state.load(std::memory_order_acquire);
+    if (s == blocking) {
+      if (t->state.compare_exchange_strong(s, blocking_stopped, std::memory_order_acq_rel, std::memory_order_acquire))
+        return;
+    } else if (s == running) {
+      pending_acks.fetch_add(1, std::memory_order_relaxed);
+      if (t->state.compare_exchange_strong(s, must_park, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+      pending_acks.fetch_sub(1, std::memory_order_relaxed);  // it entered a region meanwhile: retry
+    } else {
+      bad_state(who, t, s);
+    }
+  }
+}
+
+// The start_the_world half for one thread.
+void release_thread(thread_info* t, const char* who) {
+  const std::uint32_t s = t->state.load(std::memory_order_acquire);
+  if (s == parked) t->state.store(running, std::memory_order_release);
+  else if (s == blocking_stopped) t->state.store(blocking, std::memory_order_release);
+  else bad_state(who, t, s);
+  os::futex_wake(t->state, 1);
+}
+
+// What for_each_stack reports for a stopped thread other than the caller.
+stack_view view_of(thread_info* t, const char* who) {
+  stack_view v{};
+  const std::uint32_t s = t->state.load(std::memory_order_acquire);
+  if (s == parked) {
+    v.lo = t->stopped_sp;
+    v.kind = t->stopped_kind;
+    if (v.kind == stop_kind::signal && t->signal_words != 0) {
+      v.regs = t->signal_regs;
+      v.regs_bytes = t->signal_words * sizeof(std::uintptr_t);
+    }
+  } else if (s == blocking_stopped) {
+    v.lo = t->blocking_sp;
+    v.regs = &t->saved;
+    v.regs_bytes = t->blocking_bytes;
+    v.kind = stop_kind::blocking;
+  } else {
+    bad_state(who, t, s);
+  }
+  check_sp_in_bounds(t, v.lo, who);
+  v.hi = t->stack_hi;
+  v.tid = t->tid;
+  v.thread = t;
+  return v;
+}
+
+}  // namespace
+
+namespace {
+// Steps 4-6 of stop_the_world: wait for every claimed thread's acknowledgement.
+void await_acknowledgements(thread_info* self, int sig) {
   // 4. Grace period for safepoints.
   const std::uint64_t start = os::monotonic_ns();
   const std::uint64_t grace_end = start + signal_grace_ns.load(std::memory_order_relaxed);
@@ -429,6 +554,7 @@ void stop_the_world() {
     }
   }
 }
+}  // namespace
 
 void start_the_world() {
   GORT_RAW_CHECK(tls_is_stopper, .text("start_the_world: the calling thread (tid ").dec(os::gettid())
@@ -436,12 +562,7 @@ void start_the_world() {
   thread_info* self = tls_current;
   detail::stop_requested.store(0, std::memory_order_seq_cst);
   for (thread_info* t = registry_head; t != nullptr; t = t->next) {
-    if (t == self) continue;
-    const std::uint32_t s = t->state.load(std::memory_order_acquire);
-    if (s == parked) t->state.store(running, std::memory_order_release);
-    else if (s == blocking_stopped) t->state.store(blocking, std::memory_order_release);
-    else bad_state("start_the_world", t, s);
-    os::futex_wake(t->state, 1);
+    if (t != self) release_thread(t, "start_the_world");
   }
   tls_is_stopper = false;
   unlock_registry();
@@ -453,7 +574,7 @@ void capture_self(self_context& ctx) {
   // The buffer is larger than the context, and it is scanned: clear the
   // tail, which would otherwise hold stale stack words (old pointers).
   std::memset(ctx.regs + sizeof(unw_context_t), 0, sizeof ctx.regs - sizeof(unw_context_t));
-  unw_getcontext(reinterpret_cast<unw_context_t*>(ctx.regs));
+  save_context(reinterpret_cast<unw_context_t*>(ctx.regs));
 #if defined(__GNUC__) && !defined(__clang__)
   ctx.lo = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());
 #else
@@ -466,31 +587,19 @@ void detail::for_each_stack_erased(stack_visitor visit, void* closure, const sel
                                      .text(") has not stopped the world"));
   thread_info* self = tls_current;
   for (thread_info* t = registry_head; t != nullptr; t = t->next) {
-    if (t == self) continue;
-    stack_view v{};
-    const std::uint32_t s = t->state.load(std::memory_order_acquire);
-    if (s == parked) {
-      v.lo = t->stopped_sp;
-      v.kind = t->stopped_kind;
-    } else if (s == blocking_stopped) {
-      v.lo = t->blocking_sp;
-      v.regs = &t->saved;
-      v.regs_bytes = t->blocking_bytes;
-      v.kind = stop_kind::blocking;
-    } else {
-      bad_state("for_each_stack", t, s);
-    }
-    check_sp_in_bounds(t, v.lo, "for_each_stack");
-    v.hi = t->stack_hi;
-    v.tid = t->tid;
-    v.thread = t;
-    visit(closure, v);
+    if (t != self) visit(closure, view_of(t, "for_each_stack"));
   }
+  visit_self(visit, closure, self_ctx);
+}
 
-  // The caller: its registers go into this frame, which lies inside the
-  // range reported, and stays live until every visit has returned.
+namespace {
+// The caller's own view (for_each_stack and the handshake): its registers go
+// into this frame, which lies inside the range reported, and stays live
+// until the visit has returned; or those of self_ctx, from its frame up.
+GORT_NOINLINE void visit_self(detail::stack_visitor visit, void* closure, const self_context* self_ctx) {
+  thread_info* self = tls_current;
   unw_context_t context;
-  unw_getcontext(&context);
+  save_context(&context);
   stack_view v{};
   v.lo = current_sp();
   if (self_ctx != nullptr) {
@@ -515,6 +624,40 @@ void detail::for_each_stack_erased(stack_visitor visit, void* closure, const sel
   v.thread = self;
   visit(closure, v);
   asm volatile("" : : "r"(&context) : "memory");
+}
+}  // namespace
+
+void detail::handshake_each_stack_erased(stack_visitor visit, void* closure, const self_context* self_ctx) {
+  thread_info* self = tls_current;
+  GORT_RAW_CHECK(!tls_is_stopper, .text("handshake: this thread (tid ").dec(os::gettid())
+                                      .text(") has stopped the world; call start_the_world first"));
+  GORT_RAW_CHECK(runtime_locks_held() == 0,
+                 .text("handshake: the calling thread (tid ").dec(os::gettid()).text(") holds or is acquiring ")
+                 .dec(runtime_locks_held()).text(" runtime lock(s)"));
+  init_stop_machinery();
+  if (self == nullptr && tls_stopper_bounds.hi == 0) {
+    GORT_CHECK(os::current_thread_stack(&tls_stopper_bounds),
+               "handshake: cannot find the stack bounds of the calling thread {}", os::gettid());
+  }
+  // Registration waits until every thread has been visited: a thread that
+  // registers later starts with a stack that holds only what it got from
+  // the heap (through the barrier) or allocated (black).
+  lock_registry(self);
+  const int sig = stop_sig.load(std::memory_order_acquire);
+  tls_is_stopper = true;
+  detail::stop_requested.store(1, std::memory_order_seq_cst);  // a claimed thread parks at its safepoint
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+    if (t == self) continue;
+    pending_acks.store(0, std::memory_order_relaxed);
+    claim_thread(t, "handshake");
+    await_acknowledgements(self, sig);
+    visit(closure, view_of(t, "handshake"));
+    release_thread(t, "handshake");
+  }
+  detail::stop_requested.store(0, std::memory_order_seq_cst);
+  visit_self(visit, closure, self_ctx);
+  tls_is_stopper = false;
+  unlock_registry();
 }
 
 // --- testing ----------------------------------------------------------------

@@ -101,6 +101,14 @@ struct thread_info {
   std::size_t blocking_bytes = 0;    // bytes of `saved` in use
   blocking_save saved;
 
+  // The interrupted registers of a thread parked in the stop signal's
+  // handler (os::interrupted_state), written by the handler before it
+  // acknowledges; signal_words == 0 when they are unknown (then the whole
+  // handler frame, kernel signal frame included, is scanned).
+  static constexpr std::size_t signal_regs_words = 64;
+  std::uintptr_t signal_regs[signal_regs_words];
+  std::size_t signal_words = 0;
+
   // Only the thread itself and its own signal handler (signal fences):
   // 1 while it parks cooperatively, so the handler leaves it alone.
   volatile std::sig_atomic_t in_park = 0;
