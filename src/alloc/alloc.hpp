@@ -77,6 +77,26 @@ void fill_alloc_stats(mem_stats& st);
 // block. The thread may allocate again afterwards (it refills).
 void flush_own_mcache();
 
+// Allocate-black, for a collector that marks while the program runs
+// (src/gc/collector.cpp). While on, every object handed out carries its mark
+// bit, so that objects allocated during a concurrent mark are black:
+// 1. begin_allocate_black (world stopped): set the flag, and mark every free
+//    slot of every mcache's current window (any of them may be handed out
+//    from now on; a thread stopped inside the fast path keeps its window).
+// 2. While on, an mcache that loads a window marks its free slots, one that
+//    retires a window clears the marks of the slots it did not hand out, and
+//    a large object is marked when it is allocated. Each of these runs in a
+//    no_stop_scope after reading the flag, so no stop falls between the
+//    check and the bitmap update: a mark set after end_allocate_black would
+//    make an unscanned object black in the next cycle.
+// 3. end_allocate_black (world stopped): clear the flag, and clear the marks
+//    of the free slots still in every mcache's current window.
+// Invariant while on: an object handed out since begin is marked; a free
+// slot is marked only while it sits in some mcache's current window.
+extern std::atomic<bool> allocate_black;  // written only with the world stopped
+void begin_allocate_black();
+void end_allocate_black();
+
 // Calls f(mcache&) for every live mcache, with the registry lock held.
 template <class F>
 void for_each_mcache(F&& f);

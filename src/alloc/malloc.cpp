@@ -44,6 +44,11 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
   counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
   counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
   void* p = reinterpret_cast<void*>(s->base);
+  {
+    no_stop_scope no_stop;  // allocate-black (alloc.hpp step 2)
+    if (allocate_black.load(std::memory_order_relaxed))
+      std::atomic_ref<std::uint64_t>(s->mark_bits[0]).fetch_or(1, std::memory_order_relaxed);
+  }
   // From here the address is in a register a stop would scan: drop `fresh`.
   asm volatile("" : : "r"(p) : "memory");
   s->fresh = false;

@@ -30,6 +30,7 @@ namespace gc::internal {
 
 constinit alloc_counters counters;
 constinit alloc_hooks hooks;
+std::atomic<bool> allocate_black{false};
 
 namespace {
 
@@ -41,8 +42,20 @@ mcache* pool_head = nullptr;   // guarded by registry_lock; exited threads' cach
 pthread_key_t exit_key;
 pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
+// Allocate-black (alloc.hpp): marks or unmarks the given slots of word w.
+void mark_slots(span* s, std::size_t w, std::uint64_t bits) {
+  if (bits != 0) std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_or(bits, std::memory_order_relaxed);
+}
+void unmark_slots(span* s, std::size_t w, std::uint64_t bits) {
+  if (bits != 0) std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_and(~bits, std::memory_order_relaxed);
+}
+
 void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {
   std::uint64_t free = ~s->load_alloc_word(w) & s->valid_mask(w);
+  // Allocate-black (alloc.hpp step 2). The caller holds a no_stop_scope over
+  // the whole window change, so no stop falls between the flag and the bits.
+  GORT_DCHECK(runtime_locks_held() > 0, "load_window outside a no_stop_scope (span {:#x})", s->base);
+  if (allocate_black.load(std::memory_order_relaxed)) mark_slots(s, w, free);
   s->window.store(static_cast<std::uint32_t>(w), std::memory_order_relaxed);
   slot.window_base.store(s->base + w * 64 * s->elem_size, std::memory_order_relaxed);
   slot.window_meta = s->meta != nullptr ? s->meta + w * 64 : nullptr;
@@ -59,6 +72,8 @@ void retire_window(mcache& c, alloc_slot& slot) {
   std::uint64_t remaining = slot.free_bits.load(std::memory_order_relaxed);
   std::uint64_t word = s->load_alloc_word(w);
   std::uint64_t handed_out = ~word & s->valid_mask(w) & ~remaining;
+  GORT_DCHECK(runtime_locks_held() > 0, "retire_window outside a no_stop_scope (span {:#x})", s->base);
+  if (allocate_black.load(std::memory_order_relaxed)) unmark_slots(s, w, remaining);  // step 2
   s->store_alloc_word(w, word | handed_out);
   s->alloc_count += static_cast<std::uint32_t>(std::popcount(handed_out));
   slot.free_bits.store(0, std::memory_order_relaxed);
@@ -95,6 +110,9 @@ bool next_window(mcache& c, alloc_slot& slot, int span_class) {
 }
 
 void flush_slots(mcache& c) {
+  // One unit for the stop protocol: a stop that arrives meanwhile parks the
+  // thread at the end (whose park callback flushes again, finding nothing).
+  no_stop_scope no_stop;
   for (int spc = 0; spc < num_span_classes; ++spc) {
     alloc_slot& slot = c.slots[spc];
     if (span* s = slot.s) {
@@ -174,6 +192,31 @@ mcache* own_mcache() {
 
 constinit thread_local mcache* tls_mcache = &empty_mcache;
 
+namespace {
+// Steps 1 and 3 of allocate-black: f(span, word, free slots) for every
+// mcache's current window. World stopped.
+template <class F>
+void for_each_window(F&& f) {
+  for_each_mcache([&](mcache& c) {
+    for (alloc_slot& slot : c.slots) {
+      span* s = slot.s;
+      if (s == nullptr) continue;
+      f(s, s->window.load(std::memory_order_relaxed), slot.free_bits.load(std::memory_order_relaxed));
+    }
+  });
+}
+}  // namespace
+
+void begin_allocate_black() {
+  allocate_black.store(true, std::memory_order_relaxed);
+  for_each_window([](span* s, std::size_t w, std::uint64_t free) { mark_slots(s, w, free); });
+}
+
+void end_allocate_black() {
+  allocate_black.store(false, std::memory_order_relaxed);
+  for_each_window([](span* s, std::size_t w, std::uint64_t free) { unmark_slots(s, w, free); });
+}
+
 rank_mutex& mcache_registry_lock() { return registry_lock; }
 mcache* mcache_registry_head() { return live_head; }
 
@@ -181,8 +224,18 @@ void* refill_alloc(int span_class) {
   if (hooks.slow_path) hooks.slow_path();
   mcache& c = *own_mcache();
   alloc_slot& slot = c.slots[span_class];
-  if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
-  return pop_window(slot, slot.free_bits.load(std::memory_order_relaxed), class_to_size[span_class_size(span_class)]);
+  for (;;) {
+    {
+      // The window change is one unit for the stop protocol (allocate-black
+      // reads its flag inside it); a stop arriving meanwhile is deferred to
+      // the end of the scope, where the thread parks and its park callback
+      // flushes this cache. So check the window again after it.
+      no_stop_scope no_stop;
+      if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
+    }
+    if (const std::uint64_t bits = slot.free_bits.load(std::memory_order_relaxed))
+      return pop_window(slot, bits, class_to_size[span_class_size(span_class)]);
+  }
 }
 
 void* tiny_alloc_slow(std::size_t size, std::size_t align) {
