@@ -10,8 +10,8 @@
 //                                   limit and the heap's memory stays under it
 //   gc_env_probe gomemlimit-bad     with GOMEMLIMIT=12XB: no limit (the warning is
 //                                   checked by CTest)
-//   gc_env_probe gomemlimit-below-live  with GOMEMLIMIT=4MiB and 24 MiB live: the
-//                                   program finishes; the CPU limiter postpones cycles
+//   gc_env_probe gomemlimit-below-live  with GOMEMLIMIT=4MiB and 24 MiB live, stop-the-
+//                                   world: the program finishes; the CPU limiter postpones cycles
 //   gc_env_probe checkmark-clean   with GODEBUG=gccheckmark=1: every cycle is verified,
 //                                  and a correct mark passes with every shape kept
 //   gc_env_probe checkmark-missed  with GODEBUG=gccheckmark=1: a mark bit cleared after

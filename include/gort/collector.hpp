@@ -48,6 +48,15 @@ void collect();
 // prints one warning and means 100).
 int set_gc_percent(int percent);
 
+// Chooses how the collector marks, and returns the previous choice. On (the
+// default): concurrently, as Go does: the world stops twice per cycle, for
+// short moments, and the program runs while the heap is marked. Off: every
+// cycle marks with the world stopped (GODEBUG=gcstoptheworld=1 sets this at
+// start-up). A program that stores gc pointers in raw T* fields of gc
+// objects (not gc::member, not through gc::write_barrier) must turn it off:
+// those stores have no write barrier. GODEBUG=gccheckmark=1 finds them.
+bool set_concurrent_marking(bool on);
+
 // Sets the soft memory limit, as Go's debug.SetMemoryLimit: the collector
 // runs more often as gort's memory (heap, free pages not yet returned, and
 // its metadata; not the program's malloc memory) approaches `bytes`, and

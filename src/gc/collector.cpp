@@ -6,6 +6,7 @@
 
 #include <gort/gort.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,8 @@
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
 #include "common/godebug.hpp"
+#include <gort/internal/barrier.hpp>
+
 #include "gc/checkmark.hpp"
 #include "gc/cpu_limiter.hpp"
 #include "gc/gctrace.hpp"
@@ -38,12 +41,56 @@ std::uint64_t ns_since(clock::time_point t) {
 }
 
 struct gc_stats {
+  std::uint64_t max_stop_ns = 0;  // the longest single stop of the world
   std::uint32_t num_gc = 0;
   std::uint32_t num_forced_gc = 0;
   std::uint64_t pause_total_ns = 0;
   std::uint64_t pause_ns[256] = {};
   std::uint64_t last_gc_unix_ns = 0;
   std::uint64_t gc_cpu_ns = 0;  // estimated CPU time spent collecting
+};
+
+// What one cycle measured, for statistics and gctrace.
+struct cycle_timing {
+  clock::time_point t0;
+  std::uint64_t stop1_ns = 0;  // concurrent: the mark-start stop; stop-the-world: stopping
+  std::uint64_t mark_ns = 0;   // marking (concurrent, or inside the one stop)
+  std::uint64_t stop2_ns = 0;  // mark termination and sweep (a stop)
+  std::uint64_t heap_start = 0, heap_end = 0, stack_bytes = 0;
+  std::uint64_t mark_cpu_ns = 0;  // concurrent: the CPU time of background marking
+  bool concurrent = false;
+};
+
+// A thread started on the first request, that then waits for requests and
+// serves each (requests arriving while it works are served by one more
+// round). The finalizer and the background collector are two of these.
+struct demand_thread {
+  std::mutex mu;
+  std::condition_variable wake;
+  bool started = false;        // guarded by mu
+  std::uint64_t requests = 0;  // guarded by mu
+
+  void request(void (*main)()) {
+    std::lock_guard g(mu);
+    if (!started) {
+      started = true;
+      std::thread(main).detach();
+    }
+    ++requests;
+    wake.notify_one();
+  }
+  // The thread's wait: returns when requests moved past `seen`, and its value.
+  std::uint64_t wait(std::uint64_t seen) {
+    std::unique_lock g(mu);
+    wake.wait(g, [&] { return requests != seen; });
+    return requests;
+  }
+  // fork child: the thread does not exist there.
+  void reset_after_fork() {
+    new (&mu) std::mutex();
+    new (&wake) std::condition_variable();
+    started = false;
+  }
 };
 
 struct state {
@@ -55,14 +102,39 @@ struct state {
   cpu_limiter limiter{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
   clock::time_point limiter_last = clock::now();  // guarded by world
   std::atomic<std::uint64_t> limited{0};  // limit-only triggers the limiter postponed
+  std::uint64_t last_gc_cpu_ns = 0;       // guarded by world: the last cycle's GC CPU time
+
+  // Concurrent marking (default) or GODEBUG=gcstoptheworld=1. Atomic; read
+  // at the start of each cycle.
+  std::atomic<bool> concurrent{true};
+  bool mode_resolved = false;  // guarded by world: GODEBUG read for the mode
+  // True between the two stops of a concurrent cycle. Atomic.
+  std::atomic<bool> marking{false};
+  // The background collector thread: marks and finishes the concurrent
+  // cycles that allocating threads start, so that they go on allocating.
+  demand_thread background;
+  std::mutex cycle_mu;
+  std::condition_variable cycle_done;   // a concurrent cycle finished
+  std::uint64_t cycles_done = 0;        // guarded by cycle_mu
+  // The running concurrent cycle, for mark assists (atomic: read by every
+  // allocating thread; written at mark start, with the world stopped).
+  std::atomic<std::uint64_t> mark_goal{0};        // the heap goal of the cycle
+  std::atomic<std::uint64_t> mark_heap_start{0};  // heap_live at mark start
+  std::atomic<std::uint64_t> mark_expected{0};    // scan work expected: the last live heap
+  std::atomic<std::uint64_t> assist_ns{0};        // CPU time spent in assists this cycle
+  // True from the mark-start stop to the end of mark termination; written
+  // under the world mutex. Atomic: read by allocating threads.
+  std::atomic<bool> cycle_active{false};
+  // The active concurrent cycle: written by the thread that starts it, then
+  // by the one that marks it (handed over through cycle_mu).
+  cycle_timing cur;
+  std::uint64_t cur_goal = 0;
+  bool cur_forced = false;
   std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
   clock::time_point start = clock::now();
 
   // The finalizer thread: runs destructors queued by automatic cycles.
-  std::mutex fin_mu;
-  std::condition_variable fin_wake;
-  bool fin_started = false;  // guarded by fin_mu
-  std::uint64_t fin_requests = 0;  // guarded by fin_mu
+  demand_thread finalizer;
 };
 
 state& st() {
@@ -110,6 +182,15 @@ std::uint64_t other_memory(std::uint64_t live_bytes) {
   return (c.heap_inuse > live_bytes ? c.heap_inuse - live_bytes : 0) + metadata_memory(c);
 }
 
+// Roots readable only with the world stopped: each mcache's current tiny
+// block, and the objects queued for their destructor.
+void mark_cache_roots() {
+  for_each_mcache([](mcache& c) {
+    if (c.tiny != 0) mark::mark_root(reinterpret_cast<const void*>(c.tiny), "a thread's tiny allocation block");
+  });
+  sweep::mark_queued();
+}
+
 // Step 3's roots, through the collector's mark worker; returns the bytes of
 // stack scanned. World stopped. The checkmark pass calls it again.
 std::uint64_t mark_roots(const stack::self_context& self) {
@@ -124,10 +205,7 @@ std::uint64_t mark_roots(const stack::self_context& self) {
   roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
-  for_each_mcache([](mcache& c) {
-    if (c.tiny != 0) mark::mark_root(reinterpret_cast<const void*>(c.tiny), "a thread's tiny allocation block");
-  });
-  sweep::mark_queued();
+  mark_cache_roots();
   return stack_bytes;
 }
 
@@ -142,85 +220,123 @@ void verify_mark(const stack::self_context& self) {
   checkmark::clear_all();
 }
 
-void run_cycle(state& s, bool forced) {
-  in_collector = true;
-  mark::ensure_helpers();
-  flush_own_mcache();
-  const clock::time_point t0 = clock::now();
-  const std::uint64_t heap_start = counters.heap_live.load(std::memory_order_relaxed);
+// Scans one thread's view (stack and saved registers) as roots.
+void scan_stack_view(const stack::stack_view& v) {
+  mark::scan_roots(v.lo, v.hi, "a thread's stack");
+  if (v.regs != nullptr)
+    mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
+                     "a thread's saved registers");
+}
 
-  // This thread is scanned from here up: the collector's own deeper frames
-  // are not roots (stack::self_context).
-  stack::self_context self;
-  stack::capture_self(self);
-  stack::stop_the_world();
-  const std::uint64_t stop_ns = ns_since(t0);
-  const clock::time_point t1 = clock::now();
-
-  mark::begin_cycle();
-  const std::uint64_t stack_bytes = mark_roots(self);
-  mark::drain();
+// Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
+// Returns the sweep's result.
+sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t) {
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self);
-  const std::uint64_t mark_ns = ns_since(t1);
-  const clock::time_point t2 = clock::now();
-
+  write_barrier_on.store(false, std::memory_order_relaxed);
+  if (t.concurrent) end_allocate_black();
+  // The live heap for the pacer. Concurrent: what marking marked, without
+  // what was allocated black meanwhile (which survives this cycle whether
+  // reachable or not, and would inflate the next goal: Go paces from
+  // work.bytesMarked likewise). Stop-the-world: what the sweep kept.
+  const std::uint64_t marked = t.concurrent ? mark::marked_bytes() : 0;
   sweep::sweep_result swept = sweep::sweep_all();
-  const std::uint64_t goal_of_this_cycle = s.pace.heap_goal();
-  const std::uint64_t globals = roots::range_bytes();
-  s.pace.end_cycle(swept.live_bytes, stack_bytes, globals);
+  if (t.concurrent) swept.marked_bytes = std::min(marked, swept.live_bytes);
+  else swept.marked_bytes = swept.live_bytes;
+  s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
   s.pace.set_other_memory(other_memory(swept.live_bytes));
+  if (t.concurrent) {
+    // The runway for the next trigger: what the program allocated while
+    // this mark ran (pacer step 8).
+    s.pace.record_mark(t.heap_start, t.heap_end);
+  }
   s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+  return swept;
+}
 
-  stack::start_the_world();
-  const std::uint64_t term_ns = ns_since(t2);
-  const std::uint64_t pause = stop_ns + mark_ns + term_ns;
-
+void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::sweep_result& swept,
+                  std::uint64_t goal_of_this_cycle) {
+  const std::uint64_t pause = t.concurrent ? t.stop1_ns + t.stop2_ns : t.stop1_ns + t.mark_ns + t.stop2_ns;
   gc_stats& g = s.stats;
   const int procs = mark::helper_count() + 1;
+  const std::uint64_t mark_cpu = t.concurrent ? t.mark_cpu_ns : t.mark_ns * static_cast<std::uint64_t>(procs);
+  const std::uint64_t assist_cpu = t.concurrent ? s.assist_ns.load(std::memory_order_relaxed) : 0;
+  const std::uint64_t gc_cpu = (t.stop1_ns + t.stop2_ns) * static_cast<std::uint64_t>(procs) + mark_cpu + assist_cpu;
   {
-    // The limiter: the pause was GC time on every processor, the rest of
-    // the time since the last update was the program's.
+    // The limiter: GC time against the program's time since its last update.
     const clock::time_point now = clock::now();
     const auto since = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.limiter_last).count());
     const std::uint64_t p = static_cast<std::uint64_t>(procs);
-    s.limiter.update(pause * p, (since > pause ? since - pause : 0) * p);
+    const std::uint64_t total = since * p;
+    s.limiter.update(gc_cpu, total > gc_cpu ? total - gc_cpu : 0);
     s.limiter_last = now;
   }
   g.pause_ns[g.num_gc % 256] = pause;
   g.num_gc++;
   if (forced) g.num_forced_gc++;
   g.pause_total_ns += pause;
+  g.max_stop_ns = std::max({g.max_stop_ns, t.stop2_ns, t.concurrent ? t.stop1_ns : t.stop1_ns + t.mark_ns + t.stop2_ns});
   g.last_gc_unix_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  g.gc_cpu_ns += stop_ns + mark_ns * static_cast<std::uint64_t>(procs) + term_ns;
-  in_collector = false;
+  g.gc_cpu_ns += gc_cpu;
+  s.last_gc_cpu_ns = gc_cpu;
 
   if (godebug().gctrace > 0) {
     gc_cycle_record r;
     r.cycle = g.num_gc;
-    r.start_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - s.start).count());
+    r.start_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.t0 - s.start).count());
     const std::uint64_t elapsed = ns_since(s.start) * static_cast<std::uint64_t>(std::max(1u, std::thread::hardware_concurrency()));
     r.gc_cpu_fraction = elapsed ? static_cast<double>(g.gc_cpu_ns) / static_cast<double>(elapsed) : 0.0;
-    r.sweep_term_clock_ns = stop_ns;
-    r.mark_clock_ns = mark_ns;
-    r.mark_term_clock_ns = term_ns;
-    r.sweep_term_cpu_ns = stop_ns;
-    r.background_cpu_ns = mark_ns * static_cast<std::uint64_t>(procs);
-    r.mark_term_cpu_ns = term_ns;
-    r.heap_start_bytes = heap_start;
-    r.heap_end_bytes = heap_start;  // nothing is allocated during a stop-the-world mark
-    r.heap_live_bytes = swept.live_bytes;
+    r.sweep_term_clock_ns = t.stop1_ns;
+    r.mark_clock_ns = t.mark_ns;
+    r.mark_term_clock_ns = t.stop2_ns;
+    r.sweep_term_cpu_ns = t.stop1_ns * static_cast<std::uint64_t>(t.concurrent ? procs : 1);
+    r.background_cpu_ns = mark_cpu;
+    r.assist_cpu_ns = assist_cpu;
+    r.mark_term_cpu_ns = t.stop2_ns * static_cast<std::uint64_t>(t.concurrent ? procs : 1);
+    r.heap_start_bytes = t.heap_start;
+    r.heap_end_bytes = t.heap_end;
+    r.heap_live_bytes = swept.marked_bytes;
     r.heap_goal_bytes = goal_of_this_cycle;
-    r.stacks_bytes = stack_bytes;
-    r.globals_bytes = globals;
+    r.stacks_bytes = t.stack_bytes;
+    r.globals_bytes = roots::range_bytes();
     r.procs = static_cast<std::uint64_t>(procs);
     r.forced = forced;
     emit_gctrace(r);
   }
 }
 
+// The stop-the-world cycle (GODEBUG=gcstoptheworld=1): collector.hpp steps 1-7.
+void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
+  cycle_timing t;
+  t.t0 = clock::now();
+  t.heap_start = t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
+  const std::uint64_t goal = s.pace.heap_goal();
+  stack::stop_the_world();
+  t.stop1_ns = ns_since(t.t0);
+  const clock::time_point t1 = clock::now();
+  mark::begin_cycle();
+  t.stack_bytes = mark_roots(self);
+  mark::drain();
+  t.mark_ns = ns_since(t1);
+  const clock::time_point t2 = clock::now();
+  const sweep::sweep_result swept = finish_mark(s, self, t);
+  stack::start_the_world();
+  t.stop2_ns = ns_since(t2);
+  record_cycle(s, forced, t, swept, goal);
+}
+
+// Threads that may mark beside the collector's own while the program runs:
+// the cores that registered threads outside blocking regions leave idle
+// (Go's idle workers), less the collector's own thread.
+int concurrent_helpers() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int running = static_cast<int>(stack::running_threads());
+  return std::clamp(cores - running - 1, 0, mark::helper_count());
+}
+
+// The concurrent cycle (collector.hpp, concurrent mode).
 // How much heap memory (in use or free, not yet returned) the scavenger
 // lets the heap keep after a cycle: about 10% over the goal (Go's scavenger
 // keeps ~10% over the goal too), and under a memory limit no more than the
@@ -237,6 +353,142 @@ std::uint64_t retain_target(const pacer& pace) {
     if (cap < keep) keep = cap;
   }
   return keep;
+}
+
+// The concurrent cycle, in three parts. The world mutex is held only
+// around each stop; s.cycle_active spans the whole cycle, so that no second
+// cycle starts meanwhile.
+
+// Part 1, by the thread that starts the cycle, holding the world mutex: the
+// mark-start stop. The barrier and allocate-black go on; the roots that can
+// be read only with the world stopped are marked. No stack is scanned here.
+// The thread that crosses the trigger runs it itself (as Go's gcStart runs
+// on the allocating goroutine), so marking, and with it mark assists, start
+// at once even when the background thread is slow to be scheduled.
+void start_concurrent_cycle(state& s, bool forced) {
+  cycle_timing& t = s.cur;
+  t = cycle_timing{};
+  t.concurrent = true;
+  t.t0 = clock::now();
+  t.heap_start = counters.heap_live.load(std::memory_order_relaxed);
+  s.cur_goal = s.pace.heap_goal();
+  s.cur_forced = forced;
+  stack::stop_the_world();
+  mark::begin_cycle();
+  s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
+  s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
+  s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked(), 1), std::memory_order_relaxed);
+  s.assist_ns.store(0, std::memory_order_relaxed);
+  write_barrier_on.store(true, std::memory_order_relaxed);
+  begin_allocate_black();
+  mark_cache_roots();
+  s.cycle_active.store(true, std::memory_order_release);
+  s.marking.store(true, std::memory_order_release);
+  stack::start_the_world();
+  t.stop1_ns = ns_since(t.t0);
+}
+
+// Part 2, by the marking thread (the background thread, or gc::collect()'s
+// caller), holding no lock: root slots and ranges, then each thread's stack
+// at its own handshake, then the heap, while the program runs.
+void concurrent_mark(state& s, const stack::self_context* self) {
+  cycle_timing& t = s.cur;
+  const clock::time_point t1 = clock::now();
+  roots::for_each_root_range_locked([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
+    mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
+  });
+  stack::handshake_each_stack([&](const stack::stack_view& v) {
+    scan_stack_view(v);
+    t.stack_bytes += v.hi - v.lo;
+  }, self);
+  // Marking CPU: this thread's own CPU time (a marker that the OS did not
+  // schedule takes none), and the helpers' drain time.
+  const std::uint64_t cpu0 = os::thread_cpu_ns();
+  std::uint64_t helper_ns = 0;
+  for (int round = 0; round < 64; ++round) {
+    const clock::time_point r0 = clock::now();
+    const int helpers = concurrent_helpers();
+    mark::drain(helpers);
+    helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
+    if (mark::grey_pending() == 0) break;  // else the program shaded more meanwhile
+  }
+  t.mark_ns = ns_since(t1);
+  t.mark_cpu_ns = os::thread_cpu_ns() - cpu0 + helper_ns;
+}
+
+// Part 3, by the marking thread: mark termination, a short stop, taken under
+// the world mutex. What the barrier cannot cover is scanned again: threads
+// the signal interrupted (they may be inside a barrier sequence: barrier.cpp,
+// step 3) and add_roots ranges (no barrier). The rest of the work is
+// drained, then the sweep. Returns how much heap the scavenger may keep.
+std::uint64_t finish_concurrent_cycle(state& s, const stack::self_context& self) {
+  lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  cycle_timing& t = s.cur;
+  const clock::time_point t2 = clock::now();
+  stack::stop_the_world();
+  t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
+  stack::for_each_stack([](const stack::stack_view& v) {
+    if (v.kind == stack::stop_kind::signal) scan_stack_view(v);
+  }, &self);
+  roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
+    if (!slots) mark::scan_roots(lo, hi, "an add_roots range");
+  });
+  mark::drain();
+  s.marking.store(false, std::memory_order_release);
+  const sweep::sweep_result swept = finish_mark(s, self, t);
+  s.cycle_active.store(false, std::memory_order_release);
+  stack::start_the_world();
+  t.stop2_ns = ns_since(t2);
+  record_cycle(s, s.cur_forced, t, swept, s.cur_goal);
+  {
+    std::lock_guard c(s.cycle_mu);
+    ++s.cycles_done;
+  }
+  s.cycle_done.notify_all();
+  return retain_target(s.pace);
+}
+
+// Resolves the mode at the first cycle, from GODEBUG (not earlier: GODEBUG
+// is read on first use). World mutex held.
+void resolve_mode(state& s) {
+  if (s.mode_resolved) return;
+  s.mode_resolved = true;
+  s.concurrent.store(godebug().gcstoptheworld == 0, std::memory_order_relaxed);
+  s.pace.set_concurrent(godebug().gcstoptheworld == 0);
+}
+
+// Waits, with the world mutex held on entry and on return, until no
+// concurrent cycle is active.
+void wait_for_active_cycle(state& s) {
+  while (s.cycle_active.load(std::memory_order_acquire)) {
+    const std::uint64_t done = [&] {
+      std::lock_guard c(s.cycle_mu);
+      return s.cycles_done;
+    }();
+    s.world.unlock();
+    {
+      if (stack::current_thread() != nullptr) stack::enter_blocking();
+      std::unique_lock c(s.cycle_mu);
+      s.cycle_done.wait_for(c, std::chrono::milliseconds(10), [&] { return s.cycles_done != done; });
+      c.unlock();
+      if (stack::current_thread() != nullptr) stack::exit_blocking();
+    }
+    lock_world(s);
+  }
+}
+
+// A whole stop-the-world cycle. `self` was captured by gort's entry point
+// (collect(), the automatic trigger) in a frame that stays live: the calling
+// thread is scanned from there up, so that no frame of the collector itself
+// (whose stale slots hold heap addresses the runtime used) is taken for a
+// root. World mutex held.
+void run_cycle(state& s, bool forced, const stack::self_context& self) {
+  in_collector = true;
+  mark::ensure_helpers();
+  flush_own_mcache();
+  run_cycle_stw(s, forced, self);
+  in_collector = false;
 }
 
 // After a cycle, outside the stop: return free pages to the OS until the
@@ -259,11 +511,11 @@ bool want_cycle(state& s, std::uint64_t heap_live) {
   const clock::time_point now = clock::now();
   const auto since = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.limiter_last).count());
-  const auto procs = static_cast<std::uint64_t>(mark::helper_count() + 1);
-  s.limiter.update(0, since * procs);
+  s.limiter.update(0, since * static_cast<std::uint64_t>(mark::helper_count() + 1));
   s.limiter_last = now;
-  const std::uint64_t last_pause = s.stats.num_gc ? s.stats.pause_ns[(s.stats.num_gc - 1) % 256] : 0;
-  if (s.limiter.admits(last_pause * procs)) return true;
+  // The expected cost of the cycle: what the last one took (its stops on
+  // every processor, and its marking).
+  if (s.limiter.admits(s.last_gc_cpu_ns)) return true;
   s.limited.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
@@ -273,14 +525,9 @@ void finalizer_main() {
   stack::register_thread();
   std::uint64_t seen = 0;
   for (;;) {
-    {
-      stack::enter_blocking();  // waiting touches no gc memory: never interrupted
-      std::unique_lock g(s.fin_mu);
-      s.fin_wake.wait(g, [&] { return s.fin_requests != seen; });
-      seen = s.fin_requests;
-      g.unlock();
-      stack::exit_blocking();
-    }
+    stack::enter_blocking();  // waiting touches no gc memory: never interrupted
+    seen = s.finalizer.wait(seen);
+    stack::exit_blocking();
     in_collector = true;
     sweep::run_destructors();
     in_collector = false;
@@ -288,23 +535,125 @@ void finalizer_main() {
 }
 
 void wake_finalizer(state& s) {
-  if (sweep::pending_destructors() == 0) return;
-  std::lock_guard g(s.fin_mu);
-  if (!s.fin_started) {
-    s.fin_started = true;
-    std::thread(finalizer_main).detach();
+  if (sweep::pending_destructors() != 0) s.finalizer.request(finalizer_main);
+}
+
+// The background collector thread (concurrent mode): waits for requests
+// and runs each as a cycle. Unregistered: it is never stopped, and holds no
+// gc pointer of its own.
+void background_main() {
+  state& s = st();
+  std::uint64_t seen = 0;
+  for (;;) {
+    seen = s.background.wait(seen);
+    // This thread holds no gc pointer: its own frames do not matter.
+    stack::self_context self;
+    stack::capture_self(self);
+    in_collector = true;
+    concurrent_mark(s, &self);
+    const std::uint64_t keep = finish_concurrent_cycle(s, self);
+    in_collector = false;
+    wake_finalizer(s);
+    scavenge_to(keep);
   }
-  ++s.fin_requests;
-  s.fin_wake.notify_one();
+}
+
+
+// A mark assist (pacer.hpp, Go's gcAssistAlloc): an allocating thread pays
+// for what it allocated since its last assist with scan work, in proportion
+// to the marking still expected per byte of runway left to the goal:
+//     work = allocated * (expected - scanned) / (goal - heap)
+// all of what is left once the heap is past the goal. One call is bounded
+// by max_assist_ns, so no allocation stalls for long: when the bound is hit
+// the heap grows past the goal, and the next runway (the heap growth during
+// this mark) makes the next cycle start earlier.
+constexpr std::uint64_t max_assist_ns = 100'000;
+constinit thread_local std::uint64_t tls_assist_heap = 0;  // heap_live at this thread's last assist
+
+// Returns true if the thread is over the goal and found nothing to do: the
+// caller then waits for the cycle to end (Go parks such an assist).
+bool assist_mark(state& s) {
+  const std::uint64_t heap = counters.heap_live.load(std::memory_order_relaxed);
+  const std::uint64_t start = s.mark_heap_start.load(std::memory_order_relaxed);
+  const std::uint64_t goal = s.mark_goal.load(std::memory_order_relaxed);
+  const std::uint64_t expected = s.mark_expected.load(std::memory_order_relaxed);
+  const std::uint64_t scanned = mark::scan_work_done();
+  const std::uint64_t from = std::max(tls_assist_heap, start);
+  tls_assist_heap = heap;
+  if (heap <= from) return false;
+  if (scanned >= expected) return heap >= goal;
+  const std::uint64_t remaining = expected - scanned;
+  const std::uint64_t allocated = heap - from;
+  std::uint64_t work = remaining;
+  if (heap < goal) {
+    __extension__ unsigned __int128 w = static_cast<unsigned __int128>(remaining) * allocated / (goal - heap);
+    work = w > remaining ? remaining : static_cast<std::uint64_t>(w);
+  }
+  if (work == 0) return false;
+  const std::uint64_t t0 = os::thread_cpu_ns();
+  bool none_left = false;
+  {
+    no_stop_scope no_stop;  // a stop must not find grey objects in this thread's buffer
+    if (s.marking.load(std::memory_order_acquire)) none_left = mark::assist(work, max_assist_ns);
+  }
+  s.assist_ns.fetch_add(os::thread_cpu_ns() - t0, std::memory_order_relaxed);
+  return none_left && heap >= goal;
+}
+
+// Allocation past the goal while a concurrent mark runs, with nothing left
+// to assist with, or far past it (the program outruns the marker): the
+// allocating thread waits for the cycle to end, inside a blocking region.
+// Mark assists are the gentler mechanism; this bounds the heap.
+void wait_for_mark(state& s) {
+  stack::enter_blocking();
+  {
+    std::unique_lock g(s.cycle_mu);
+    const std::uint64_t done = s.cycles_done;
+    while (s.cycles_done == done && s.marking.load(std::memory_order_acquire))
+      s.cycle_done.wait_for(g, std::chrono::milliseconds(10));
+  }
+  stack::exit_blocking();
 }
 
 void collect_automatic() {
   state& s = st();
-  if (!s.world.try_lock()) return;  // a cycle is running: it will stop this thread
+  if (s.cycle_active.load(std::memory_order_acquire)) {
+    if (s.marking.load(std::memory_order_acquire)) {
+      const bool over_goal_with_nothing_to_do = assist_mark(s);
+      const std::uint64_t goal = s.mark_goal.load(std::memory_order_relaxed);
+      // Over the goal with no work to help with (the marking is finishing),
+      // or far over it (the program outruns every assist): wait for the end
+      // of the cycle, in a blocking region.
+      if (over_goal_with_nothing_to_do || counters.heap_live.load(std::memory_order_relaxed) > goal + goal / 2)
+        wait_for_mark(s);
+    }
+    return;
+  }
+  stack::self_context self;  // this thread is scanned from here up
+  stack::capture_self(self);
+  if (!s.world.try_lock()) return;  // a stop is in progress: it will stop this thread
+  resolve_mode(s);
+  if (s.concurrent.load(std::memory_order_relaxed)) {
+    // Start a concurrent cycle here (its first stop), hand the marking to
+    // the background thread, and go on allocating.
+    bool started = false;
+    if (!s.cycle_active.load(std::memory_order_relaxed) &&
+        want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {
+      in_collector = true;
+      mark::ensure_helpers();
+      flush_own_mcache();
+      start_concurrent_cycle(s, false);
+      in_collector = false;
+      started = true;
+    }
+    s.world.unlock();
+    if (started) s.background.request(background_main);
+    return;
+  }
   bool ran = false;
   std::uint64_t keep = 0;
   if (want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {
-    run_cycle(s, false);
+    run_cycle(s, false, self);
     ran = true;
     keep = retain_target(s.pace);
   }
@@ -347,7 +696,11 @@ void on_park() { flush_own_mcache(); }
 // must come before any rank_mutex), then the runtime's locks, so that the
 // child finds every structure consistent and every lock free.
 void fork_prepare() {
-  st().world.lock();
+  state& s = st();
+  // No cycle may be half done across fork: the child has no thread to
+  // finish it. Wait for an active concurrent cycle to end.
+  lock_world(s);
+  wait_for_active_cycle(s);
   stack::atfork_prepare();
   alloc_atfork_prepare();
   roots::atfork_prepare();
@@ -368,10 +721,11 @@ void fork_child() {
   mark::atfork_child();
   state& s = st();
   {
-    // The finalizer thread does not exist in the child.
-    new (&s.fin_mu) std::mutex();
-    new (&s.fin_wake) std::condition_variable();
-    s.fin_started = false;
+    // The finalizer and background threads do not exist in the child.
+    s.finalizer.reset_after_fork();
+    s.background.reset_after_fork();
+    new (&s.cycle_mu) std::mutex();
+    new (&s.cycle_done) std::condition_variable();
   }
   s.world.unlock();
 }
@@ -397,6 +751,13 @@ int init() {
 void (*test_after_mark)() = nullptr;
 
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
+
+std::uint64_t longest_stop_ns() {
+  state& s = st();
+  lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  return s.stats.max_stop_ns;
+}
 
 std::mutex& world_mutex() { return st().world; }
 void lock_world_mutex() { lock_world(st()); }
@@ -433,10 +794,29 @@ void collect() {
   collector::state& s = collector::st();
   collector::clear_stack_below();
   std::uint64_t keep;
-  {
-    collector::lock_world(s);
+  collector::lock_world(s);
+  collector::wait_for_active_cycle(s);  // Go's runtime.GC also finishes the running cycle first
+  collector::resolve_mode(s);
+  // This thread is scanned from here up (run_cycle). Captured after the
+  // calls above: callee-saved registers still holding what the program's
+  // last calls left in them are scanned (they may be live in a caller), and
+  // the fewer such stale values, the less garbage is kept by mistake.
+  stack::self_context self;
+  stack::capture_self(self);
+  if (s.concurrent.load(std::memory_order_relaxed)) {
+    // The whole concurrent cycle on this thread: the stops, and the marking
+    // between them while other threads run.
+    collector::in_collector = true;
+    mark::ensure_helpers();
+    flush_own_mcache();
+    collector::start_concurrent_cycle(s, true);
+    s.world.unlock();
+    collector::concurrent_mark(s, &self);
+    keep = collector::finish_concurrent_cycle(s, self);
+    collector::in_collector = false;
+  } else {
     std::lock_guard g(s.world, std::adopt_lock);
-    collector::run_cycle(s, true);
+    collector::run_cycle(s, true, self);
     keep = collector::retain_target(s.pace);
   }
   // Run the destructors queued by this cycle (and any earlier ones), here.
@@ -450,6 +830,18 @@ void collect() {
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   collector::scavenge_to(keep);
+}
+
+bool set_concurrent_marking(bool on) {
+  collector::init();
+  collector::state& s = collector::st();
+  collector::lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  collector::resolve_mode(s);
+  const bool old = s.concurrent.exchange(on, std::memory_order_relaxed);
+  s.pace.set_concurrent(on);
+  s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
+  return old;
 }
 
 std::int64_t set_memory_limit(std::int64_t limit) {

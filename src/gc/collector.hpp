@@ -1,6 +1,30 @@
 // src/gc/collector.hpp: the face of src/gc, the collector.
 //
-// One cycle (run_cycle), stop-the-world in this version of gort:
+// A concurrent cycle (the default; Go's mgc.go shape):
+// 1. Mark start, a short stop, run by the thread that crosses the trigger
+//    (or by gc::collect()): turn on the write barrier (src/gc/barrier.cpp)
+//    and allocate-black (src/alloc/alloc.hpp); mark the roots that can be
+//    read only with the world stopped (each mcache's tiny block, the
+//    destructor queue). No stack is scanned in it.
+// 2. Concurrent mark, by the background collector thread (or collect()'s
+//    caller) while the program runs: gc::root slots and add_roots ranges
+//    (under the roots lock), each thread's stack at a handshake that stops
+//    that thread alone (stack::handshake_each_stack), then the heap, with
+//    helper threads on cores the program leaves idle. Allocating threads
+//    pay for their allocation with mark assists and, over the goal with
+//    nothing left to help with, wait for the end of the cycle.
+// 3. Mark termination, a short stop: scan again the threads the stop signal
+//    interrupted (they may be inside a barrier sequence) and the add_roots
+//    ranges (no barrier), drain the rest, the checkmark pass if asked, turn
+//    off the barrier and allocate-black, sweep, set the next goal and
+//    trigger (pacer: the runway is what was allocated during this mark).
+// 4. Destructors run after the restart, on the finalizer thread or in
+//    gc::collect().
+// The world mutex is held around each stop; cycle_active spans the cycle,
+// so no second cycle starts meanwhile (collect() and fork wait for it).
+//
+// A stop-the-world cycle (GODEBUG=gcstoptheworld=1, gc::set_concurrent_marking
+// (false); run_cycle):
 // 1. The collecting thread holds the world mutex (one cycle at a time),
 //    makes sure the marker threads exist, and flushes its own mcache.
 // 2. Stop the world (src/stack): every other registered thread parks at a
@@ -17,13 +41,12 @@
 // 6. Restart the world; print the gctrace line (GODEBUG=gctrace=1).
 // 7. Destructors run: in gc::collect() before it returns, or on the
 //    finalizer thread after an automatic cycle.
-// Nothing between 2 and 6 calls malloc, prints, or runs user code: a stopped
-// thread may hold malloc's lock or the program's own locks.
+// In both kinds, nothing inside a stop calls malloc, prints, or runs user
+// code: a stopped thread may hold malloc's lock or the program's own locks.
 //
 // Triggering: the allocator's slow path (alloc_hooks::slow_path) is a safe
 // point and checks heap_live against the pacer's trigger; the thread that
-// crosses it runs the cycle (a thread that finds a cycle already running
-// simply gets stopped by it).
+// crosses it starts the cycle.
 //
 // Lock order: the world mutex is a plain mutex held across the stop, so it
 // is taken before any rank_mutex and never while holding one.
@@ -45,5 +68,8 @@ extern void (*test_after_mark)();
 
 // Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
 std::uint64_t limited_triggers();
+
+// The longest single stop of the world so far, in nanoseconds.
+std::uint64_t longest_stop_ns();
 
 }  // namespace gc::internal::collector

@@ -16,16 +16,20 @@
 // 3. limiting() is true while the bucket is full. A cycle that only the
 //    memory limit asks for (the heap is below the GOGC goal, or GOGC is
 //    off) starts only if admits(cost): the bucket has room for the cycle's
-//    expected GC time (the last pause times the processors). Otherwise the
+//    expected GC time (what the last cycle took: its stops times the
+//    processors, plus its marking). Otherwise the
 //    heap grows past the limit until program time has drained that much.
 //    (Go's limiter caps assist time continuously; a stop-the-world cycle
 //    comes in whole pauses, and a policy of "not full" would let one pause
 //    of GC follow each moment of program time: 10 ms pauses and 1 ms checks
 //    settle at 83% GC. Asking for room for the whole pause settles at 50%.)
-// With a stop-the-world collector, a pause of d ns on P processors counts
-// as d * P of GC time, and the time between pauses as mutator time (all
-// processors, as Go counts the time available to the program, not the time
-// it used).
+// A stop of d ns on P processors counts as d * P of GC time, concurrent
+// marking as its workers' time (assists included), and the rest of the
+// processors' time as mutator time (as Go counts the time available to the
+// program, not the time it used). So concurrent marking with one worker on
+// two processors never fills the bucket: it takes half the CPU at most,
+// which is the limit; the limiter matters when collections take the whole
+// machine (stop-the-world mode, or assists doing most of the marking).
 //
 // Invariants: 0 <= fill() <= capacity(); limiting() == (fill() == capacity()).
 // The class is pure: no clocks, no globals, no locks (the collector owns one

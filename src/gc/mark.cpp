@@ -41,13 +41,25 @@ struct shared_state {
   work_buf* grey = nullptr;   // guarded by mu; objects shaded by mutators, not yet taken
   std::atomic<std::size_t> full_count{0};   // buffers on `full`, plus 1 while `grey` holds items
   std::atomic<int> idle{0};
-  int workers = 1;            // set by drain(): helpers taking part + 1
+  std::atomic<int> workers{1};  // set by drain(): helpers taking part + 1
 };
-shared_state* shared = nullptr;  // built on first use, never freed
+
+// Bytes scanned in this cycle, by every worker (flushed every 256 objects).
+// Atomic. Reset by begin_cycle.
+std::atomic<std::uint64_t> scan_work_total{0};
+// Bytes of the objects marked by marking (workers, roots, the barrier's
+// shading), not by allocate-black. Atomic. Reset by begin_cycle.
+std::atomic<std::uint64_t> marked_total{0};
 
 shared_state& st() {
-  if (shared == nullptr) shared = new (os::map_metadata(sizeof(shared_state))) shared_state();
-  return *shared;
+  // Built on first use by whichever thread gets here first (the write
+  // barrier can be first): a thread-safe static.
+  static shared_state* const s = [] {
+    void* mem = os::map_metadata(sizeof(shared_state));
+    GORT_CHECK(mem != nullptr, "marking: cannot map {} bytes for the work lists", sizeof(shared_state));
+    return new (mem) shared_state();
+  }();
+  return *s;
 }
 
 work_buf* get_empty() {
@@ -192,6 +204,7 @@ class worker {
       return;
     }
     if (!s->try_mark(s->object_index(base))) return;
+    marked_ += s->elem_size;
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
@@ -240,6 +253,7 @@ class worker {
     }
     if (!(item.len & 1)) {
       scan_range(item.addr, item.addr + item.len);
+      scanned_ += item.len;
       return;
     }
     span* s = reinterpret_cast<span*>(item.len & ~std::uintptr_t{1});
@@ -251,6 +265,7 @@ class worker {
         if (ti->trace != nullptr) {
           tracer t = tracer_access::make(this);
           for (std::size_t i = 0; i < m.count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
+          scanned_ += m.count * ti->size;
           return;
         }
       }
@@ -262,6 +277,19 @@ class worker {
       size = oblet_bytes;
     }
     scan_range(item.addr, item.addr + size);
+    scanned_ += size;
+  }
+
+  // Adds this worker's scan work to the cycle's total (read by assists).
+  void flush_scanned() {
+    if (scanned_ != 0) {
+      scan_work_total.fetch_add(scanned_, std::memory_order_relaxed);
+      scanned_ = 0;
+    }
+    if (marked_ != 0) {
+      marked_total.fetch_add(marked_, std::memory_order_relaxed);
+      marked_ = 0;
+    }
   }
 
   // Works until there is no grey object left anywhere (step 4 of mark.hpp).
@@ -283,10 +311,12 @@ class worker {
         --count;
         scan(item);
         balance();
+        if ((++scans_ & 255) == 0) flush_scanned();
       }
+      flush_scanned();
       s.idle.fetch_add(1, std::memory_order_acq_rel);
       for (;;) {
-        if (s.idle.load(std::memory_order_acquire) == s.workers &&
+        if (s.idle.load(std::memory_order_acquire) == s.workers.load(std::memory_order_relaxed) &&
             s.full_count.load(std::memory_order_acquire) == 0)
           return;  // everyone idle, nothing published: done
         if (s.full_count.load(std::memory_order_acquire) != 0) {
@@ -295,6 +325,36 @@ class worker {
         }
         cpu_relax();
       }
+    }
+  }
+
+  // Alone and time-bounded (the concurrent mark's fractional worker, mark
+  // assists): scans until no work is left anywhere (true) or the deadline
+  // passes (false), leaving what it did not scan on the shared list.
+  // Or until it has done `work` bytes of scanning.
+  bool drain_until(std::uint64_t deadline_ns, std::uint64_t work = ~std::uint64_t{0}) {
+    work_item item;
+    unsigned n = 0;
+    std::uint64_t done = 0;
+    while (pop(item)) {
+      const std::uint64_t before = scanned_;
+      scan(item);
+      done += scanned_ - before;
+      if (done >= work || ((++n & 31) == 0 && os::monotonic_ns() >= deadline_ns)) {
+        publish();
+        flush_scanned();
+        return false;
+      }
+    }
+    flush_scanned();
+    return true;
+  }
+
+  // Hands the local buffer to the shared list.
+  void publish() {
+    if (cur_ != nullptr && cur_->n != 0) {
+      put_full(cur_);
+      cur_ = nullptr;
     }
   }
 
@@ -345,6 +405,9 @@ class worker {
 
  private:
   work_buf* cur_ = nullptr;
+  std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to scan_work_total
+  std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in marked_total
+  unsigned scans_ = 0;
   // Checkmark mode only: where the word being looked at came from.
   bool checking_ = false;
   const char* what_ = nullptr;   // a root region's name, or null: an object
@@ -365,21 +428,26 @@ struct helpers_state {
   std::condition_variable done;
   std::uint64_t cycle = 0;   // guarded by mu; bumped to start helpers
   int finished = 0;          // guarded by mu
+  int active = 0;            // guarded by mu; helpers 0..active-1 take part in this drain
   int count = 0;             // helpers started
   worker workers[max_helpers];
 };
-helpers_state* helpers = nullptr;
+// Written once by ensure_helpers (under the collector's world mutex), read
+// by the marking thread: atomic.
+std::atomic<helpers_state*> helpers_ptr{nullptr};
 
 void helper_main(int i) {
-  helpers_state& h = *helpers;
+  helpers_state& h = *helpers_ptr.load(std::memory_order_acquire);
   std::uint64_t seen = 0;
   for (;;) {
+    bool take_part;
     {
       std::unique_lock g(h.mu);
       h.wake.wait(g, [&] { return h.cycle != seen; });
       seen = h.cycle;
+      take_part = i < h.active;
     }
-    h.workers[i].drain();
+    if (take_part) h.workers[i].drain();
     std::lock_guard g(h.mu);
     if (++h.finished == h.count) h.done.notify_one();
   }
@@ -388,19 +456,25 @@ void helper_main(int i) {
 }  // namespace
 
 void ensure_helpers() {
-  if (helpers != nullptr) return;
-  helpers = new helpers_state();
+  if (helpers_ptr.load(std::memory_order_acquire) != nullptr) return;
+  auto* h = new helpers_state();
   unsigned hw = std::thread::hardware_concurrency();
-  helpers->count = static_cast<int>(std::clamp<unsigned>(hw == 0 ? 1 : hw, 1, max_helpers + 1) - 1);
-  for (int i = 0; i < helpers->count; ++i) std::thread(helper_main, i).detach();
+  h->count = static_cast<int>(std::clamp<unsigned>(hw == 0 ? 1 : hw, 1, max_helpers + 1) - 1);
+  helpers_ptr.store(h, std::memory_order_release);
+  for (int i = 0; i < h->count; ++i) std::thread(helper_main, i).detach();
 }
 
-int helper_count() { return helpers ? helpers->count : 0; }
+int helper_count() {
+  const helpers_state* h = helpers_ptr.load(std::memory_order_acquire);
+  return h ? h->count : 0;
+}
 
 void begin_cycle() {
+  scan_work_total.store(0, std::memory_order_relaxed);
+  marked_total.store(0, std::memory_order_relaxed);
   root_w.reset();
-  if (helpers)
-    for (int i = 0; i < helpers->count; ++i) helpers->workers[i].reset();
+  if (helpers_state* h = helpers_ptr.load(std::memory_order_acquire))
+    for (int i = 0; i < h->count; ++i) h->workers[i].reset();
 }
 
 worker& root_worker() { return root_w; }
@@ -426,6 +500,7 @@ void shade(const void* p) {
   span* s = ref.s;
   const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
   if (!s->try_mark(s->object_index(base))) return;
+  marked_total.fetch_add(s->elem_size, std::memory_order_relaxed);
   if (!s->noscan) push_grey({base, reinterpret_cast<std::uintptr_t>(s) | 1});
 }
 
@@ -437,29 +512,59 @@ std::size_t grey_pending() {
   return n;
 }
 
-void drain() {
+void drain(int max_helpers) {
   shared_state& s = st();
-  const int nhelpers = root_w.checking() ? 0 : helper_count();
-  s.workers = nhelpers + 1;
+  int nhelpers = root_w.checking() ? 0 : helper_count();
+  if (max_helpers >= 0 && max_helpers < nhelpers) nhelpers = max_helpers;
+  s.workers.store(nhelpers + 1, std::memory_order_relaxed);
   s.idle.store(0, std::memory_order_relaxed);
-  // The roots are in the collector's local buffer: publish it so helpers
-  // start with work.
+  helpers_state* helpers = helpers_ptr.load(std::memory_order_acquire);
   if (nhelpers > 0) {
     std::lock_guard g(helpers->mu);
     helpers->finished = 0;
+    helpers->active = nhelpers;
     ++helpers->cycle;
     helpers->wake.notify_all();
   }
   root_w.drain();
   if (nhelpers > 0) {
     std::unique_lock g(helpers->mu);
-    helpers->done.wait(g, [&] { return helpers->finished == nhelpers; });
+    helpers->done.wait(g, [&] { return helpers->finished == helpers->count; });
   }
+}
+
+bool drain_for(std::uint64_t budget_ns) { return root_w.drain_until(os::monotonic_ns() + budget_ns); }
+
+std::uint64_t scan_work_done() { return scan_work_total.load(std::memory_order_relaxed); }
+
+std::uint64_t marked_bytes() {
+  root_w.flush_scanned();
+  return marked_total.load(std::memory_order_relaxed);
+}
+
+namespace {
+// Workers for mark assists: claimed by CAS, so that any number of threads
+// may assist at once without a lock; a thread that finds all busy skips.
+constexpr int assist_slots = 16;
+worker assist_workers[assist_slots];
+std::atomic<bool> assist_busy[assist_slots];
+}  // namespace
+
+bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
+  for (int i = 0; i < assist_slots; ++i) {
+    bool expected = false;
+    if (!assist_busy[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) continue;
+    const bool done = assist_workers[i].drain_until(os::monotonic_ns() + max_ns, work_bytes);
+    assist_workers[i].publish();
+    assist_busy[i].store(false, std::memory_order_release);
+    return done;
+  }
+  return false;
 }
 
 void atfork_child() {
   // The helper threads do not exist in the child: start afresh on demand.
-  helpers = nullptr;
+  helpers_ptr.store(nullptr, std::memory_order_relaxed);
 }
 
 }  // namespace gc::internal::mark

@@ -61,9 +61,15 @@ worker& root_worker();
 void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what);
 // Marks the object containing p as a root, if it is a gc object.
 void mark_root(const void* p, const char* what);
-// Drains all grey objects with every worker (the caller included); in
-// checkmark mode with the collector's worker alone.
-void drain();
+// Drains all grey objects with the caller and up to max_helpers helper
+// threads (negative: all of them; checkmark mode: none). With the world
+// running (the concurrent mark), mutators may add work meanwhile: drain
+// returns once it saw none, and grey_pending() tells whether more came.
+void drain(int max_helpers = -1);
+// The caller's worker alone, for at most budget_ns: true if no work was
+// left anywhere, false if the time ran out (the rest stays on the shared
+// list). The concurrent mark's fractional worker.
+bool drain_for(std::uint64_t budget_ns);
 // Checkmark mode (src/gc/checkmark.hpp), world stopped: while on, the
 // collector's worker marks into the checkmark bits, leaves the mark bits
 // as they are, and aborts with a report on a reachable object that the
@@ -75,8 +81,23 @@ void set_checkmark_mode(bool on);
 // hold pointers queues it on the grey list, which workers drain with the
 // full buffers. Non-heap addresses are ignored.
 void shade(const void* p);
-// Items waiting on the shared lists (full buffers and the grey list). Tests.
+// Items waiting on the shared lists (full buffers and the grey list).
 std::size_t grey_pending();
+
+// Bytes scanned so far in this cycle (updated every few hundred objects).
+std::uint64_t scan_work_done();
+// Bytes of the objects marked in this cycle by marking itself (roots,
+// workers, assists, the barrier), not by allocate-black: the live heap that
+// the pacer paces from, as Go's work.bytesMarked. Exact once a drain has
+// finished (the caller's own worker is flushed here).
+std::uint64_t marked_bytes();
+
+// A mark assist: the calling mutator scans up to `work_bytes` of grey
+// objects, for at most max_ns, with a worker of its own, and leaves what it
+// did not finish on the shared list. The caller must be in a no_stop_scope
+// (a stop would otherwise find grey objects in this thread's buffer). True
+// if no work was left anywhere.
+bool assist(std::uint64_t work_bytes, std::uint64_t max_ns);
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it

@@ -150,6 +150,20 @@ std::uint64_t pacer::limit_goal_for(std::int64_t limit, std::uint64_t other_byte
   return room > headroom ? room - headroom : 0;
 }
 
+std::uint64_t pacer::trigger() const {
+  if (!concurrent_ || goal_ == off) return goal_;
+  const std::uint64_t marked = heap_marked_ < goal_ ? heap_marked_ : goal_;
+  const u128 room = goal_ - marked;
+  const std::uint64_t lo = saturate(marked + room * 7 / 10);
+  const std::uint64_t hi = saturate(marked + room * 95 / 100);
+  const std::uint64_t t = runway_ >= goal_ ? 0 : goal_ - runway_;
+  return t < lo ? lo : t > hi ? hi : t;
+}
+
+void pacer::record_mark(std::uint64_t heap_at_start, std::uint64_t heap_at_end) {
+  runway_ = heap_at_end > heap_at_start ? heap_at_end - heap_at_start : 0;
+}
+
 void pacer::commit() {
   goal_ = gogc_goal();
   if (has_memory_limit()) {

@@ -61,6 +61,18 @@
 //    the limit. The scavenger keeps retained heap pages under limit - other
 //    (collector.cpp), and the CPU limiter (cpu_limiter.hpp) stops a heap
 //    above its limit from collecting back to back.
+// 8. Concurrent marking (set_concurrent(true), the default): a cycle must
+//    start before the heap reaches the goal, early enough that the mark
+//    ends near it, since the program allocates while it runs. After each
+//    concurrent cycle, record_mark(heap_at_start, heap_at_end) notes what
+//    was allocated during the mark, and that is the runway for the next
+//    (the mark that just ran scanned about the live heap the next will):
+//        runway  = end - start
+//        trigger = clamp(goal - runway, marked + (goal - marked) * 7 / 10,
+//                                       marked + (goal - marked) * 95 / 100)
+//    the bounds being Go 1.18's. Before the first concurrent cycle the
+//    runway is 0 (trigger at the upper bound). Stop-the-world mode keeps
+//    trigger == goal (step 6). GOGC off with no limit: trigger = UINT64_MAX.
 //
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
@@ -68,7 +80,8 @@
 //   no limit, gc_percent() >= 0  =>  heap_goal() >= heap_minimum()
 //   gc_percent() == -1 and no limit  =>  heap_goal() == trigger() == UINT64_MAX
 //   a limit  =>  heap_goal() <= max(limit_goal, heap_marked())
-//   trigger() <= heap_goal()
+//   trigger() <= heap_goal(); stop-the-world mode: trigger() == heap_goal()
+//   concurrent: trigger() >= heap_marked() + (heap_goal() - heap_marked()) * 7 / 10
 //   The class is pure: no globals, no clocks, no locks. The collector owns
 //   one instance and calls it with the world stopped (or under its lock).
 //
@@ -152,7 +165,13 @@ class pacer {
 
   std::uint64_t heap_goal() const { return goal_; }
   std::uint64_t heap_minimum() const { return heap_minimum_for(gc_percent_); }
-  std::uint64_t trigger() const { return goal_; }  // step 6
+  std::uint64_t trigger() const;  // steps 6 and 8
+
+  // Step 8.
+  void set_concurrent(bool on) { concurrent_ = on; }
+  bool concurrent() const { return concurrent_; }
+  void record_mark(std::uint64_t heap_at_start, std::uint64_t heap_at_end);
+  std::uint64_t runway() const { return runway_; }
   bool should_collect(std::uint64_t heap_live) const { return enabled() && heap_live >= trigger(); }
 
   // The last cycle's inputs (0 before the first), and the cycles ended.
@@ -165,6 +184,8 @@ class pacer {
   void commit();
 
   int gc_percent_;
+  bool concurrent_ = false;
+  std::uint64_t runway_ = 0;
   std::int64_t memory_limit_ = no_memory_limit;
   std::uint64_t other_ = 0;
   std::uint64_t heap_marked_ = 0;

@@ -91,6 +91,8 @@ void range_at(std::size_t i, std::uintptr_t& lo, std::uintptr_t& hi) {
 }
 std::uint64_t range_bytes() { return state().bytes.load(std::memory_order_relaxed); }
 
+rank_mutex& roots_lock() { return state().lock; }
+
 void atfork_prepare() { state().lock.lock(); }
 void atfork_release() { state().lock.unlock(); }
 

@@ -11,12 +11,18 @@
 //    chunk. A thread's list goes back to the global list when it exits.
 // 3. A free slot holds the address of the next free slot: metadata memory,
 //    so the conservative scan of every slot ignores it without a tag bit.
-// 4. The collector scans every slot of every chunk, while the world is
-//    stopped (no mutator holds lock_ then: see src/common/lock.hpp).
+// 4. The collector scans every slot of every chunk: with the world stopped
+//    (the stop-the-world collector, checkmark), or while the program runs
+//    (the concurrent mark), holding lock_: chunks are only ever added, with
+//    a release store, and slot stores run the write barrier, so a slot
+//    changed after its scan is covered (src/gc/barrier.cpp, step 4).
 //
 // Ranges (gc::add_roots): a vector of [begin, end) under lock_, scanned
-// conservatively whole at every collection.
+// conservatively whole at every collection; the concurrent mark scans them
+// again at mark termination, with the world stopped (they have no barrier).
 #pragma once
+
+#include "common/lock.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +54,16 @@ void for_each_root_range(F&& f) {
     range_at(i, lo, hi);
     f(lo, hi, false);
   }
+}
+
+// With the world running (the concurrent mark): for_each_root_range holding
+// the roots lock, so that ranges cannot be added or removed meanwhile. f may
+// take only locks ranked above `roots` (the marker's queue).
+rank_mutex& roots_lock();
+template <class F>
+void for_each_root_range_locked(F&& f) {
+  lock_guard g(roots_lock());
+  for_each_root_range(f);
 }
 
 // fork: the lock is taken in prepare and released in parent and child.

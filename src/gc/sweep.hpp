@@ -45,6 +45,7 @@ struct sweep_result {
   std::uint64_t freed_bytes = 0;
   std::uint64_t queued = 0;      // objects waiting for their destructor
   std::uint64_t live_bytes = 0;  // bytes of objects left allocated
+  std::uint64_t marked_bytes = 0;  // the collector's: the live heap the pacer uses
 };
 
 // World stopped, after marking.
