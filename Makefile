@@ -5,8 +5,9 @@
 #   make test    the whole test suite: a debug build with ASan+UBSan and the
 #                debug checks, a Release build (as users run it), and the
 #                multi-threaded components again under ThreadSanitizer
-#   make bench   Release benchmarks against glibc, mimalloc and jemalloc
-#                and binary-trees against Go, Boehm GC, glibc, mimalloc, jemalloc
+#   make bench   Release benchmarks against glibc, mimalloc and jemalloc,
+#                binary-trees against Go, Boehm GC, glibc, mimalloc, jemalloc,
+#                and latency under a large live heap against Go and Boehm GC
 #   make clean
 #
 # Builds live under build/<name>; set JOBS to change build parallelism.
@@ -60,6 +61,8 @@ bench: deps-bench
 	python3 bench/report.py build/release/alloc_bench.json
 	cmake --build build/release -j $(JOBS) --target binarytrees
 	python3 bench/binarytrees/run.py --build build/release --depth 21
+	cmake --build build/release -j $(JOBS) --target latency
+	python3 bench/latency/run.py --build build/release
 
 clean:
 	rm -rf build

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <sys/wait.h>
+#include <string>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -141,6 +142,7 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
     }
   });
   int failures = 0;
+  std::string first_failure;
   for (int i = 0; i < 20; ++i) {
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -153,9 +155,15 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
-    failures += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      ++failures;
+      if (first_failure.empty())
+        first_failure = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                          : "signal " + std::to_string(WTERMSIG(status));
+    }
   }
   stop = true;
   busy.join();
+  INFO("first failing child: " << first_failure);
   CHECK(failures == 0);
 }

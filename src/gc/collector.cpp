@@ -130,6 +130,12 @@ struct state {
   cycle_timing cur;
   std::uint64_t cur_goal = 0;
   bool cur_forced = false;
+  // The allocation rate between cycles (pacer step 8): heap and time at the
+  // end of the last cycle, and the rate measured at the start of this one.
+  // Written by the thread that starts or finishes a cycle, in its stops.
+  std::uint64_t last_end_heap = 0;
+  clock::time_point last_end_time = clock::now();
+  double alloc_rate_per_ns = 0;
   std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
   clock::time_point start = clock::now();
 
@@ -246,9 +252,10 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
   s.pace.set_other_memory(other_memory(swept.live_bytes));
   if (t.concurrent) {
-    // The runway for the next trigger: what the program allocated while
-    // this mark ran (pacer step 8).
-    s.pace.record_mark(t.heap_start, t.heap_end);
+    // The runway for the next trigger (pacer step 8): the program's
+    // allocation rate between the last two cycles, over a mark as long.
+    const double runway = s.alloc_rate_per_ns * static_cast<double>(t.mark_ns);
+    s.pace.set_runway(runway > 0 ? static_cast<std::uint64_t>(runway) : 0);
   }
   s.trigger.store(s.pace.enabled() ? s.pace.trigger() : ~std::uint64_t{0}, std::memory_order_relaxed);
   return swept;
@@ -373,6 +380,11 @@ void start_concurrent_cycle(state& s, bool forced) {
   t.heap_start = counters.heap_live.load(std::memory_order_relaxed);
   s.cur_goal = s.pace.heap_goal();
   s.cur_forced = forced;
+  {
+    const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(t.t0 - s.last_end_time).count();
+    if (since > 0 && t.heap_start > s.last_end_heap)
+      s.alloc_rate_per_ns = static_cast<double>(t.heap_start - s.last_end_heap) / static_cast<double>(since);
+  }
   stack::stop_the_world();
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
@@ -405,12 +417,19 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   // schedule takes none), and the helpers' drain time.
   const std::uint64_t cpu0 = os::thread_cpu_ns();
   std::uint64_t helper_ns = 0;
-  for (int round = 0; round < 64; ++round) {
+  // Drain until no work is left anywhere: the shared lists empty and no
+  // assist running (an assist holds grey objects in its own buffer until it
+  // returns them); what the program shades meanwhile comes back as work.
+  // Whatever is left is drained by mark termination, inside its stop, so
+  // the loop gives up only after many rounds.
+  for (int round = 0; round < 1000; ++round) {
     const clock::time_point r0 = clock::now();
     const int helpers = concurrent_helpers();
     mark::drain(helpers);
     helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
-    if (mark::grey_pending() == 0) break;  // else the program shaded more meanwhile
+    if (mark::grey_pending() != 0) continue;
+    if (!mark::assists_running()) break;
+    std::this_thread::yield();
   }
   t.mark_ns = ns_since(t1);
   t.mark_cpu_ns = os::thread_cpu_ns() - cpu0 + helper_ns;
@@ -438,6 +457,8 @@ std::uint64_t finish_concurrent_cycle(state& s, const stack::self_context& self)
   s.marking.store(false, std::memory_order_release);
   const sweep::sweep_result swept = finish_mark(s, self, t);
   s.cycle_active.store(false, std::memory_order_release);
+  s.last_end_heap = counters.heap_live.load(std::memory_order_relaxed);
+  s.last_end_time = clock::now();
   stack::start_the_world();
   t.stop2_ns = ns_since(t2);
   record_cycle(s, s.cur_forced, t, swept, s.cur_goal);

@@ -550,6 +550,12 @@ worker assist_workers[assist_slots];
 std::atomic<bool> assist_busy[assist_slots];
 }  // namespace
 
+bool assists_running() {
+  for (const auto& b : assist_busy)
+    if (b.load(std::memory_order_acquire)) return true;
+  return false;
+}
+
 bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
   for (int i = 0; i < assist_slots; ++i) {
     bool expected = false;

@@ -98,6 +98,8 @@ std::uint64_t marked_bytes();
 // (a stop would otherwise find grey objects in this thread's buffer). True
 // if no work was left anywhere.
 bool assist(std::uint64_t work_bytes, std::uint64_t max_ns);
+// Is some mutator inside an assist (holding grey objects in its own buffer)?
+bool assists_running();
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it

@@ -160,9 +160,6 @@ std::uint64_t pacer::trigger() const {
   return t < lo ? lo : t > hi ? hi : t;
 }
 
-void pacer::record_mark(std::uint64_t heap_at_start, std::uint64_t heap_at_end) {
-  runway_ = heap_at_end > heap_at_start ? heap_at_end - heap_at_start : 0;
-}
 
 void pacer::commit() {
   goal_ = gogc_goal();

@@ -64,10 +64,12 @@
 // 8. Concurrent marking (set_concurrent(true), the default): a cycle must
 //    start before the heap reaches the goal, early enough that the mark
 //    ends near it, since the program allocates while it runs. After each
-//    concurrent cycle, record_mark(heap_at_start, heap_at_end) notes what
-//    was allocated during the mark, and that is the runway for the next
-//    (the mark that just ran scanned about the live heap the next will):
-//        runway  = end - start
+//    concurrent cycle the collector calls set_runway with what the program
+//    would allocate during a mark as long as the last one, at the rate it
+//    allocated between the two last cycles (not during the mark, which mark
+//    assists slow down: measured there, the runway would shrink cycle after
+//    cycle):
+//        runway  = allocation rate between cycles * duration of the last mark
 //        trigger = clamp(goal - runway, marked + (goal - marked) * 7 / 10,
 //                                       marked + (goal - marked) * 95 / 100)
 //    the bounds being Go 1.18's. Before the first concurrent cycle the
@@ -170,7 +172,7 @@ class pacer {
   // Step 8.
   void set_concurrent(bool on) { concurrent_ = on; }
   bool concurrent() const { return concurrent_; }
-  void record_mark(std::uint64_t heap_at_start, std::uint64_t heap_at_end);
+  void set_runway(std::uint64_t bytes) { runway_ = bytes; }
   std::uint64_t runway() const { return runway_; }
   bool should_collect(std::uint64_t heap_live) const { return enabled() && heap_live >= trigger(); }
 

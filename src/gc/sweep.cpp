@@ -2,6 +2,7 @@
 // invariants are in sweep.hpp.
 #include "gc/sweep.hpp"
 
+#include <gort/internal/barrier.hpp>
 #include <gort/tracer.hpp>
 
 #include <algorithm>
@@ -60,8 +61,15 @@ void enqueue(void* object, const type_info* type, std::size_t count) {
   q.size_hint.store(q.size, std::memory_order_relaxed);
 }
 
-// Frees one object after its destructor ran (world running).
+// Frees one object after its destructor ran (world running). While a
+// concurrent mark runs, it is left allocated instead (its metadata already
+// says there is nothing left to run), for the next sweep to free: a marker
+// may hold it as a grey item, and freeing it could give its span struct to
+// another span under the marker's feet. The check and the free are one
+// stretch for the stop protocol, so a mark cannot start between them.
 void free_after_destructor(void* object) {
+  no_stop_scope no_stop;
+  if (write_barrier_on.load(std::memory_order_relaxed)) return;
   object_ref ref = find_object(object);
   GORT_CHECK(ref && ref.base == object, "destructor queue: object {} is no longer allocated", object);
   span* s = ref.s;

@@ -25,8 +25,8 @@
 //    referenced from the running thread's frame; so it is neither freed nor
 //    queued twice (the entry holds the type; the object's obj_meta.type is
 //    cleared when it is queued). After its destructor, the object is freed
-//    (if an mcache owns its span, the next cycle frees it: its metadata says
-//    there is nothing left to run).
+//    (if an mcache owns its span, or a concurrent mark is running, the next
+//    cycle frees it: its metadata says there is nothing left to run).
 //
 // Invariants after a sweep (world stopped): every mark bit is zero; for every
 // small span, alloc_count == popcount(alloc_bits); every allocated object is

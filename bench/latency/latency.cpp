@@ -1,0 +1,161 @@
+// latency: pause times under a large live heap (issue 4's benchmark), over
+// one of two collectors, picked at compile time by exactly one of:
+//
+//   LAT_GORT    gc::gc_new, slots and links are gc::member (barriered)
+//   LAT_BOEHM   GC_MALLOC, plain pointers (Boehm GC)
+//
+// The same program is bench/latency/latency.go. Algorithm:
+//   1. slots: an array of `slots` pointers, each to a list of 3 nodes of 32
+//      bytes (2,000,000 slots: about 200 MB live).
+//   2. `replacements` times: pick a slot at random (xorshift64*, fixed seed)
+//      and point it at a fresh 3-node list; the old list is garbage.
+//   3. Every batch of 1000 replacements is timed (steady clock); a batch
+//      that contains a collection's stop, or a mark assist, is slow.
+// Output (stdout, one line): total_s, median_us, p99_us, p999_us, worst_us,
+// cycles, and for Boehm longest_stop_us (gort's and Go's stops come from
+// their gctrace lines, which run.py reads from stderr).
+//
+//   lat_<variant> [slots [replacements]]    defaults 2000000 20000000
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#if (defined(LAT_GORT) + defined(LAT_BOEHM)) != 1
+#error "define exactly one of LAT_GORT, LAT_BOEHM"
+#endif
+
+#if defined(LAT_GORT)
+#include <gort/gort.hpp>
+#else
+#include <gc.h>
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+#if defined(LAT_GORT)
+struct node {
+  gc::member<node> next;
+  long a, b, c;
+};
+using slot_type = gc::member<node>;
+node* new_node(node* next, long v) {
+  node* n = gc::gc_new<node>();
+  n->next = next;
+  n->a = v;
+  return n;
+}
+#else
+struct node {
+  node* next;
+  long a, b, c;
+};
+using slot_type = node*;
+node* new_node(node* next, long v) {
+  auto* n = static_cast<node*>(GC_MALLOC(sizeof(node)));
+  if (n == nullptr) {
+    std::fputs("latency: out of memory\n", stderr);
+    std::abort();
+  }
+  n->next = next;
+  n->a = v;
+  return n;
+}
+// Boehm's stops: the whole collection (it is stop-the-world here).
+clock_type::time_point gc_started;
+std::int64_t longest_stop_ns = 0;
+void on_event(GC_EventType e) {
+  if (e == GC_EVENT_START) gc_started = clock_type::now();
+  if (e == GC_EVENT_END) {
+    const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - gc_started).count();
+    longest_stop_ns = std::max<std::int64_t>(longest_stop_ns, d);
+  }
+}
+#endif
+
+node* make_list(long v) { return new_node(new_node(new_node(nullptr, v + 2), v + 1), v); }
+
+std::uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+std::uint64_t next_random() {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+double percentile(std::vector<std::int64_t>& sorted, double p) {
+  const std::size_t i = std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())));
+  return static_cast<double>(sorted[i]) / 1000.0;
+}
+
+long parse(const char* s, long fallback) {
+  if (s == nullptr) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v <= 0) {
+    std::fprintf(stderr, "usage: lat [slots [replacements]] (positive integers)\n");
+    std::exit(2);
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long nslots = parse(argc > 1 ? argv[1] : nullptr, 2'000'000);
+  const long replacements = parse(argc > 2 ? argv[2] : nullptr, 20'000'000);
+  constexpr long batch = 1000;
+
+#if defined(LAT_GORT)
+  gc::root<slot_type> keep(gc::gc_new<slot_type[]>(static_cast<std::size_t>(nslots)));
+  slot_type* slots = keep.get();
+#else
+  GC_INIT();
+  GC_set_on_collection_event(on_event);
+  auto* slots = static_cast<slot_type*>(GC_MALLOC(sizeof(slot_type) * static_cast<std::size_t>(nslots)));
+#endif
+  for (long i = 0; i < nslots; ++i) slots[i] = make_list(i);
+
+  std::vector<std::int64_t> batches;
+  batches.reserve(static_cast<std::size_t>(replacements / batch + 1));
+  const auto start = clock_type::now();
+  for (long done = 0; done < replacements; done += batch) {
+    const auto t0 = clock_type::now();
+    for (long k = 0; k < batch; ++k) {
+      const auto i = static_cast<std::size_t>(next_random() % static_cast<std::uint64_t>(nslots));
+      slots[i] = make_list(static_cast<long>(i));
+    }
+    batches.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count());
+  }
+  const double total = std::chrono::duration<double>(clock_type::now() - start).count();
+
+  // Check the structure survived: every slot a 3-node list with its values.
+  long bad = 0;
+  for (long i = 0; i < nslots; ++i) {
+    const node* n = slots[i];
+    bad += !(n && n->a == i && n->next && n->next->a == i + 1 && n->next->next && n->next->next->a == i + 2 &&
+             !n->next->next->next);
+  }
+  if (bad != 0) {
+    std::fprintf(stderr, "latency: %ld slots corrupted\n", bad);
+    return 1;
+  }
+
+  std::sort(batches.begin(), batches.end());
+#if defined(LAT_GORT)
+  const unsigned cycles = gc::read_mem_stats().num_gc;
+  std::printf("total_s=%.3f median_us=%.1f p99_us=%.1f p999_us=%.1f worst_us=%.1f cycles=%u\n", total,
+              percentile(batches, 0.5), percentile(batches, 0.99), percentile(batches, 0.999),
+              static_cast<double>(batches.back()) / 1000.0, cycles);
+#else
+  std::printf("total_s=%.3f median_us=%.1f p99_us=%.1f p999_us=%.1f worst_us=%.1f cycles=%lu longest_stop_us=%.1f\n",
+              total, percentile(batches, 0.5), percentile(batches, 0.99), percentile(batches, 0.999),
+              static_cast<double>(batches.back()) / 1000.0, static_cast<unsigned long>(GC_get_gc_no()),
+              static_cast<double>(longest_stop_ns) / 1000.0);
+#endif
+  return 0;
+}
