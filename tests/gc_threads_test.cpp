@@ -78,7 +78,8 @@ TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[g
     });
     gc::collect();  // must not wait for the blocked thread
   }
-  CHECK(tracked::destroyed == 5 * 10000);
+  CHECK(tracked::destroyed >= 5 * 10000 - gort_test::sanitizer_strays);
+  CHECK(tracked::destroyed <= 5 * 10000);
   char one = 1;
   REQUIRE(::write(fds[1], &one, 1) == 1);
   reader.join();

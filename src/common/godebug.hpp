@@ -35,11 +35,9 @@ struct godebug_settings {
   // concurrent mark); 2 also sweeps with the world stopped, as in Go.
   int gcstoptheworld = 0;
   // gccheckmark=1: after each mark, mark again with the world stopped and
-  // fail if the second pass finds a reachable object the first left white.
+  // fail if the second pass finds a reachable object the first left white
+  // (src/gc/checkmark.hpp).
   int gccheckmark = 0;
-  // gcroots=1 (gort's own key): report the root regions each collection
-  // scans (stacks, registers, add_roots regions) on stderr.
-  int gcroots = 0;
 };
 
 struct godebug_parse_result {

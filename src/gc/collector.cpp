@@ -546,6 +546,11 @@ void finalizer_main() {
   stack::register_thread();
   std::uint64_t seen = 0;
   for (;;) {
+    // The destructors just run left pointers to their (now free) objects in
+    // the dead frames below this one; enter_blocking's saved frame would
+    // overlay them, and a freed slot, reused, would be kept alive through
+    // them. Zero them first (as collect() does).
+    clear_stack_below();
     stack::enter_blocking();  // waiting touches no gc memory: never interrupted
     seen = s.finalizer.wait(seen);
     stack::exit_blocking();
