@@ -86,6 +86,10 @@ class page_heap {
   // Calls f(span*) for every span struct ever made (any state: callers check
   // state). Only while the world is stopped, or with no other thread
   // allocating: the set of chunks grows under the heap lock.
+  // Takes and releases the heap lock: everything written under it before is
+  // visible to the caller afterwards.
+  void synchronize() { lock_guard g(lock_); }
+
   template <class F>
   void for_each_span_struct(F&& f) {
     for (std::size_t c = 0; c < nchunks_; ++c) {

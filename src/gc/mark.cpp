@@ -42,6 +42,9 @@ struct shared_state {
   std::atomic<std::size_t> full_count{0};   // buffers on `full`, plus 1 while `grey` holds items
   std::atomic<int> idle{0};
   std::atomic<int> workers{1};  // set by drain(): helpers taking part + 1
+  // Mutators in a mark assist that found no work: busy workers balance
+  // toward them as toward idle workers. Atomic.
+  std::atomic<int> hungry{0};
 };
 
 // Bytes scanned in this cycle, by every worker (flushed every 256 objects).
@@ -172,7 +175,9 @@ class worker {
   void balance() {
     shared_state& s = st();
     if (cur_ == nullptr || cur_->n < 2) return;
-    if (s.idle.load(std::memory_order_relaxed) == 0 || s.full_count.load(std::memory_order_relaxed) != 0) return;
+    if ((s.idle.load(std::memory_order_relaxed) == 0 && s.hungry.load(std::memory_order_relaxed) == 0) ||
+        s.full_count.load(std::memory_order_relaxed) != 0)
+      return;
     work_buf* b = get_empty();
     const std::size_t half = cur_->n / 2;
     std::copy(cur_->items, cur_->items + half, b->items);
@@ -284,6 +289,7 @@ class worker {
   void flush_scanned() {
     if (scanned_ != 0) {
       scan_work_total.fetch_add(scanned_, std::memory_order_relaxed);
+      scanned_flushed_ += scanned_;
       scanned_ = 0;
     }
     if (marked_ != 0) {
@@ -350,6 +356,9 @@ class worker {
     return true;
   }
 
+  // Bytes this worker has scanned (flushed or not), for assists' accounting.
+  std::uint64_t scanned_total() const { return scanned_flushed_ + scanned_; }
+
   // Hands the local buffer to the shared list.
   void publish() {
     if (cur_ != nullptr && cur_->n != 0) {
@@ -407,6 +416,7 @@ class worker {
   work_buf* cur_ = nullptr;
   std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to scan_work_total
   std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in marked_total
+  std::uint64_t scanned_flushed_ = 0;  // bytes scanned and already added to scan_work_total
   unsigned scans_ = 0;
   // Checkmark mode only: where the word being looked at came from.
   bool checking_ = false;
@@ -557,13 +567,33 @@ bool assists_running() {
 }
 
 bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
+  shared_state& s = st();
+  const std::uint64_t deadline = os::monotonic_ns() + max_ns;
   for (int i = 0; i < assist_slots; ++i) {
     bool expected = false;
     if (!assist_busy[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) continue;
-    const bool done = assist_workers[i].drain_until(os::monotonic_ns() + max_ns, work_bytes);
-    assist_workers[i].publish();
+    worker& w = assist_workers[i];
+    bool none_left = false;
+    for (;;) {
+      const std::uint64_t before = w.scanned_total();
+      if (!w.drain_until(deadline, work_bytes)) break;  // the time or the work is used up
+      const std::uint64_t done = w.scanned_total() - before;
+      work_bytes = done >= work_bytes ? 0 : work_bytes - done;
+      // No work on the shared lists: ask the busy workers for some (they
+      // balance toward hungry assists) and wait a little for it.
+      s.hungry.fetch_add(1, std::memory_order_relaxed);
+      while (s.full_count.load(std::memory_order_acquire) == 0 && os::monotonic_ns() < deadline &&
+             s.idle.load(std::memory_order_relaxed) < s.workers.load(std::memory_order_relaxed))
+        cpu_relax();
+      s.hungry.fetch_sub(1, std::memory_order_relaxed);
+      if (s.full_count.load(std::memory_order_acquire) == 0) {
+        none_left = true;  // the workers are idle (or the time is up) and nothing was shared
+        break;
+      }
+    }
+    w.publish();
     assist_busy[i].store(false, std::memory_order_release);
-    return done;
+    return none_left;
   }
   return false;
 }

@@ -176,6 +176,12 @@ void sweep_small(span* s, sweep_result& r) {
 }  // namespace
 
 sweep_result sweep_all() {
+  // Span fields are written under the heap lock by whichever thread took
+  // the span (perhaps one that has exited since). The stop of the world
+  // orders those writes before this sweep; taking the heap lock once makes
+  // that ordering explicit (and visible to ThreadSanitizer, which does not
+  // see through src/stack's own registry lock).
+  page_heap::instance().synchronize();
   sweep_result r;
   page_heap::instance().for_each_span_struct([&](span* s) {
     if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
