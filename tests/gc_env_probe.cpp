@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     const std::string from = m[2];
     const bool via_holder =
         std::regex_match(from, std::regex("object " + ids[2].str() + " \\(16 bytes, span 0x[0-9a-f]+\\), in its word at offset 8"));
-    const bool via_stack = std::regex_match(from, std::regex("a thread's (stack|saved registers) .*"));
+    const bool via_stack = std::regex_match(from, std::regex("(a thread's|the collecting thread's) (stack|saved registers|registers).*"));
     if (!via_holder && !via_stack) return fail("the report names an unexpected source: " + from);
     std::fputs(err.c_str(), stdout);
     return 0;

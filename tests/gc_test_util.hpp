@@ -46,7 +46,7 @@ struct tracked {
 // any object some stale stack word points to, and sanitizer builds make
 // more of them: -O0 spills every temporary, and ASan's and TSan's runtimes
 // leave words in frames the collector scans. Seen under load (2026-11-23):
-// one object of 50,000, about once in five full ASan runs, in two tests.
+// one object, about once in five full ASan runs, in three tests.
 // The Release build (and its stop-the-world and checkmark runs) allows none.
 inline constexpr long sanitizer_strays = tsan ? 2 : asan ? 1 : 0;
 

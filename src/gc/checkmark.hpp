@@ -20,6 +20,15 @@
 // sharing, termination, and with concurrent marking the write barrier and
 // allocate-black), not the conservative policy itself.
 //
+// One limit, after a concurrent mark: each thread stack was scanned at its
+// handshake, and the second pass scans it at mark termination. A frame that
+// became live since, over old stack memory, may hold a stale word pointing
+// at garbage the first pass rightly left white; conservatively, that word
+// cannot be told from a reference. So an unmarked object met only through a
+// thread's stack or registers is neither reported nor followed (and stays
+// unchecked, so a reference from the heap or a root still reports it). A
+// barrier bug shows through heap objects, which this does not relax.
+//
 // Invariants
 // - Checkmark bits are touched only while the world is stopped, by the one
 //   thread running the cycle: no atomics needed.

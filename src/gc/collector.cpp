@@ -188,6 +188,24 @@ std::uint64_t other_memory(std::uint64_t live_bytes) {
   return (c.heap_inuse > live_bytes ? c.heap_inuse - live_bytes : 0) + metadata_memory(c);
 }
 
+// Scans one thread's view (stack and saved registers) as roots; the region
+// names say how the thread was stopped (for checkmark reports).
+void scan_stack_view(const stack::stack_view& v) {
+  static constexpr const char* stacks[] = {"a thread's stack (parked at a safe point)",
+                                           "a thread's stack (stopped by the signal)",
+                                           "a thread's stack (in a blocking region)",
+                                           "the collecting thread's stack"};
+  static constexpr const char* regs[] = {"a thread's saved registers (parked at a safe point)",
+                                         "a thread's saved registers (stopped by the signal)",
+                                         "a thread's saved registers (in a blocking region)",
+                                         "the collecting thread's registers"};
+  const auto k = static_cast<std::size_t>(v.kind);
+  mark::scan_roots(v.lo, v.hi, stacks[k], true);
+  if (v.regs != nullptr)
+    mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
+                     regs[k], true);
+}
+
 // Roots readable only with the world stopped: each mcache's current tiny
 // block, and the objects queued for their destructor.
 void mark_cache_roots() {
@@ -202,10 +220,7 @@ void mark_cache_roots() {
 std::uint64_t mark_roots(const stack::self_context& self) {
   std::uint64_t stack_bytes = 0;
   stack::for_each_stack([&](const stack::stack_view& v) {
-    mark::scan_roots(v.lo, v.hi, "a thread's stack");
-    if (v.regs != nullptr)
-      mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
-                       "a thread's saved registers");
+    scan_stack_view(v);
     stack_bytes += v.hi - v.lo;
   }, &self);
   roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
@@ -218,27 +233,19 @@ std::uint64_t mark_roots(const stack::self_context& self) {
 // GODEBUG=gccheckmark=1 (src/gc/checkmark.hpp): mark again from the same
 // roots into the checkmark bits; aborts with a report if the first mark
 // left a reachable object white. World stopped, before the sweep.
-void verify_mark(const stack::self_context& self) {
-  mark::set_checkmark_mode(true);
+void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
+  mark::set_checkmark_mode(true, after_concurrent_mark);
   mark_roots(self);
   mark::drain();
   mark::set_checkmark_mode(false);
   checkmark::clear_all();
 }
 
-// Scans one thread's view (stack and saved registers) as roots.
-void scan_stack_view(const stack::stack_view& v) {
-  mark::scan_roots(v.lo, v.hi, "a thread's stack");
-  if (v.regs != nullptr)
-    mark::scan_roots(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
-                     "a thread's saved registers");
-}
-
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
 sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t) {
   if (test_after_mark != nullptr) test_after_mark();
-  if (godebug().gccheckmark) verify_mark(self);
+  if (godebug().gccheckmark) verify_mark(self, t.concurrent);
   write_barrier_on.store(false, std::memory_order_relaxed);
   if (t.concurrent) end_allocate_black();
   // The live heap for the pacer. Concurrent: what marking marked, without
@@ -641,6 +648,8 @@ void wait_for_mark(state& s) {
   stack::exit_blocking();
 }
 
+GORT_NOINLINE void collect_automatic_stw(state& s);
+
 void collect_automatic() {
   state& s = st();
   if (s.cycle_active.load(std::memory_order_acquire)) {
@@ -655,8 +664,6 @@ void collect_automatic() {
     }
     return;
   }
-  stack::self_context self;  // this thread is scanned from here up
-  stack::capture_self(self);
   if (!s.world.try_lock()) return;  // a stop is in progress: it will stop this thread
   resolve_mode(s);
   if (s.concurrent.load(std::memory_order_relaxed)) {
@@ -676,6 +683,16 @@ void collect_automatic() {
     if (started) s.background.request(background_main);
     return;
   }
+  collect_automatic_stw(s);
+}
+
+// The stop-the-world automatic cycle, with the world mutex held (released
+// here). Its own function so that the 1 KiB self_context lives only in this
+// frame: uninitialised in the frame of a thread that takes the concurrent
+// path and then waits, its stale words would be scanned as roots.
+GORT_NOINLINE void collect_automatic_stw(state& s) {
+  stack::self_context self;  // this thread is scanned from here up
+  stack::capture_self(self);
   bool ran = false;
   std::uint64_t keep = 0;
   if (want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {

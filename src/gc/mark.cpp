@@ -234,7 +234,8 @@ class worker {
   }
 
   // A root region or root object, for checkmark reports.
-  void set_source(const char* what, std::uintptr_t lo, std::uintptr_t hi) {
+  void set_source(const char* what, std::uintptr_t lo, std::uintptr_t hi, bool stack = false) {
+    stack_source_ = stack;
     what_ = what;
     root_lo_ = lo;
     root_hi_ = hi;
@@ -247,12 +248,16 @@ class worker {
     mark_word(v);
   }
 
-  void set_checking(bool on) { checking_ = on; }
+  void set_checking(bool on, bool concurrent = false) {
+    checking_ = on;
+    concurrent_check_ = concurrent;
+  }
   bool checking() const { return checking_; }
 
   void scan(work_item item) {
     if (GORT_UNLIKELY(checking_)) {
       what_ = nullptr;
+      stack_source_ = false;
       parent_ = item.addr;
       if (!(item.len & 1)) parent_ = reinterpret_cast<std::uintptr_t>(find_object(item.addr).base);
     }
@@ -370,8 +375,16 @@ class worker {
   // Checkmark mode (checkmark.hpp step 2): first visit of `base` in this
   // pass; the collector's mark must have reached it too.
   GORT_COLD GORT_NOINLINE void check_object(span* s, std::uintptr_t base) {
+    const bool marked = s->is_marked(s->object_index(base));
+    // A word of a thread stack or its registers that points at an unmarked
+    // object: with conservative stacks this may be a stale word (a frame
+    // that became live after the thread's handshake, over old stack memory),
+    // not a reference, when marking was concurrent. Neither reported nor
+    // followed, and the object is left unchecked, so that a reference to it
+    // from the heap or a root is still reported (checkmark.hpp).
+    if (!marked && stack_source_ && concurrent_check_) return;
     if (!checkmark::set(base)) return;
-    if (!s->is_marked(s->object_index(base))) report_unmarked(s, base);
+    if (!marked) report_unmarked(s, base);
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
@@ -420,6 +433,8 @@ class worker {
   unsigned scans_ = 0;
   // Checkmark mode only: where the word being looked at came from.
   bool checking_ = false;
+  bool concurrent_check_ = false;  // the mark being checked ran concurrently
+  bool stack_source_ = false;      // the region being scanned is a thread's stack or registers
   const char* what_ = nullptr;   // a root region's name, or null: an object
   std::uintptr_t root_lo_ = 0, root_hi_ = 0;
   std::uintptr_t parent_ = 0;    // the object being scanned
@@ -489,8 +504,8 @@ void begin_cycle() {
 
 worker& root_worker() { return root_w; }
 
-void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what) {
-  root_w.set_source(what, lo, hi);
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool stack) {
+  root_w.set_source(what, lo, hi, stack);
   root_w.scan_range(lo, hi);
 }
 
@@ -500,7 +515,7 @@ void mark_root(const void* p, const char* what) {
   root_w.mark_word(v);
 }
 
-void set_checkmark_mode(bool on) { root_w.set_checking(on); }
+void set_checkmark_mode(bool on, bool after_concurrent_mark) { root_w.set_checking(on, after_concurrent_mark); }
 
 void shade(const void* p) {
   const auto v = reinterpret_cast<std::uintptr_t>(p);

@@ -58,7 +58,7 @@ void begin_cycle();
 worker& root_worker();
 // Conservative scan of [lo, hi) with the collector's worker. `what` names
 // the region for reports ("a thread's stack", ...): a static string.
-void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what);
+void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool stack = false);
 // Marks the object containing p as a root, if it is a gc object.
 void mark_root(const void* p, const char* what);
 // Drains all grey objects with the caller and up to max_helpers helper
@@ -74,7 +74,9 @@ bool drain_for(std::uint64_t budget_ns);
 // collector's worker marks into the checkmark bits, leaves the mark bits
 // as they are, and aborts with a report on a reachable object that the
 // mark bits say is white.
-void set_checkmark_mode(bool on);
+// after_concurrent_mark: unmarked objects met only through thread stacks are
+// not reported (conservative stacks may hold stale words; checkmark.hpp).
+void set_checkmark_mode(bool on, bool after_concurrent_mark = false);
 
 // From any thread, marking concurrently (the write barrier, allocate-black):
 // marks the gc object containing p, if any, and if it was white and may
