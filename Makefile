@@ -45,9 +45,17 @@ test: deps-test
 	$(CMAKE_CONFIGURE) -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_BUILD_TESTS=ON \
 	  -DGORT_BUILD_EXAMPLES=OFF -DGORT_SANITIZE=thread -DGORT_DEBUG_CHECKS=1
 	cmake --build build/tsan -j $(JOBS) --target gort_tests gort_gc_tests
-	TSAN_OPTIONS=detect_deadlocks=0 ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+	TSAN_OPTIONS=detect_deadlocks=0 GODEBUG=gcstoptheworld=1 ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+	TSAN_OPTIONS=detect_deadlocks=0 ctest --test-dir build/tsan --output-on-failure -j $(JOBS) -R '$(TSAN_CONCURRENT_TESTS)'
 
-# Components with cross-thread state; the rest run single-threaded.
+# Components with cross-thread state; the rest run single-threaded. Under
+# TSan they run with the stop-the-world collector: TSan runs signal handlers
+# from its own runtime, so a signal-stopped thread is scanned from the
+# handler's frames, whose stale words make exact reclamation counts
+# unreliable (seen with concurrent marking, 2026-11-23). The tests written
+# for concurrent marking (random-graph stress, barrier, stack handshake) run
+# under TSan again with concurrent marking, the default.
+TSAN_CONCURRENT_TESTS := ^(gc stress|barrier|stack: a handshake)
 # detect_deadlocks=0: the fork handler holds every central-list lock at once
 # (to copy a quiescent heap), more than TSan's lock-order detector can track;
 # that detector's limit, not a race.
