@@ -127,6 +127,36 @@ void reader(slot& s, int fd) {
   stk::unregister_thread();
 }
 
+// A spinner, a poller and a reader blocked in read(), running until the
+// fixture is destroyed; slots[0..2] describe them. Used by the tests that
+// look at several kinds of thread at once.
+struct three_threads {
+  int fds[2] = {-1, -1};
+  slot slots[3];
+  std::atomic<bool> quit{false};
+  std::thread a, b, c;
+  three_threads() {
+    REQUIRE(::pipe(fds) == 0);
+    a = std::thread(spinner, std::ref(slots[0]), std::cref(quit));
+    b = std::thread(poller, std::ref(slots[1]), std::cref(quit));
+    c = std::thread(reader, std::ref(slots[2]), fds[0]);
+    REQUIRE(wait_until([&] {
+      for (auto& sl : slots)
+        if (sl.local.load() == 0) return false;
+      return true;
+    }));
+  }
+  ~three_threads() {
+    quit = true;
+    CHECK(::write(fds[1], "x", 1) == 1);
+    a.join();
+    b.join();
+    c.join();
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+};
+
 struct observed {
   bool seen = false;
   stk::stop_kind kind = stk::stop_kind::self;
@@ -371,18 +401,8 @@ TEST_CASE("stack: a thread entering a blocking region during a stop counts as bl
 }
 
 TEST_CASE("stack: for_each_stack reports every thread with a range holding its local, and the caller", "[stack]") {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  slot slots[3];
-  std::atomic<bool> quit{false};
-  std::thread a(spinner, std::ref(slots[0]), std::cref(quit));
-  std::thread b(poller, std::ref(slots[1]), std::cref(quit));
-  std::thread c(reader, std::ref(slots[2]), fds[0]);
-  REQUIRE(wait_until([&] {
-    for (auto& s : slots)
-      if (s.local.load() == 0) return false;
-    return true;
-  }));
+  three_threads threads;
+  slot (&slots)[3] = threads.slots;
 
   volatile int main_local = 0;
   const bool was_registered = stk::current_thread() != nullptr;
@@ -424,28 +444,11 @@ TEST_CASE("stack: for_each_stack reports every thread with a range holding its l
     CHECK(addr(&main_local) < self_hi);
   }
   if (!was_registered) stk::unregister_thread();
-  quit = true;
-  CHECK(::write(fds[1], "x", 1) == 1);
-  a.join();
-  b.join();
-  c.join();
-  ::close(fds[0]);
-  ::close(fds[1]);
 }
 
 TEST_CASE("stack: a handshake visits each thread once and alone while the others run", "[stack]") {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  slot slots[3];
-  std::atomic<bool> quit{false};
-  std::thread a(spinner, std::ref(slots[0]), std::cref(quit));
-  std::thread b(poller, std::ref(slots[1]), std::cref(quit));
-  std::thread c(reader, std::ref(slots[2]), fds[0]);
-  REQUIRE(wait_until([&] {
-    for (auto& s : slots)
-      if (s.local.load() == 0) return false;
-    return true;
-  }));
+  three_threads threads;
+  slot (&slots)[3] = threads.slots;
   const bool was_registered = stk::current_thread() != nullptr;
   if (!was_registered) stk::register_thread();
   volatile int main_local = 0;
@@ -495,13 +498,6 @@ TEST_CASE("stack: a handshake visits each thread once and alone while the others
   const std::uint64_t a_before = slots[0].counter.load(), b_before = slots[1].counter.load();
   CHECK(wait_until([&] { return slots[0].counter.load() > a_before && slots[1].counter.load() > b_before; }));
   if (!was_registered) stk::unregister_thread();
-  quit = true;
-  CHECK(::write(fds[1], "x", 1) == 1);
-  a.join();
-  b.join();
-  c.join();
-  ::close(fds[0]);
-  ::close(fds[1]);
 }
 
 TEST_CASE("stack: a thread holding or waiting for a rank_mutex stops only after it releases it", "[stack]") {

@@ -41,7 +41,6 @@ std::uint64_t ns_since(clock::time_point t) {
 }
 
 struct gc_stats {
-  std::uint64_t max_stop_ns = 0;  // the longest single stop of the world
   std::uint32_t num_gc = 0;
   std::uint32_t num_forced_gc = 0;
   std::uint64_t pause_total_ns = 0;
@@ -290,7 +289,6 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
   g.num_gc++;
   if (forced) g.num_forced_gc++;
   g.pause_total_ns += pause;
-  g.max_stop_ns = std::max({g.max_stop_ns, t.stop2_ns, t.concurrent ? t.stop1_ns : t.stop1_ns + t.mark_ns + t.stop2_ns});
   g.last_gc_unix_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   g.gc_cpu_ns += gc_cpu;
@@ -795,12 +793,6 @@ void (*test_after_mark)() = nullptr;
 
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
 
-std::uint64_t longest_stop_ns() {
-  state& s = st();
-  lock_world(s);
-  std::lock_guard g(s.world, std::adopt_lock);
-  return s.stats.max_stop_ns;
-}
 
 std::mutex& world_mutex() { return st().world; }
 void lock_world_mutex() { lock_world(st()); }

@@ -69,7 +69,5 @@ extern void (*test_after_mark)();
 // Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
 std::uint64_t limited_triggers();
 
-// The longest single stop of the world so far, in nanoseconds.
-std::uint64_t longest_stop_ns();
 
 }  // namespace gc::internal::collector

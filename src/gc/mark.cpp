@@ -339,8 +339,8 @@ class worker {
     }
   }
 
-  // Alone and time-bounded (the concurrent mark's fractional worker, mark
-  // assists): scans until no work is left anywhere (true) or the deadline
+  // Alone and time-bounded (mark assists): scans until no work is left
+  // anywhere (true) or the deadline
   // passes (false), leaving what it did not scan on the shared list.
   // Or until it has done `work` bytes of scanning.
   bool drain_until(std::uint64_t deadline_ns, std::uint64_t work = ~std::uint64_t{0}) {
@@ -502,7 +502,6 @@ void begin_cycle() {
     for (int i = 0; i < h->count; ++i) h->workers[i].reset();
 }
 
-worker& root_worker() { return root_w; }
 
 void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool stack) {
   root_w.set_source(what, lo, hi, stack);
@@ -558,7 +557,6 @@ void drain(int max_helpers) {
   }
 }
 
-bool drain_for(std::uint64_t budget_ns) { return root_w.drain_until(os::monotonic_ns() + budget_ns); }
 
 std::uint64_t scan_work_done() { return scan_work_total.load(std::memory_order_relaxed); }
 

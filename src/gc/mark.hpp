@@ -54,8 +54,6 @@ class worker;
 
 // Starts a cycle: counters to zero. The world is stopped.
 void begin_cycle();
-// The collector's own worker, for scanning roots.
-worker& root_worker();
 // Conservative scan of [lo, hi) with the collector's worker. `what` names
 // the region for reports ("a thread's stack", ...): a static string.
 void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool stack = false);
@@ -66,10 +64,6 @@ void mark_root(const void* p, const char* what);
 // running (the concurrent mark), mutators may add work meanwhile: drain
 // returns once it saw none, and grey_pending() tells whether more came.
 void drain(int max_helpers = -1);
-// The caller's worker alone, for at most budget_ns: true if no work was
-// left anywhere, false if the time ran out (the rest stays on the shared
-// list). The concurrent mark's fractional worker.
-bool drain_for(std::uint64_t budget_ns);
 // Checkmark mode (src/gc/checkmark.hpp), world stopped: while on, the
 // collector's worker marks into the checkmark bits, leaves the mark bits
 // as they are, and aborts with a report on a reachable object that the
