@@ -678,3 +678,75 @@ TEST_CASE("pacer: simulated programs under a memory limit", "[pacer]") {
     }
   }
 }
+
+// ---- the concurrent trigger (pacer.hpp step 8) ----------------------------
+
+TEST_CASE("pacer: concurrent trigger leaves the runway before the goal, within Go's bounds", "[pacer]") {
+  // Each cycle: the heap grows to the trigger, then the mark runs while the
+  // program allocates `during_mark` more (the runway it really needed); the
+  // collector reports that as the next runway (set_runway), and the live
+  // heap is marked. Checked: the trigger stays within 70-95% of the way from
+  // the marked heap to the goal; when the runway fits in that window, the
+  // mark ends at the goal; when it does not, the trigger sits at 70% and the
+  // overshoot is what mark assists must absorb.
+  struct row {
+    std::string name;
+    std::uint64_t live;
+    std::uint64_t during_mark;  // bytes allocated while one mark runs
+    int gogc;
+  };
+  for (const row& r : std::vector<row>{
+           {"small runway: the mark ends at the goal", 64 * MiB, 6 * MiB, 100},
+           {"no allocation during the mark: trigger at 95%", 64 * MiB, 0, 100},
+           {"runway larger than 30% of the gap: trigger at 70%, overshoot", 64 * MiB, 40 * MiB, 100},
+           {"GOGC=50: a smaller gap, the same rules", 64 * MiB, 6 * MiB, 50},
+       }) {
+    DYNAMIC_SECTION(r.name) {
+      pacer p(r.gogc);
+      p.set_concurrent(true);
+      std::uint64_t heap = r.live;
+      p.end_cycle(r.live, 0, 0);  // warm start: the live heap is known
+      for (int cycle = 0; cycle < 20; ++cycle) {
+        const std::uint64_t goal = p.heap_goal();
+        const std::uint64_t marked = p.heap_marked();
+        const std::uint64_t trigger = p.trigger();
+        INFO("cycle " << cycle << ": goal " << goal << ", trigger " << trigger << ", runway " << p.runway());
+        REQUIRE(goal > marked);
+        const std::uint64_t gap = goal - marked;
+        CHECK(trigger >= marked + gap * 7 / 10);
+        CHECK(trigger <= marked + gap * 95 / 100);
+        CHECK(trigger < goal);
+        // The program allocates to the trigger, then during the mark.
+        heap = std::max(heap, trigger);
+        const std::uint64_t end = heap + r.during_mark;
+        if (cycle > 0) {  // from the second cycle on, the runway is measured
+          if (r.during_mark <= gap * 3 / 10) {
+            CHECK(end <= goal);
+            CHECK(goal - end <= gap / 20 + 1);  // and not far below it (95% bound, rounded down)
+          } else {
+            CHECK(trigger == marked + gap * 7 / 10);
+            CHECK(end - goal == r.during_mark - (goal - trigger));
+          }
+        }
+        p.end_cycle(r.live, 0, 0);
+        p.set_runway(r.during_mark);
+        heap = r.live + r.during_mark;  // what was allocated during the mark survives one cycle
+      }
+    }
+  }
+}
+
+TEST_CASE("pacer: stop-the-world mode triggers at the goal whatever the runway", "[pacer]") {
+  pacer p(100);
+  p.end_cycle(64 * MiB, 0, 0);
+  p.set_runway(10 * MiB);  // inside the 70-95% window of the 64 MiB gap
+  CHECK_FALSE(p.concurrent());
+  CHECK(p.trigger() == p.heap_goal());
+  p.set_concurrent(true);
+  CHECK(p.trigger() == p.heap_goal() - 10 * MiB);
+  p.set_concurrent(false);
+  CHECK(p.trigger() == p.heap_goal());
+  p.set_gc_percent(-1);  // off: no trigger in either mode
+  p.set_concurrent(true);
+  CHECK(p.trigger() == pacer::off);
+}
