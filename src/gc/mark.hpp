@@ -2,9 +2,11 @@
 // recursion, so a list a million nodes long needs no deep stack.
 //
 // Algorithm
-// 1. The collector, with the world stopped, scans the roots (stacks,
-//    registers, root slots, ranges, the mcaches' tiny blocks, objects waiting
-//    for their destructor) through its own worker: every word that
+// 1. The collector scans the roots (stacks, registers, root slots, ranges,
+//    the mcaches' tiny blocks, objects waiting for their destructor) through
+//    its own worker, with the world stopped or, in a concurrent cycle, while
+//    the program runs (src/gc/collector.hpp says which root is read when):
+//    every word that
 //    find_object resolves marks that object (try_mark: an atomic OR on the
 //    span's mark bits) and, if it was white and may hold pointers, pushes it.
 // 2. drain(): the helper threads wake and every worker pops items, scans
@@ -24,11 +26,16 @@
 // 4. Termination: a worker with no local work and an empty global list
 //    counts itself idle; marking is done when every worker is idle and the
 //    global list is empty (checked in that order: once all are idle, nobody
-//    can publish, so an empty list then stays empty).
+//    can publish, so an empty list then stays empty). While the program runs,
+//    mutators add work from outside (shade: the write barrier; mark assists,
+//    with workers of their own that busy workers also balance toward), so a
+//    concurrent drain only ends a round; the caller drains again while work
+//    or an assist remains, and mark termination drains the rest, stopped.
 //
 // Invariants
-// - Grey objects are exactly those in some work buffer; black ones are
-//   marked and not in a buffer. A pushed object is marked first, so no
+// - Grey objects are exactly those in some work buffer or on the mutators'
+//   grey list; black ones are marked and not in a buffer (or were allocated
+//   during a concurrent mark). A pushed object is marked first, so no
 //   object is pushed twice per cycle.
 // - Marking allocates no malloc memory: buffers come from metadata memory
 //   (a thread stopped inside malloc may hold its lock).
