@@ -32,12 +32,19 @@ bool marked(const void* p) {
   return ref.s->is_marked(ref.s->object_index(reinterpret_cast<std::uintptr_t>(ref.base)));
 }
 
-// The flag on for the scope, as between a concurrent mark's two stops; then
-// a full collection so that no mark bit set here outlives the test's cycle.
+// The flag on for the scope, as between a concurrent mark's two stops. No
+// mark is running, so the mark bits the barrier set are cleared afterwards
+// (a mark must begin with every mark bit clear: debug builds check it), and
+// a full collection drains the grey objects the barrier queued.
 struct barrier_on {
   barrier_on() { write_barrier_on.store(true); }
   ~barrier_on() {
     write_barrier_on.store(false);
+    gc::internal::page_heap::instance().synchronize();
+    gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
+      if (s->state.load() != gc::internal::span_state::in_use) return;
+      for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->mark_bits[w] = 0;
+    });
     gc::collect();
   }
 };

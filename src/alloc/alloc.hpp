@@ -54,10 +54,23 @@ struct alloc_hooks {
   void (*thread_started)() = nullptr;
   // When an exiting thread's mcache has been flushed.
   void (*thread_exiting)() = nullptr;
+  // Sweeps a span claimed by mcentral (mcentral.hpp step 4): the collector
+  // frees its unmarked objects (or queues their destructors), sets its new
+  // alloc bits and alloc_count (0: the span is empty and goes back to the
+  // heap), and clears its mark bits. Called holding no lock; the span is on
+  // no list and owned by no mcache.
+  void (*sweep_span)(span* s) = nullptr;
 };
 extern constinit alloc_hooks hooks;
 
 bool mcache_is_empty_sentinel(const mcache* c);
+
+// Creates the thread-exit key that flushes an exiting thread's mcache. Call
+// it before any thread registers with src/stack: glibc runs thread-exit
+// destructors in the order their keys were created, and the flush must run
+// while the thread is still registered (so that a stop of the world waits
+// for it), not after src/stack's own exit destructor unregistered it.
+void alloc_init();
 
 // fork (called from src/gc's one pthread_atfork handler): prepare takes the
 // mcache registry lock, every central lock and the heap lock, so that no

@@ -37,21 +37,24 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
   init.nelems = 1;
   init.divmagic = 0;
   bool needzero = false;
-  span* s = page_heap::instance().alloc(npages, init, needzero);
-  if (s == nullptr) throw_bad_alloc();
-  if (needzero) std::memset(reinterpret_cast<void*>(s->base), 0, npages * page_bytes);
-  counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
-  counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
-  counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
-  void* p = reinterpret_cast<void*>(s->base);
+  span* s;
   {
-    no_stop_scope no_stop;  // allocate-black (alloc.hpp step 2)
+    // One unit for the stop protocol: no stop (of a mark, or of its
+    // termination) sees the span published while its allocating thread does
+    // not yet hold its address, nor between the allocate-black check and
+    // the mark (alloc.hpp step 2), nor the span off the large list.
+    no_stop_scope no_stop;
+    s = page_heap::instance().alloc(npages, init, needzero);
+    if (s == nullptr) throw_bad_alloc();
     if (allocate_black.load(std::memory_order_relaxed))
       std::atomic_ref<std::uint64_t>(s->mark_bits[0]).fetch_or(1, std::memory_order_relaxed);
+    large_central().add_large(s);
+    counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
   }
-  // From here the address is in a register a stop would scan: drop `fresh`.
-  asm volatile("" : : "r"(p) : "memory");
-  s->fresh = false;
+  void* p = reinterpret_cast<void*>(s->base);
+  if (needzero) std::memset(p, 0, npages * page_bytes);
+  counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
+  counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
   return p;
 }
 
@@ -85,11 +88,12 @@ std::size_t free_objects(void* const* ptrs, std::size_t n) {
     span* s = ref.s;
     if (s->size_class == 0) {
       std::uint64_t bytes = s->npages * page_bytes;
-      page_heap::instance().free(s);
-      counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
-      counters.large_frees.fetch_add(1, std::memory_order_relaxed);
-      counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
-      ++freed;
+      if (large_central().free_object(s, 0)) {
+        counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+        counters.large_frees.fetch_add(1, std::memory_order_relaxed);
+        counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
+        ++freed;
+      }
     } else {
       const int size_class = s->size_class;
       if (central(s->span_class()).free_object(s, s->object_index(reinterpret_cast<std::uintptr_t>(ptrs[i])))) {

@@ -122,8 +122,10 @@ void flush_slots(mcache& c) {
       central(spc).uncache_span(s);
     }
   }
-  c.tiny = 0;
-  c.tiny_offset = tiny_block_bytes;
+  if (c.tiny != 0) {  // a flush that finds nothing writes nothing
+    c.tiny = 0;
+    c.tiny_offset = tiny_block_bytes;
+  }
 }
 
 void thread_exit(void* arg) {
@@ -150,10 +152,14 @@ void thread_exit(void* arg) {
   tls_mcache = &empty_mcache;
 }
 
-mcache* create_mcache() {
+void create_exit_key() {
   pthread_once(&exit_key_once, [] {
     GORT_CHECK(pthread_key_create(&exit_key, thread_exit) == 0, "pthread_key_create failed");
   });
+}
+
+mcache* create_mcache() {
+  create_exit_key();
   mcache* c = nullptr;
   {
     lock_guard g(registry_lock);
@@ -257,6 +263,8 @@ void* tiny_alloc_slow(std::size_t size, std::size_t align) {
   return block;
 }
 
+void alloc_init() { create_exit_key(); }
+
 void flush_own_mcache() {
   mcache* c = tls_mcache;
   if (c != &empty_mcache) flush_slots(*c);
@@ -266,6 +274,7 @@ bool mcache_is_empty_sentinel(const mcache* c) { return c == &empty_mcache; }
 
 void alloc_atfork_prepare() {
   registry_lock.lock_for_fork();
+  large_central().lock_for_fork();
   for (int spc = 4; spc < num_span_classes; ++spc) central(spc).lock_for_fork();
   page_heap::instance().lock_for_fork();
 }
@@ -273,6 +282,7 @@ void alloc_atfork_prepare() {
 void alloc_atfork_parent() {
   page_heap::instance().unlock_for_fork();
   for (int spc = num_span_classes - 1; spc >= 4; --spc) central(spc).unlock_for_fork();
+  large_central().unlock_for_fork();
   registry_lock.unlock_for_fork();
 }
 

@@ -1,13 +1,29 @@
-// src/alloc/mcentral.cpp: central free lists. See mcentral.hpp.
+// src/alloc/mcentral.cpp: central free lists and the sweep phase's
+// bookkeeping. See mcentral.hpp.
 #include "alloc/mcentral.hpp"
 
 #include <new>
+#include <thread>
 
+#include "alloc/alloc.hpp"
 #include "alloc/page_heap.hpp"
 #include "common/check.hpp"
 #include "os/os.hpp"
 
 namespace gc::internal {
+
+std::atomic<std::uint32_t> heap_sweepgen{2};
+std::atomic<std::uint32_t> sweeps_active{0};
+
+namespace {
+// The first span class sweep_one_any may still find unswept spans in.
+// Atomic; reset by begin_sweep_phase.
+std::atomic<int> sweep_cursor{num_span_classes};
+
+int swept_index(std::uint32_t sg) { return static_cast<int>((sg >> 1) & 1); }
+int unswept_index(std::uint32_t sg) { return swept_index(sg) ^ 1; }
+bool has_central(int spc) { return spc == 0 || spc >= 4; }
+}  // namespace
 
 mcentral& central(int span_class) {
   // Built on first use in metadata memory and never destroyed, so that
@@ -18,18 +34,67 @@ mcentral& central(int span_class) {
     for (int i = 0; i < num_span_classes; ++i) new (&t[i]) mcentral(i);
     return t;
   }();
-  GORT_DCHECK(span_class >= 4 && span_class < num_span_classes, "no central list for span class {}", span_class);
+  GORT_DCHECK(has_central(span_class) && span_class < num_span_classes, "no central list for span class {}",
+              span_class);
   return table[span_class];
 }
 
+span* mcentral::claim_unswept_locked(std::uint32_t sg) {
+  const int u = unswept_index(sg);
+  span* s = partial_[u].pop_front();
+  if (s == nullptr) s = full_[u].pop_front();
+  if (s == nullptr) return nullptr;
+  GORT_CHECK(s->sweepgen.load(std::memory_order_relaxed) == sg - 2,
+             "span [{:#x}, {:#x}) of class {} on an unswept list has sweepgen {} (heap sweepgen {}): swept twice?",
+             s->base, s->end(), span_class_, s->sweepgen.load(std::memory_order_relaxed), sg);
+  s->sweepgen.store(sg - 1, std::memory_order_relaxed);
+  sweeps_active.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void mcentral::place_swept_locked(span* s, std::uint32_t sg) {
+  s->sweepgen.store(sg, std::memory_order_release);
+  if (s->alloc_count == 0) {
+    page_heap::instance().free(s);
+  } else if (s->alloc_count == s->nelems) {
+    full_[swept_index(sg)].push_back(s);
+  } else {
+    partial_[swept_index(sg)].push_back(s);
+  }
+  sweeps_active.fetch_sub(1, std::memory_order_release);
+}
+
 span* mcentral::cache_span(alloc_slot* owner) {
+  GORT_DCHECK(runtime_locks_held() > 0, "cache_span outside a no_stop_scope (class {})", span_class_);
   {
     lock_guard g(lock_);
-    if (span* s = partial_.pop_front()) {
+    const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
+    if (span* s = partial_[swept_index(sg)].pop_front()) {
       GORT_DCHECK(s->alloc_count < s->nelems, "span {:#x} on the partial list of class {} is full", s->base, span_class_);
       s->owner.store(owner, std::memory_order_release);
       return s;
     }
+  }
+  // Sweep unswept spans until one has room (Go's cacheSpan). A partial one
+  // always has: sweeping only frees.
+  for (int budget = 0; budget < sweep_budget && hooks.sweep_span != nullptr; ++budget) {
+    std::uint32_t sg;
+    span* s;
+    {
+      lock_guard g(lock_);
+      sg = heap_sweepgen.load(std::memory_order_relaxed);
+      s = claim_unswept_locked(sg);
+    }
+    if (s == nullptr) break;
+    hooks.sweep_span(s);
+    lock_guard g(lock_);
+    if (s->alloc_count < s->nelems) {
+      s->sweepgen.store(sg, std::memory_order_release);
+      s->owner.store(owner, std::memory_order_release);
+      sweeps_active.fetch_sub(1, std::memory_order_release);
+      return s;
+    }
+    place_swept_locked(s, sg);
   }
   const int size_class = span_class_size(span_class_);
   span_init init;
@@ -46,19 +111,32 @@ span* mcentral::cache_span(alloc_slot* owner) {
 
 void mcentral::uncache_span(span* s) {
   lock_guard g(lock_);
+  const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
   GORT_DCHECK(s->span_class() == span_class_, "span {:#x} of class {} returned to central list {}", s->base,
               s->span_class(), span_class_);
+  GORT_CHECK(s->sweepgen.load(std::memory_order_relaxed) == sg,
+             "span [{:#x}, {:#x}) of class {} left its mcache unswept (sweepgen {}, heap {}): owned spans are swept "
+             "in mark termination",
+             s->base, s->end(), span_class_, s->sweepgen.load(std::memory_order_relaxed), sg);
   s->owner.store(nullptr, std::memory_order_release);
   if (s->alloc_count == s->nelems) {
-    full_.push_back(s);
+    full_[swept_index(sg)].push_back(s);
   } else {
-    partial_.push_back(s);
+    partial_[swept_index(sg)].push_back(s);
   }
+}
+
+void mcentral::add_large(span* s) {
+  GORT_DCHECK(span_class_ == 0 && s->size_class == 0, "add_large on central list {}", span_class_);
+  lock_guard g(lock_);
+  full_[swept_index(heap_sweepgen.load(std::memory_order_relaxed))].push_back(s);
 }
 
 bool mcentral::free_object(span* s, std::uintptr_t idx) {
   lock_guard g(lock_);
+  const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
   if (s->owner.load(std::memory_order_relaxed) != nullptr) return false;
+  if (s->sweepgen.load(std::memory_order_relaxed) != sg) return false;
   std::uint64_t word = s->load_alloc_word(idx / 64);
   std::uint64_t bit = std::uint64_t{1} << (idx % 64);
   GORT_CHECK(word & bit, "object {:#x} (index {} of span [{:#x}, {:#x}), class {}) freed but not allocated",
@@ -72,33 +150,74 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
     page_heap::instance().free(s);
   } else if (was_full) {
     span_list::remove(s);
-    partial_.push_back(s);
+    partial_[swept_index(sg)].push_back(s);
   }
   return true;
 }
 
-void mcentral::after_sweep(span* s, std::uint32_t old_count) {
-  lock_guard g(lock_);
-  GORT_CHECK(s->next != nullptr && s->prev != nullptr,
-             "span [{:#x}, {:#x}) of class {} is in use, owned by no mcache, yet on no central list", s->base,
-             s->end(), span_class_);
-  if (s->alloc_count == 0) {
-    span_list::remove(s);
-    page_heap::instance().free(s);
-  } else if (old_count == s->nelems && s->alloc_count < s->nelems) {
-    span_list::remove(s);
-    partial_.push_back(s);
+bool mcentral::sweep_one() {
+  std::uint32_t sg;
+  span* s;
+  {
+    lock_guard g(lock_);
+    sg = heap_sweepgen.load(std::memory_order_relaxed);
+    s = claim_unswept_locked(sg);
   }
+  if (s == nullptr) return false;
+  hooks.sweep_span(s);
+  lock_guard g(lock_);
+  place_swept_locked(s, sg);
+  return true;
 }
 
 std::size_t mcentral::partial_count() {
   lock_guard g(lock_);
-  return partial_.size();
+  return partial_[0].size() + partial_[1].size();
 }
 
 std::size_t mcentral::full_count() {
   lock_guard g(lock_);
-  return full_.size();
+  return full_[0].size() + full_[1].size();
+}
+
+// ---- the sweep phase ------------------------------------------------------------
+
+bool sweep_one_any() {
+  if (hooks.sweep_span == nullptr) return false;
+  for (int c = sweep_cursor.load(std::memory_order_acquire); c < num_span_classes;
+       c = sweep_cursor.load(std::memory_order_acquire)) {
+    if (has_central(c) && central(c).sweep_one()) return true;
+    sweep_cursor.compare_exchange_strong(c, c + 1, std::memory_order_acq_rel);
+  }
+  return false;
+}
+
+void finish_sweep() {
+  while (sweep_one_any()) {
+  }
+  // Spans other threads claimed (a refill's sweep in cache_span, the
+  // background sweeper): each is one span's work.
+  for (int i = 0; sweeps_active.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < 64) cpu_relax();
+    else std::this_thread::yield();
+  }
+}
+
+bool sweep_finished() {
+  return sweep_cursor.load(std::memory_order_acquire) >= num_span_classes &&
+         sweeps_active.load(std::memory_order_acquire) == 0;
+}
+
+void begin_sweep_phase() {
+  GORT_CHECK(sweeps_active.load(std::memory_order_relaxed) == 0,
+             "begin_sweep_phase: {} spans are still being swept (sweep termination did not finish)",
+             sweeps_active.load(std::memory_order_relaxed));
+  for (int spc = 0; spc < num_span_classes; ++spc)
+    if (has_central(spc)) central(spc).lock_for_fork();
+  heap_sweepgen.fetch_add(2, std::memory_order_relaxed);
+  sweep_cursor.store(0, std::memory_order_release);
+  for (int spc = num_span_classes - 1; spc >= 0; --spc)
+    if (has_central(spc)) central(spc).unlock_for_fork();
 }
 
 }  // namespace gc::internal

@@ -1,27 +1,51 @@
 // src/alloc/mcentral.hpp: the central free lists, one per span class (Go's
-// mcentral). They hand whole spans to mcaches and take them back.
+// mcentral). They hand whole spans to mcaches and take them back, and they
+// are where spans wait to be swept after a mark.
 //
 // Algorithm
-// 1. cache_span(owner): pop a span from `partial` (it has a free object) and
-//    mark it owned by the mcache slot; if there is none, allocate a fresh span
-//    of the class's page count from the page heap (all its objects free).
-// 2. uncache_span(s): an mcache gives back a span whose window it has retired;
-//    it goes on `full` if every object is allocated, else on `partial`.
-// 3. free_object(s, i) (test-only until the collector's sweep replaces it):
-//    clear object i's alloc bit; a span that becomes empty goes back to the
-//    page heap. Spans owned by an mcache are left alone (the call reports it):
-//    their alloc bits belong to the owning thread.
+// 1. cache_span(owner): a span with a free object, now owned by the mcache
+//    slot: first a swept partial span; else an unswept partial span, swept
+//    here by the allocating thread; else up to `sweep_budget` unswept full
+//    spans, swept here, the first with room taken (the others move to the
+//    swept full list); else a fresh span from the page heap.
+// 2. uncache_span(s): an mcache gives back a span whose window it has retired
+//    (always swept: owned spans are swept in mark termination's stop); it
+//    goes on the swept full list if every object is allocated, else partial.
+// 3. free_object(s, i): clear object i's alloc bit (the destructor queue's
+//    free, and tests); a span that becomes empty goes back to the page heap.
+//    Declined (the caller reports it; the next cycle frees the object) while
+//    an mcache owns s (its alloc bits are the owner's) or s is not swept
+//    (the sweeper owns them).
+// 4. Sweeping (sweep_one): take an unswept span off its list under lock_
+//    (claim: sweepgen sg-2 -> sg-1), sweep it without the lock (the
+//    collector's hook, alloc_hooks::sweep_span), then under lock_ put it on
+//    the swept list that fits, or give it back to the page heap when empty,
+//    and publish sweepgen = sg.
+// 5. Large objects have one list of their own, central(0): each large span
+//    is on its full lists while allocated, so the sweeper finds it.
+//
+// Lists. partial_[i] and full_[i], i in {0, 1}: with sg = heap_sweepgen,
+// the swept lists are index (sg / 2) % 2 and the unswept ones the other.
+// Mark termination adds 2 to sg (begin_sweep_phase), which turns every
+// swept list into an unswept one at once, as in Go's mcentral
+// (partialSwept / partialUnswept); the unswept lists are empty by then
+// (sweep termination swept them all before the mark began).
 //
 // Invariants (lock_ held)
-// - Every span of this class that no mcache owns is on exactly one of
-//   partial (alloc_count < nelems) and full (alloc_count == nelems).
-// - A span owned by an mcache is on no list.
-// - No span on these lists has alloc_count == 0 (it would be back in the heap).
+// - Every in-use span of this class that no mcache owns and no sweeper has
+//   claimed is on exactly one list: swept lists hold spans with sweepgen ==
+//   sg, unswept lists sweepgen == sg - 2; partial lists alloc_count < nelems,
+//   full lists alloc_count == nelems (unswept lists: as of the last sweep).
+// - A span owned by an mcache or claimed by a sweeper is on no list.
+// - No span on a swept list has alloc_count == 0 (it went back to the heap).
+// - Across all classes: sweeps_active == spans claimed and not yet placed.
 //
 // Lock order: central < heap (central may call the page heap while locked).
-// Reference: Go's mcentral.go (cacheSpan, uncacheSpan, grow).
+// Reference: Go's mcentral.go (cacheSpan, uncacheSpan, partialSwept), and
+// mgcsweep.go (sweepone, the sweepgen states, sweep termination).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,17 +59,18 @@ class mcentral {
   explicit mcentral(int span_class) : span_class_(span_class) {}
 
   // A span with at least one free object, now owned by `owner`; nullptr when
-  // the page heap cannot grow.
+  // the page heap cannot grow. Caller holds a no_stop_scope (refill).
   span* cache_span(alloc_slot* owner);
   // Takes back a span from an mcache; its window must be retired.
   void uncache_span(span* s);
-  // Frees object idx of s (test-only). False when an mcache owns s.
+  // Frees object idx of s. False when declined (step 3).
   bool free_object(span* s, std::uintptr_t idx);
-  // After the collector swept s (not owned by any mcache; alloc_count is
-  // already the new count): an empty span goes back to the page heap, a
-  // full span that gained room moves to the partial list.
-  void after_sweep(span* s, std::uint32_t old_count);
+  // central(0) only: puts a newly allocated large span on the swept list.
+  void add_large(span* s);
+  // Sweeps one unswept span of this class (step 4); false if none is left.
+  bool sweep_one();
 
+  // Spans on the partial / full lists, swept and unswept (tests).
   std::size_t partial_count();
   std::size_t full_count();
 
@@ -53,13 +78,45 @@ class mcentral {
   void unlock_for_fork() { lock_.unlock_for_fork(); }
 
  private:
+  // Under lock_: takes an unswept span off its lists (partial first) and
+  // claims it; nullptr if none.
+  span* claim_unswept_locked(std::uint32_t sg);
+  // Under lock_: a claimed span, swept: onto its swept list, or back to the
+  // page heap if empty. Publishes sweepgen = sg.
+  void place_swept_locked(span* s, std::uint32_t sg);
+
+  static constexpr int sweep_budget = 100;  // unswept full spans one cache_span may sweep
   rank_mutex lock_{lock_rank::central};
-  span_list partial_;  // guarded by lock_
-  span_list full_;     // guarded by lock_
+  span_list partial_[2];  // guarded by lock_
+  span_list full_[2];     // guarded by lock_
   const int span_class_;
 };
 
-// The central list of a span class (1 <= span_class < num_span_classes).
+// The central list of a span class (4 <= span_class < num_span_classes), or
+// of large spans (0).
 mcentral& central(int span_class);
+inline mcentral& large_central() { return central(0); }
+
+// ---- the sweep phase (mgcsweep.go's sweepone and sweep termination) ----------
+//
+// 1. begin_sweep_phase (world stopped, after the mark): sg += 2 with every
+//    central lock held (so no claimer reads sg on one side of the flip and a
+//    list on the other); the sweep cursor goes back to the first class. The
+//    caller then sweeps the spans mcaches own (they are on no list).
+// 2. Any thread may call sweep_one_any: it sweeps one span of the class at
+//    the cursor, moving the cursor on when a class has none left; allocating
+//    threads also sweep in cache_span. The collector's background thread
+//    sweeps until none is left.
+// 3. finish_sweep (sweep termination, before the next mark, and in
+//    gc::collect): sweeps what is left, then waits until no claimed span is
+//    being swept anywhere. Afterwards every in-use span is swept, until the
+//    next begin_sweep_phase.
+bool sweep_one_any();
+void finish_sweep();
+// No span left unswept and none being swept.
+bool sweep_finished();
+void begin_sweep_phase();
+// Spans claimed and being swept (atomic).
+extern std::atomic<std::uint32_t> sweeps_active;
 
 }  // namespace gc::internal

@@ -249,7 +249,10 @@ span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero
   s->limit = s->base + static_cast<std::uintptr_t>(init.nelems) * init.elem_size;
   s->alloc_count = 0;
   s->owner.store(init.owner, std::memory_order_relaxed);
-  s->fresh = init.size_class == 0;
+  // The span starts swept: its mark bits are clear, and it was not there for
+  // the last mark to look at. (The caller holds a no_stop_scope, so no mark
+  // termination falls between this read and the span's first use.)
+  s->sweepgen.store(heap_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
   s->window.store(0, std::memory_order_relaxed);
   s->typed = init.typed;
   s->meta_inline = obj_meta{};

@@ -32,6 +32,7 @@
 // treap-free design for the free lists; Go's mgcscavenge.go for scavenging.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -53,6 +54,11 @@ struct span_init {
   std::uint16_t nelems = 0;
   std::uint32_t divmagic = 0;
 };
+
+// The heap's sweep generation (Go's mheap_.sweepgen): +2 at every mark
+// termination (begin_sweep_phase, mcentral.hpp). Atomic; written only while
+// the world is stopped, with every central lock held.
+extern std::atomic<std::uint32_t> heap_sweepgen;
 
 struct page_heap_counters {
   std::uint64_t heap_sys = 0;       // committed bytes

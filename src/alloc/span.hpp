@@ -30,6 +30,9 @@
 //   alloc_bits words, alloc_count,     while owner != nullptr, the owning thread only;
 //     window                           otherwise the central lock of the span's class
 //   owner                              central lock (atomic: find_object reads it)
+//   sweepgen                           set by page_heap::alloc; sg-2 -> sg-1 under the
+//                                      central lock (the claim), sg-1 -> sg by the claimer;
+//                                      owned spans: sg-2 -> sg only while the world is stopped
 #pragma once
 
 #include <atomic>
@@ -57,11 +60,13 @@ struct span {
   bool noscan = false;
   std::atomic<span_state> state{span_state::dead};
   bool needzero = false;          // heap lock; memory may hold old data
-  // A large span between its publication by the page heap and the moment its
-  // allocating thread holds the object's address (alloc_large): a collection
-  // in that window keeps it although no word points at it yet. Written by the
-  // allocating thread; read only while the world is stopped.
-  bool fresh = false;
+  // The sweep state of the span against heap_sweepgen (sg, alloc.hpp), as in
+  // Go's mspan.sweepgen. Atomic; see mcentral.hpp for the transitions:
+  //   sweepgen == sg - 2   unswept: the alloc bits still hold the objects
+  //                        the last mark left unmarked
+  //   sweepgen == sg - 1   being swept by the thread that claimed it
+  //   sweepgen == sg       swept (or allocated since the last mark ended)
+  std::atomic<std::uint32_t> sweepgen{0};
   span* next = nullptr;
   span* prev = nullptr;
   std::atomic<alloc_slot*> owner{nullptr};

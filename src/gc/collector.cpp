@@ -136,6 +136,15 @@ struct state {
   clock::time_point last_end_time = clock::now();
   double alloc_rate_per_ns = 0;
   std::atomic<std::uint64_t> trigger{pacer::min_heap_goal};
+  // The sweep phase after a concurrent mark (sweep.hpp): heap_live still
+  // counts the garbage that sweeping has not freed yet. sweep_debt is that
+  // garbage as estimated at mark termination (the heap less what the mark
+  // kept), sweep_freed_base the sweep's freed bytes then; the pacer's view
+  // of the heap is heap_live less the debt not yet paid (pacing_heap).
+  // Atomic; written at mark termination (world stopped) and set to 0 when
+  // a sweep finishes.
+  std::atomic<std::uint64_t> sweep_debt{0};
+  std::atomic<std::uint64_t> sweep_freed_base{0};
   clock::time_point start = clock::now();
 
   // The finalizer thread: runs destructors queued by automatic cycles.
@@ -145,6 +154,24 @@ struct state {
 state& st() {
   static state* s = new state();
   return *s;
+}
+
+// The heap as the pacer sees it: heap_live, less the garbage of the current
+// sweep phase that sweeping has not yet freed.
+std::uint64_t pacing_heap(state& s) {
+  const std::uint64_t live = counters.heap_live.load(std::memory_order_relaxed);
+  const std::uint64_t debt = s.sweep_debt.load(std::memory_order_relaxed);
+  if (debt == 0) return live;
+  const std::uint64_t freed = sweep::freed_bytes() - s.sweep_freed_base.load(std::memory_order_relaxed);
+  const std::uint64_t left = debt > freed ? debt - freed : 0;
+  return live > left ? live - left : 0;
+}
+
+// Sweep termination, and the end of a background sweep: nothing is left
+// unswept, so heap_live is exact again.
+void finish_sweep(state& s) {
+  sweep::finish();
+  s.sweep_debt.store(0, std::memory_order_relaxed);
 }
 
 // Conservative scanning sees every word of a live frame, including slots the
@@ -252,11 +279,27 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // reachable or not, and would inflate the next goal: Go paces from
   // work.bytesMarked likewise). Stop-the-world: what the sweep kept.
   const std::uint64_t marked = t.concurrent ? mark::marked_bytes() : 0;
-  sweep::sweep_result swept = sweep::sweep_all();
-  if (t.concurrent) swept.marked_bytes = std::min(marked, swept.live_bytes);
-  else swept.marked_bytes = swept.live_bytes;
+  // The sweep phase begins: the spans mcaches own are swept here; the rest
+  // after the world restarts (concurrent), or here too (stop-the-world).
+  sweep::begin_phase();
+  sweep::sweep_result swept;
+  if (t.concurrent) {
+    swept = sweep::totals();
+    swept.marked_bytes = marked;
+    // What the sweep will free: the heap less what marking kept and what was
+    // allocated (black) during the mark.
+    const std::uint64_t live = counters.heap_live.load(std::memory_order_relaxed);
+    const std::uint64_t black = t.heap_end > t.heap_start ? t.heap_end - t.heap_start : 0;
+    const std::uint64_t kept = marked + black;
+    s.sweep_freed_base.store(swept.freed_bytes, std::memory_order_relaxed);
+    s.sweep_debt.store(live > kept ? live - kept : 0, std::memory_order_relaxed);
+  } else {
+    sweep::finish();
+    swept = sweep::totals();
+    swept.marked_bytes = swept.live_bytes;
+  }
   s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
-  s.pace.set_other_memory(other_memory(swept.live_bytes));
+  s.pace.set_other_memory(other_memory(swept.marked_bytes));
   if (t.concurrent) {
     // The runway for the next trigger (pacer step 8): the program's
     // allocation rate between the last two cycles, over a mark as long.
@@ -322,10 +365,12 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
 // The stop-the-world cycle (GODEBUG=gcstoptheworld=1): collector.hpp steps 1-7.
 void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   cycle_timing t;
+  finish_sweep(s);  // sweep termination: a concurrent cycle's sweep may still be running
   t.t0 = clock::now();
   t.heap_start = t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
   const std::uint64_t goal = s.pace.heap_goal();
   stack::stop_the_world();
+  if (GORT_DEBUG) sweep::verify_all_swept();
   t.stop1_ns = ns_since(t.t0);
   const clock::time_point t1 = clock::now();
   mark::begin_cycle();
@@ -378,6 +423,9 @@ std::uint64_t retain_target(const pacer& pace) {
 // on the allocating goroutine), so marking, and with it mark assists, start
 // at once even when the background thread is slow to be scheduled.
 void start_concurrent_cycle(state& s, bool forced) {
+  // Sweep termination: the last cycle's spans are all swept before this
+  // mark touches a mark bit (the background sweeper may still be at it).
+  finish_sweep(s);
   cycle_timing& t = s.cur;
   t = cycle_timing{};
   t.concurrent = true;
@@ -391,6 +439,7 @@ void start_concurrent_cycle(state& s, bool forced) {
       s.alloc_rate_per_ns = static_cast<double>(t.heap_start - s.last_end_heap) / static_cast<double>(since);
   }
   stack::stop_the_world();
+  if (GORT_DEBUG) sweep::verify_all_swept();
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
   s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
@@ -462,7 +511,7 @@ std::uint64_t finish_concurrent_cycle(state& s, const stack::self_context& self)
   s.marking.store(false, std::memory_order_release);
   const sweep::sweep_result swept = finish_mark(s, self, t);
   s.cycle_active.store(false, std::memory_order_release);
-  s.last_end_heap = counters.heap_live.load(std::memory_order_relaxed);
+  s.last_end_heap = pacing_heap(s);
   s.last_end_time = clock::now();
   stack::start_the_world();
   t.stop2_ns = ns_since(t2);
@@ -583,6 +632,15 @@ void background_main() {
     in_collector = true;
     concurrent_mark(s, &self);
     const std::uint64_t keep = finish_concurrent_cycle(s, self);
+    // The sweep, while the program runs (allocating threads sweep the
+    // classes they need meanwhile). A cycle that starts before it ends
+    // finishes it first (sweep termination).
+    const std::uint64_t debt = s.sweep_debt.load(std::memory_order_relaxed);
+    sweep::sweep_background();
+    if (sweep::finished()) {
+      std::uint64_t d = debt;
+      s.sweep_debt.compare_exchange_strong(d, 0, std::memory_order_relaxed);
+    }
     in_collector = false;
     wake_finalizer(s);
     scavenge_to(keep);
@@ -668,8 +726,7 @@ void collect_automatic() {
     // Start a concurrent cycle here (its first stop), hand the marking to
     // the background thread, and go on allocating.
     bool started = false;
-    if (!s.cycle_active.load(std::memory_order_relaxed) &&
-        want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {
+    if (!s.cycle_active.load(std::memory_order_relaxed) && want_cycle(s, pacing_heap(s))) {
       in_collector = true;
       mark::ensure_helpers();
       flush_own_mcache();
@@ -693,7 +750,7 @@ GORT_NOINLINE void collect_automatic_stw(state& s) {
   stack::capture_self(self);
   bool ran = false;
   std::uint64_t keep = 0;
-  if (want_cycle(s, counters.heap_live.load(std::memory_order_relaxed))) {
+  if (want_cycle(s, pacing_heap(s))) {
     run_cycle(s, false, self);
     ran = true;
     keep = retain_target(s.pace);
@@ -716,8 +773,7 @@ void on_slow_path() {
   if (stack::current_thread() == nullptr) return;
   stack::safepoint();
   if (in_collector) return;
-  if (counters.heap_live.load(std::memory_order_relaxed) >= st().trigger.load(std::memory_order_relaxed))
-    collect_automatic();
+  if (pacing_heap(st()) >= st().trigger.load(std::memory_order_relaxed)) collect_automatic();
   if (sweep::queued_hint() > assist_threshold) {
     in_collector = true;
     sweep::run_destructors(assist_batch);
@@ -742,6 +798,7 @@ void fork_prepare() {
   // finish it. Wait for an active concurrent cycle to end.
   lock_world(s);
   wait_for_active_cycle(s);
+  finish_sweep(s);  // no span may be left claimed by a sweeper the child will not have
   stack::atfork_prepare();
   alloc_atfork_prepare();
   roots::atfork_prepare();
@@ -775,6 +832,7 @@ void fork_child() {
 
 int init() {
   static const int once = [] {
+    alloc_init();  // its thread-exit key before src/stack's (alloc.hpp)
     state& s = st();
     s.pace.set_gc_percent(gogc_from_environment());
     s.pace.set_memory_limit(memory_limit_from_environment());
@@ -782,6 +840,7 @@ int init() {
     hooks.slow_path = on_slow_path;
     hooks.thread_started = on_thread_started;
     hooks.thread_exiting = on_thread_exiting;
+    hooks.sweep_span = sweep::sweep_span;
     stack::set_park_callback(on_park);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return 1;
@@ -854,8 +913,10 @@ void collect() {
     collector::run_cycle(s, true, self);
     keep = collector::retain_target(s.pace);
   }
-  // Run the destructors queued by this cycle (and any earlier ones), here.
+  // Finish the sweep (gc::collect promises every unreachable object
+  // reclaimed), then run the destructors it queued (and any earlier ones).
   collector::in_collector = true;
+  collector::finish_sweep(s);
   sweep::run_destructors();
   collector::in_collector = false;
   collector::clear_stack_below();
@@ -904,6 +965,7 @@ void safepoint() {
 }
 
 thread_scope::thread_scope() {
+  collector::init();
   if (collector::scope_depth++ == 0) stack::register_thread();
 }
 

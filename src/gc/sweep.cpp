@@ -75,10 +75,11 @@ void free_after_destructor(void* object) {
   span* s = ref.s;
   if (s->size_class == 0) {
     const std::uint64_t bytes = s->elem_size;
-    page_heap::instance().free(s);
-    counters.large_frees.fetch_add(1, std::memory_order_relaxed);
-    counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
-    counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+    if (large_central().free_object(s, 0)) {
+      counters.large_frees.fetch_add(1, std::memory_order_relaxed);
+      counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
+      counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+    }
     return;
   }
   const int size_class = s->size_class;
@@ -86,7 +87,8 @@ void free_after_destructor(void* object) {
     counters.small_frees[size_class].fetch_add(1, std::memory_order_relaxed);
     counters.heap_live.fetch_sub(class_to_size[size_class], std::memory_order_relaxed);
   }
-  // else: an mcache owns the span; the next cycle frees the object.
+  // else: an mcache owns the span, or it is not swept yet; the next cycle
+  // frees the object.
 }
 
 // ---- sweeping ---------------------------------------------------------------
@@ -96,9 +98,27 @@ const type_info* destructor_of(const obj_meta& m) {
   return ti != nullptr && ti->destroy != nullptr ? ti : nullptr;
 }
 
+// The phase's totals (sweep_result), added to by every sweeper. Atomic.
+struct totals_state {
+  std::atomic<std::uint64_t> freed_objects{0};
+  std::atomic<std::uint64_t> freed_bytes{0};
+  std::atomic<std::uint64_t> queued{0};
+  std::atomic<std::uint64_t> live_bytes{0};
+};
+totals_state phase_totals;
+
+void add_totals(const sweep_result& r) {
+  if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
+  if (r.freed_bytes) phase_totals.freed_bytes.fetch_add(r.freed_bytes, std::memory_order_relaxed);
+  if (r.queued) phase_totals.queued.fetch_add(r.queued, std::memory_order_relaxed);
+  if (r.live_bytes) phase_totals.live_bytes.fetch_add(r.live_bytes, std::memory_order_relaxed);
+}
+
+// Step 1. mcentral gives the pages back when alloc_count is 0.
 void sweep_large(span* s, sweep_result& r) {
-  if ((s->mark_bits[0] & 1) || s->fresh) {
-    s->mark_bits[0] = 0;
+  const bool marked = s->mark_bits[0] & 1;
+  s->mark_bits[0] = 0;
+  if (marked) {
     r.live_bytes += s->elem_size;
     return;
   }
@@ -110,7 +130,8 @@ void sweep_large(span* s, sweep_result& r) {
     return;
   }
   const std::uint64_t bytes = s->elem_size;
-  page_heap::instance().free(s);
+  s->store_alloc_word(0, 0);
+  s->alloc_count = 0;
   counters.large_frees.fetch_add(1, std::memory_order_relaxed);
   counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
   counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
@@ -118,8 +139,8 @@ void sweep_large(span* s, sweep_result& r) {
   r.freed_bytes += bytes;
 }
 
-void sweep_small(span* s, sweep_result& r) {
-  const bool owned = s->owner.load(std::memory_order_relaxed) != nullptr;
+// Steps 2 and 3. `owned`: an mcache owns s (world stopped).
+void sweep_small(span* s, bool owned, sweep_result& r) {
   const std::size_t nwords = s->bitmap_nwords();
   const std::uint32_t old_count = s->alloc_count;
   std::uint32_t new_count = 0;
@@ -170,28 +191,77 @@ void sweep_small(span* s, sweep_result& r) {
     counters.small_frees[s->size_class].fetch_add(freed, std::memory_order_relaxed);
     counters.heap_live.fetch_sub(freed * size, std::memory_order_relaxed);
   }
-  if (!owned) central(s->span_class()).after_sweep(s, old_count);
 }
 
 }  // namespace
 
-sweep_result sweep_all() {
-  // Span fields are written under the heap lock by whichever thread took
-  // the span (perhaps one that has exited since). The stop of the world
-  // orders those writes before this sweep; taking the heap lock once makes
-  // that ordering explicit (and visible to ThreadSanitizer, which does not
-  // see through src/stack's own registry lock).
-  page_heap::instance().synchronize();
+void sweep_span(span* s) {
   sweep_result r;
-  page_heap::instance().for_each_span_struct([&](span* s) {
-    if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
-    if (s->size_class == 0) {
-      sweep_large(s, r);
-    } else {
-      sweep_small(s, r);
+  if (s->size_class == 0) {
+    sweep_large(s, r);
+  } else {
+    sweep_small(s, false, r);
+  }
+  add_totals(r);
+}
+
+sweep_result totals() {
+  sweep_result r;
+  r.freed_objects = phase_totals.freed_objects.load(std::memory_order_relaxed);
+  r.freed_bytes = phase_totals.freed_bytes.load(std::memory_order_relaxed);
+  r.queued = phase_totals.queued.load(std::memory_order_relaxed);
+  r.live_bytes = phase_totals.live_bytes.load(std::memory_order_relaxed);
+  return r;
+}
+
+void begin_phase() {
+  begin_sweep_phase();
+  phase_totals.freed_objects.store(0, std::memory_order_relaxed);
+  phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
+  phase_totals.queued.store(0, std::memory_order_relaxed);
+  phase_totals.live_bytes.store(0, std::memory_order_relaxed);
+  // The spans mcaches own are on no list: swept here, in the stop, around
+  // each owner's current window word (step 3).
+  const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
+  sweep_result r;
+  for_each_mcache([&](mcache& c) {
+    for (alloc_slot& slot : c.slots) {
+      span* s = slot.s;
+      if (s == nullptr) continue;
+      GORT_CHECK(s->sweepgen.load(std::memory_order_relaxed) == sg - 2,
+                 "span [{:#x}, {:#x}) owned by an mcache has sweepgen {} at mark termination (heap {})", s->base,
+                 s->end(), s->sweepgen.load(std::memory_order_relaxed), sg);
+      sweep_small(s, true, r);
+      s->sweepgen.store(sg, std::memory_order_relaxed);
     }
   });
-  return r;
+  add_totals(r);
+}
+
+void finish() { finish_sweep(); }
+
+bool finished() { return sweep_finished(); }
+
+void verify_all_swept() {
+  const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
+  page_heap::instance().synchronize();
+  page_heap::instance().for_each_span_struct([&](span* s) {
+    if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
+    const std::uint32_t g = s->sweepgen.load(std::memory_order_relaxed);
+    GORT_CHECK(g == sg, "span [{:#x}, {:#x}) of class {} is unswept (sweepgen {}, heap {}) as a mark begins: sweep "
+               "termination missed it", s->base, s->end(), s->span_class(), g, sg);
+    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w)
+      GORT_CHECK(s->mark_bits[w] == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a "
+                 "mark begins", s->base, s->end(), s->span_class(), w, s->mark_bits[w]);
+  });
+}
+
+std::uint64_t freed_bytes() { return phase_totals.freed_bytes.load(std::memory_order_relaxed); }
+
+bool sweep_background() {
+  bool any = false;
+  while (sweep_one_any()) any = true;
+  return any;
 }
 
 void mark_queued() {

@@ -1,10 +1,21 @@
-// src/gc/sweep.hpp: sweeping, with the world stopped, right after marking;
-// and the queue of objects whose destructors must run.
+// src/gc/sweep.hpp: sweeping, concurrent with the program after a
+// concurrent mark (inside the stop in stop-the-world mode), and the queue of
+// objects whose destructors must run.
 //
-// Algorithm, for every in-use span (page_heap::for_each_span_struct):
+// When spans are swept (the phase protocol is in src/alloc/mcentral.hpp):
+// - in mark termination's stop, the spans that mcaches own (sweep_owned):
+//   their owners may be stopped anywhere, even inside the inline fast path;
+// - afterwards, every other span, each claimed by one sweeper from its
+//   central list: the collector's background thread, an allocating thread
+//   that needs a span of that class (mcentral::cache_span), or the caller of
+//   gc::collect() (which promises a finished sweep) or of the next cycle
+//   (sweep termination: sweep::finish before the mark starts).
+//   Stop-the-world mode sweeps them all inside its stop.
+//
+// Sweeping one span (sweep_span, the allocator's hook):
 // 1. A large object: marked -> clear the mark. Unmarked -> if its type has a
-//    destructor, queue it (step 4) and keep it; else give its pages back to
-//    the page heap.
+//    destructor, queue it (step 4) and keep it; else alloc_count = 0, and
+//    mcentral gives its pages back to the page heap.
 // 2. A small span that is untyped and owned by no mcache: Go's trick. The
 //    mark bits become the alloc bits by swapping the two pointers, and the
 //    new mark bits are cleared. alloc_count = popcount(new alloc bits).
@@ -16,8 +27,8 @@
 //    from it (a signal can land anywhere in the inline fast path), so its
 //    alloc bits and window must not change under it. Garbage there waits for
 //    the next cycle.
-//    Then: an unowned span with no object left goes back to the page heap;
-//    an unowned full span that now has room moves to its central partial list.
+//    Then mcentral puts an unowned span back on the swept list that fits,
+//    or gives an empty one back to the page heap.
 // 4. Queued destructors run after the world restarts (run_destructors), on
 //    the thread that called gc::collect() or on the finalizer thread. The
 //    queue is a root set: a queued object is marked by any cycle that starts
@@ -25,31 +36,57 @@
 //    referenced from the running thread's frame; so it is neither freed nor
 //    queued twice (the entry holds the type; the object's obj_meta.type is
 //    cleared when it is queued). After its destructor, the object is freed
-//    (if an mcache owns its span, or a concurrent mark is running, the next
-//    cycle frees it: its metadata says there is nothing left to run).
+//    (if an mcache owns its span, its span is not yet swept, or a concurrent
+//    mark is running, the next cycle frees it: its metadata says there is
+//    nothing left to run).
 //
-// Invariants after a sweep (world stopped): every mark bit is zero; for every
-// small span, alloc_count == popcount(alloc_bits); every allocated object is
-// marked-at-this-cycle, queued, or in an owned window word.
+// Invariants: after a span's sweep, its mark bits are zero and alloc_count
+// == popcount(alloc_bits); every allocated object in it was marked by the
+// last mark, is queued, or is in an owned window word. Until a span is
+// swept, its mark bits are the last mark's and nothing else writes them (no
+// mark starts before sweep termination).
 //
-// Reference: Go's mgcsweep.go (sweepone, the allocBits/gcmarkBits swap).
+// Reference: Go's mgcsweep.go (sweepone, the allocBits/gcmarkBits swap,
+// sweep termination in finishsweep_m).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+namespace gc::internal { struct span; }
+
 namespace gc::internal::sweep {
 
+// What the sweep of the current phase has done so far (reset by
+// begin_phase). Read with the world stopped after a stop-the-world sweep,
+// it is the whole cycle's.
 struct sweep_result {
   std::uint64_t freed_objects = 0;
   std::uint64_t freed_bytes = 0;
   std::uint64_t queued = 0;      // objects waiting for their destructor
-  std::uint64_t live_bytes = 0;  // bytes of objects left allocated
+  std::uint64_t live_bytes = 0;  // bytes of objects left allocated in swept spans
   std::uint64_t marked_bytes = 0;  // the collector's: the live heap the pacer uses
 };
+sweep_result totals();
 
-// World stopped, after marking.
-sweep_result sweep_all();
+// World stopped, after marking (and after the checkmark pass): starts the
+// sweep phase (src/alloc's begin_sweep_phase), resets the totals, and
+// sweeps the spans that mcaches own.
+void begin_phase();
+// Sweeps everything left and waits for other sweepers (sweep termination);
+// with the world stopped or running.
+void finish();
+// Sweeps until nothing is left; false if it did nothing.
+bool sweep_background();
+// True when every span of the phase is swept (none unswept, none claimed).
+bool finished();
+// World stopped, before a mark (debug builds): every in-use span is swept
+// and its mark bits are clear; aborts naming the first span that is not.
+void verify_all_swept();
+// sweep_result.freed_bytes alone (cheap: one atomic load).
+std::uint64_t freed_bytes();
+// The allocator's sweep hook (alloc_hooks::sweep_span); registered by init.
+void sweep_span(span* s);
 
 // World stopped, before marking: marks every queued object whose destructor
 // has not finished (through the marker's root worker).
