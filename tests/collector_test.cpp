@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "gc_test_util.hpp"
@@ -338,4 +339,34 @@ TEST_CASE("collector: a throwing constructor leaves no destructor call and no le
   gc::mem_stats after = gc::read_mem_stats();
   CHECK(tracked::destroyed == 100);  // ~throws_after_alloc never runs: no second ~tracked
   CHECK(before.heap_objects - after.heap_objects >= static_cast<std::uint64_t>(100 - gort_test::sanitizer_strays));
+}
+
+TEST_CASE("collector: after an automatic cycle the garbage is swept and destroyed while the program only waits",
+          "[collector]") {
+  // Concurrent mode sweeps after mark termination, in the background (and
+  // in allocating threads); stop-the-world mode inside its stop. Either way
+  // no further allocation and no gc::collect() is needed for the garbage of
+  // a finished cycle to be freed and its destructors run.
+  tracked::reset();
+  const std::uint32_t n0 = gc::read_mem_stats().num_gc;
+  long garbage_before_second_cycle = -1;  // objects made before cycle n0+2's mark began
+  long made = 0;
+  on_fresh_thread([&] {
+    while (gc::read_mem_stats().num_gc < n0 + 2 && made < 100'000'000) {
+      for (int i = 0; i < 1000; ++i) gc::gc_new<tracked>(i);
+      made += 1000;
+      if (garbage_before_second_cycle < 0 && gc::read_mem_stats().num_gc >= n0 + 1) garbage_before_second_cycle = made;
+    }
+  });
+  REQUIRE(gc::read_mem_stats().num_gc >= n0 + 2);
+  REQUIRE(garbage_before_second_cycle > 0);
+  const std::uint64_t frees_before = gc::read_mem_stats().frees;
+  // Wait (not allocating) for the sweep and the finalizer thread.
+  for (int i = 0; i < 1000 && tracked::destroyed < garbage_before_second_cycle - gort_test::sanitizer_strays; ++i) {
+    gc::blocking_region quiet;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(tracked::destroyed >= garbage_before_second_cycle - gort_test::sanitizer_strays);
+  CHECK(tracked::destroyed <= tracked::built);
+  CHECK(gc::read_mem_stats().frees >= frees_before);
 }

@@ -750,3 +750,38 @@ TEST_CASE("pacer: stop-the-world mode triggers at the goal whatever the runway",
   p.set_concurrent(true);
   CHECK(p.trigger() == pacer::off);
 }
+
+TEST_CASE("pacer: mark workers take 25% of the cores, fractionally on small machines, plus idle cores", "[pacer]") {
+  using gc::internal::plan_mark_workers;
+  struct row {
+    int cores, running;
+    int dedicated;
+    double fractional;
+    int idle;
+  };
+  // Go's dedicatedMarkWorkersNeeded / fractionalUtilizationGoal at 25%.
+  const row rows[] = {
+      {1, 1, 0, 0.25, 0},  // one core, busy: a quarter of the time
+      {1, 0, 0, 0.25, 1},  // one core, idle: mark throughout
+      {2, 2, 0, 0.50, 0},  // this machine, both cores busy: half the time
+      {2, 1, 0, 0.50, 1},  // one idle core: the fractional worker marks throughout
+      {3, 3, 0, 0.75, 0},
+      {4, 4, 1, 0.00, 0},  // one dedicated worker
+      {4, 1, 1, 0.00, 2},  // and two idle cores
+      {6, 6, 1, 0.50, 0},
+      {8, 8, 2, 0.00, 0},
+      {8, 2, 2, 0.00, 4},
+      {16, 20, 4, 0.00, 0},  // more threads than cores: no idle core
+      {0, 0, 0, 0.25, 1},   // no count from the OS: treated as one core
+  };
+  for (const row& r : rows) {
+    INFO("cores " << r.cores << ", running " << r.running);
+    const auto w = plan_mark_workers(r.cores, r.running);
+    CHECK(w.dedicated == r.dedicated);
+    CHECK(w.fractional == Approx(r.fractional));
+    CHECK(w.idle == r.idle);
+    CHECK(w.whole() == r.dedicated + r.idle);
+    // The budget: dedicated + fractional is a quarter of the cores.
+    CHECK(w.dedicated + w.fractional == Approx(std::max(r.cores, 1) / 4.0));
+  }
+}

@@ -98,7 +98,7 @@ struct state {
   gc_stats stats;    // guarded by world
   // GC CPU limiter (cpu_limiter.hpp), fed with pauses and the time between
   // them since limiter_last. Guarded by world.
-  cpu_limiter limiter{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  cpu_limiter limiter{os::usable_cpus()};
   clock::time_point limiter_last = clock::now();  // guarded by world
   std::atomic<std::uint64_t> limited{0};  // limit-only triggers the limiter postponed
   std::uint64_t last_gc_cpu_ns = 0;       // guarded by world: the last cycle's GC CPU time
@@ -342,7 +342,7 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     gc_cycle_record r;
     r.cycle = g.num_gc;
     r.start_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.t0 - s.start).count());
-    const std::uint64_t elapsed = ns_since(s.start) * static_cast<std::uint64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    const std::uint64_t elapsed = ns_since(s.start) * static_cast<std::uint64_t>(os::usable_cpus());
     r.gc_cpu_fraction = elapsed ? static_cast<double>(g.gc_cpu_ns) / static_cast<double>(elapsed) : 0.0;
     r.sweep_term_clock_ns = t.stop1_ns;
     r.mark_clock_ns = t.mark_ns;
@@ -385,13 +385,10 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   record_cycle(s, forced, t, swept, goal);
 }
 
-// Threads that may mark beside the collector's own while the program runs:
-// the cores that registered threads outside blocking regions leave idle
-// (Go's idle workers), less the collector's own thread.
-int concurrent_helpers() {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int running = static_cast<int>(stack::running_threads());
-  return std::clamp(cores - running - 1, 0, mark::helper_count());
+// The background mark's workers now (pacer.hpp step 9), from the cores and
+// the registered threads outside blocking regions.
+mark_workers current_mark_workers() {
+  return plan_mark_workers(os::usable_cpus(), static_cast<int>(stack::running_threads()));
 }
 
 // The concurrent cycle (collector.hpp, concurrent mode).
@@ -477,12 +474,28 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   // returns them); what the program shades meanwhile comes back as work.
   // Whatever is left is drained by mark termination, inside its stop, so
   // the loop gives up only after many rounds.
+  //
+  // Workers (pacer.hpp step 9): this thread is the first whole worker, and
+  // helper threads the others. With no whole worker (a small machine whose
+  // cores the program keeps busy), this thread is the fractional worker:
+  // it marks for its share of each slice and sleeps for the rest.
+  constexpr std::uint64_t slice_ns = 1'000'000;
   s.mark_converged = false;
   for (int round = 0; round < 1000; ++round) {
-    const clock::time_point r0 = clock::now();
-    const int helpers = concurrent_helpers();
-    mark::drain(helpers);
-    helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
+    const mark_workers plan = current_mark_workers();
+    if (plan.whole() == 0) {
+      const auto on = static_cast<std::uint64_t>(plan.fractional * static_cast<double>(slice_ns));
+      if (!mark::assist(~std::uint64_t{0}, on)) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(slice_ns - on));
+        --round;  // a slice is not a round of draining
+        continue;
+      }
+    } else {
+      const clock::time_point r0 = clock::now();
+      const int helpers = std::min(plan.whole() - 1, mark::helper_count());
+      mark::drain(helpers);
+      helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
+    }
     if (mark::grey_pending() != 0) continue;
     if (!mark::assists_running()) {
       s.mark_converged = true;
@@ -881,7 +894,7 @@ void fill_gc_stats(mem_stats& out) {
   for (int i = 0; i < 256; ++i) out.pause_ns[i] = g2.pause_ns[i];
   out.last_gc = g2.last_gc_unix_ns;
   out.next_gc = s.pace.enabled() ? s.pace.heap_goal() : 0;
-  const std::uint64_t elapsed = ns_since(s.start) * std::max(1u, std::thread::hardware_concurrency());
+  const std::uint64_t elapsed = ns_since(s.start) * static_cast<std::uint64_t>(os::usable_cpus());
   out.gc_cpu_fraction = elapsed ? static_cast<double>(g2.gc_cpu_ns) / static_cast<double>(elapsed) : 0.0;
 }
 

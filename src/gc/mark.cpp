@@ -483,8 +483,8 @@ void helper_main(int i) {
 void ensure_helpers() {
   if (helpers_ptr.load(std::memory_order_acquire) != nullptr) return;
   auto* h = new helpers_state();
-  unsigned hw = std::thread::hardware_concurrency();
-  h->count = static_cast<int>(std::clamp<unsigned>(hw == 0 ? 1 : hw, 1, max_helpers + 1) - 1);
+  const unsigned hw = static_cast<unsigned>(os::usable_cpus());
+  h->count = static_cast<int>(std::clamp<unsigned>(hw, 1, max_helpers + 1) - 1);
   helpers_ptr.store(h, std::memory_order_release);
   for (int i = 0; i < h->count; ++i) std::thread(helper_main, i).detach();
 }

@@ -184,4 +184,15 @@ std::uint64_t pacer::goal_for(int gc_percent, std::uint64_t live_bytes, std::uin
   return saturate(goal < minimum ? minimum : goal);
 }
 
+mark_workers plan_mark_workers(int cores, int running) {
+  mark_workers w;
+  if (cores < 1) cores = 1;
+  if (running < 0) running = 0;
+  w.dedicated = cores / 4;
+  w.fractional = static_cast<double>(cores % 4) / 4.0;
+  w.idle = cores - running - w.dedicated;
+  if (w.idle < 0) w.idle = 0;
+  return w;
+}
+
 }  // namespace gc::internal

@@ -75,6 +75,17 @@
 //    the bounds being Go 1.18's. Before the first concurrent cycle the
 //    runway is 0 (trigger at the upper bound). Stop-the-world mode keeps
 //    trigger == goal (step 6). GOGC off with no limit: trigger = UINT64_MAX.
+// 9. Mark workers (plan_mark_workers; Go's dedicatedMarkWorkersNeeded and
+//    fractionalUtilizationGoal): the background mark uses 25% of the cores,
+//        dedicated  = floor(cores / 4)      whole workers, marking throughout
+//        fractional = cores / 4 - dedicated  one worker marking that share of
+//                                            its time (2 cores: half the time)
+//    plus idle workers on the cores that neither the program's running
+//    threads nor the dedicated workers use:
+//        idle = max(0, cores - running - dedicated)
+//    An idle core turns the fractional worker into a whole one (it marks
+//    throughout: the core would be idle otherwise), as Go's idle workers
+//    take the place of a fractional one on an idle P.
 //
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
@@ -124,6 +135,18 @@ std::int64_t parse_memory_limit(const char* env, std::string* warning);
 
 // getenv("GOMEMLIMIT") parsed once per process; a bad value warns once.
 std::int64_t memory_limit_from_environment();
+
+// Step 9, pure: how the background mark may use `cores` processors while
+// `running` threads of the program are running (not in blocking regions).
+struct mark_workers {
+  int dedicated = 0;        // whole workers
+  double fractional = 0;    // the time share of one more worker, in [0, 1)
+  int idle = 0;             // cores left idle: more whole workers
+  // Threads that mark throughout (dedicated + idle; the fractional worker
+  // counts when an idle core absorbs it).
+  int whole() const { return dedicated + idle; }
+};
+mark_workers plan_mark_workers(int cores, int running);
 
 class pacer {
  public:

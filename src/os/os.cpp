@@ -1,6 +1,9 @@
 // src/os/os.cpp: Linux implementation of the OS interface (os.hpp).
 #include "os/os.hpp"
 
+#include <sched.h>
+#include <thread>
+
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -134,6 +137,20 @@ std::uint64_t thread_cpu_ns() {
   struct timespec ts;
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+int usable_cpus() {
+  static const int n = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+      const int c = CPU_COUNT(&set);
+      if (c > 0) return c;
+    }
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : static_cast<int>(hw);
+  }();
+  return n;
 }
 
 std::uint64_t monotonic_ns() {

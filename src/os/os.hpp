@@ -83,6 +83,9 @@ void futex_wake(std::atomic<std::uint32_t>& word, int count);
 std::uint64_t monotonic_ns();
 // CPU time consumed by the calling thread, in nanoseconds.
 std::uint64_t thread_cpu_ns();
+// The processors this process may run on (its CPU affinity mask, as Go sets
+// GOMAXPROCS), at least 1. Read once, cached.
+int usable_cpus();
 // Sleeps about `ns` nanoseconds (nanosleep; an interrupting signal ends it early). [signal-safe]
 void sleep_ns(std::uint64_t ns);
 // Writes all of [text, text+len) to stderr with write(2). [signal-safe]

@@ -1,0 +1,160 @@
+// tests/mcentral_test.cpp: the central lists' sweep phase (src/alloc/
+// mcentral.hpp): the sweepgen flip, claims, sweeping by allocating threads
+// in cache_span, sweep termination, and what free_object declines. The
+// collector's sweep hook is replaced here by test hooks, so each test
+// decides what sweeping a span does. One thread: no stop of the world is
+// needed around begin_sweep_phase, only an empty mcache (no owned span).
+#include <catch2/catch.hpp>
+
+#include <gort/gort.hpp>
+#include <gort/internal/testing.hpp>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "alloc/alloc.hpp"
+#include "test_util.hpp"
+
+using namespace gc::internal;
+using gort_test::payload;
+
+namespace {
+
+constexpr int cls64 = class_for(64, 8);
+constexpr int spc64 = make_span_class(cls64, false);
+
+// Spans the hook swept, and how often.
+std::map<span*, int> swept_spans;
+
+// Sweeps nothing away: every object stays (alloc bits and count unchanged).
+void keep_all(span* s) { ++swept_spans[s]; }
+
+// Sweeps everything away, as if no object had been marked.
+void free_all(span* s) {
+  ++swept_spans[s];
+  for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->store_alloc_word(w, 0);
+  s->alloc_count = 0;
+}
+
+// Installs a test hook for the scope, starting from an empty mcache and a
+// finished sweep; restores the collector's hook after a finished sweep.
+struct with_hook {
+  void (*saved)(span*);
+  explicit with_hook(void (*hook)(span*)) : saved(hooks.sweep_span) {
+    flush_own_mcache();
+    finish_sweep();
+    swept_spans.clear();
+    hooks.sweep_span = hook;
+  }
+  ~with_hook() {
+    flush_own_mcache();
+    finish_sweep();
+    hooks.sweep_span = saved;
+  }
+};
+
+std::vector<span*> spans_of(const std::vector<void*>& objs) {
+  std::vector<span*> out;
+  for (void* p : objs) {
+    span* s = find_object(p).s;
+    if (out.empty() || out.back() != s) out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("mcentral: the flip makes every listed span unswept, and the sweep takes each exactly once",
+          "[mcentral]") {
+  with_hook h(keep_all);
+  std::vector<void*> objs;
+  const int per_span = class_to_nobjs[cls64];
+  for (int i = 0; i < 3 * per_span + 10; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  void* big = gc::gc_new<payload<100000>>();  // a large object: on central(0)'s list
+  flush_own_mcache();                          // three full spans and one partial on the lists
+  const std::vector<span*> spans = spans_of(objs);
+  REQUIRE(spans.size() == 4);
+  span* large = find_object(big).s;
+
+  const std::uint32_t before = heap_sweepgen.load();
+  begin_sweep_phase();
+  const std::uint32_t sg = heap_sweepgen.load();
+  CHECK(sg == before + 2);
+  for (span* s : spans) CHECK(s->sweepgen.load() == sg - 2);
+  CHECK(large->sweepgen.load() == sg - 2);
+  CHECK_FALSE(sweep_finished());
+
+  finish_sweep();
+  CHECK(sweep_finished());
+  CHECK(sweeps_active.load() == 0);
+  for (span* s : spans) {
+    CHECK(swept_spans[s] == 1);
+    CHECK(s->sweepgen.load() == sg);
+  }
+  CHECK(swept_spans[large] == 1);
+  CHECK(large->sweepgen.load() == sg);
+  // Nothing is swept twice: a second finish finds no work.
+  const std::size_t n = swept_spans.size();
+  finish_sweep();
+  CHECK(swept_spans.size() == n);
+  for (const auto& [s, times] : swept_spans) CHECK(times == 1);
+  // Kept objects are still allocated.
+  for (void* p : objs) CHECK(find_object(p).base == p);
+}
+
+TEST_CASE("mcentral: an allocating thread sweeps an unswept span of its class instead of growing the heap",
+          "[mcentral]") {
+  with_hook h(free_all);
+  std::vector<void*> objs;
+  const int per_span = class_to_nobjs[cls64];
+  for (int i = 0; i < 2 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();  // at least two full spans (three if an earlier test left a partial one)
+  const std::vector<span*> spans = spans_of(objs);
+  REQUIRE(spans.size() >= 2);
+  CHECK(central(spc64).full_count() >= 2);
+  begin_sweep_phase();
+  const std::uint64_t inuse = page_heap::instance().counters().heap_inuse;
+
+  // The refill finds no swept span with room: it sweeps an unswept full one
+  // (all garbage, by this hook) and allocates from it.
+  void* p = gc::gc_new<payload<64>>();
+  span* got = find_object(p).s;
+  CHECK(std::find(spans.begin(), spans.end(), got) != spans.end());
+  CHECK(swept_spans[got] == 1);
+  CHECK(got->sweepgen.load() == heap_sweepgen.load());
+  CHECK(got->owner.load() != nullptr);
+  CHECK(page_heap::instance().counters().heap_inuse == inuse);  // no fresh span
+}
+
+TEST_CASE("mcentral: free_object declines spans that are not swept yet", "[mcentral]") {
+  with_hook h(keep_all);
+  std::vector<void*> objs;
+  for (int i = 0; i < 100; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  void* big = gc::gc_new<payload<100000>>();
+  flush_own_mcache();
+  begin_sweep_phase();
+  // Unswept: the sweeper owns the alloc bits, so the object stays allocated
+  // (the collector's next cycle frees it).
+  CHECK(testing::free_objects(&objs[0], 1) == 0);
+  CHECK(testing::free_objects(&big, 1) == 0);
+  CHECK(find_object(objs[0]).base == objs[0]);
+  finish_sweep();
+  CHECK(testing::free_objects(&objs[0], 1) == 1);
+  CHECK(testing::free_objects(&big, 1) == 1);
+  CHECK_FALSE(find_object(big));
+}
+
+TEST_CASE("mcentral: an emptied span goes back to the page heap when swept", "[mcentral]") {
+  with_hook h(free_all);
+  std::vector<void*> objs;
+  for (int i = 0; i < class_to_nobjs[cls64]; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  void* big = gc::gc_new<payload<100000>>();
+  flush_own_mcache();
+  const std::uint64_t spans_before = page_heap::instance().counters().spans_inuse;
+  begin_sweep_phase();
+  finish_sweep();
+  CHECK(page_heap::instance().counters().spans_inuse <= spans_before - 2);
+  CHECK_FALSE(find_object(objs[0]));
+  CHECK_FALSE(find_object(big));
+}
