@@ -13,7 +13,6 @@
 #include "gc_test_util.hpp"
 #include "test_util.hpp"
 
-using gort_test::inspect;
 using gort_test::on_fresh_thread;
 using gort_test::tracked;
 
@@ -176,8 +175,8 @@ TEST_CASE("collector: roots in malloc memory and in std containers keep objects 
   });
   gc::collect();
   CHECK(tracked::destroyed == 0);
-  CHECK(inspect([&] { return (*heap_root)->value; }) == 1);
-  CHECK(inspect([&] {
+  CHECK(gort_test::elsewhere([&] { return (*heap_root)->value; }) == 1);
+  CHECK(gort_test::elsewhere([&] {
     long wrong = 0;
     for (long i = 0; i < 1000; ++i) wrong += roots[static_cast<std::size_t>(i)]->value != i;
     return wrong;
@@ -191,8 +190,8 @@ TEST_CASE("collector: roots in malloc memory and in std containers keep objects 
   delete heap_root;
   gc::collect();
   CHECK(tracked::destroyed == 1000 + 1 - 2);
-  CHECK(inspect([&] { return copy->value; }) == 5);
-  CHECK(inspect([&] { return moved->value; }) == 6);
+  CHECK(gort_test::elsewhere([&] { return copy->value; }) == 5);
+  CHECK(gort_test::elsewhere([&] { return moved->value; }) == 6);
   copy.reset();
   moved = nullptr;
   gc::collect();
@@ -208,7 +207,7 @@ TEST_CASE("collector: an add_roots range keeps objects alive until removed", "[c
   });
   gc::collect();
   CHECK(tracked::destroyed == 0);
-  CHECK(inspect([&] {
+  CHECK(gort_test::elsewhere([&] {
     long wrong = 0;
     for (long i = 0; i < 64; ++i) wrong += table[i]->value != i;
     return wrong;
@@ -253,7 +252,11 @@ TEST_CASE("collector: a member chain a million long survives and is reclaimed wi
   CHECK(n == 1000000);
   head.reset();
   gc::collect();
-  CHECK(tracked::destroyed == 1000000);
+  // Under the sanitizers a stale word can still keep the tail (seen once in
+  // ~10 ASan runs after the walk moved off this thread): tolerated there, as
+  // in the other exact counts; a stray into the middle would keep far more.
+  CHECK(tracked::destroyed >= 1000000 - gort_test::sanitizer_strays);
+  if (gort_test::sanitizer_strays == 0) CHECK(tracked::destroyed == 1000000);
 }
 
 TEST_CASE("collector: a cycle linked by raw pointers lives while rooted and dies after", "[collector]") {
@@ -269,14 +272,18 @@ TEST_CASE("collector: a cycle linked by raw pointers lives while rooted and dies
   });
   gc::mem_stats before = gc::read_mem_stats();
   gc::collect();
-  CHECK(inspect([&] {
+  // Walked on a thread that then exits: a node pointer left in a dead slot
+  // of this thread would keep the whole cycle alive.
+  bool closed = false;
+  on_fresh_thread([&] {
     plain_node* p = r.get();
     for (int i = 0; i < 1000; ++i) {
       alive_checks += p->value == (i + 1) % 1000;
       p = p->next;
     }
-    return p == r.get();
-  }));
+    closed = p == r.get();
+  });
+  CHECK(closed);
   CHECK(alive_checks == 1000);
   r.reset();
   gc::collect();
@@ -299,7 +306,7 @@ TEST_CASE("collector: precise tracing sees only what trace() visits", "[collecto
   });
   gc::collect();
   CHECK(tracked::destroyed == 1);  // the hidden one: reclaimed
-  CHECK(inspect([&] { return r->seen->value; }) == 1);
+  CHECK(gort_test::elsewhere([&] { return r->seen->value; }) == 1);
 }
 
 TEST_CASE("collector: pointer-free objects are never scanned", "[collector]") {
@@ -349,13 +356,20 @@ TEST_CASE("collector: after an automatic cycle the garbage is swept and destroye
   // a finished cycle to be freed and its destructors run.
   tracked::reset();
   const std::uint32_t n0 = gc::read_mem_stats().num_gc;
-  long garbage_before_second_cycle = -1;  // objects made before cycle n0+2's mark began
+  // Objects surely made before cycle n0+2's mark began: those made before
+  // cycle n0+1 was seen to end, less the last batch (n0+2 may have started
+  // during it: those are allocated black) and less one window (64 objects
+  // of the thread's current window at n0+2's mark termination are left for
+  // the next cycle, sweep.hpp step 3).
+  constexpr long batch = 100;
+  long garbage_before_second_cycle = -1;
   long made = 0;
   on_fresh_thread([&] {
     while (gc::read_mem_stats().num_gc < n0 + 2 && made < 100'000'000) {
-      for (int i = 0; i < 1000; ++i) gc::gc_new<tracked>(i);
-      made += 1000;
-      if (garbage_before_second_cycle < 0 && gc::read_mem_stats().num_gc >= n0 + 1) garbage_before_second_cycle = made;
+      for (long i = 0; i < batch; ++i) gc::gc_new<tracked>(i);
+      made += batch;
+      if (garbage_before_second_cycle < 0 && gc::read_mem_stats().num_gc >= n0 + 1)
+        garbage_before_second_cycle = made - batch - 64;
     }
   });
   REQUIRE(gc::read_mem_stats().num_gc >= n0 + 2);

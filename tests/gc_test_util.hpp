@@ -5,10 +5,12 @@
 // therefore build them on a short-lived thread (on_fresh_thread): once it
 // has exited, its stack is not scanned at all, and the objects are reachable
 // only through the roots the test made on purpose. And a test looks at
-// objects that must later die only through inspect(): the pointers it
-// handles then live in frames below the test's own, which gc::collect()
-// clears, instead of in the test function's frame (at -O0 every temporary
-// is spilled there and stays until the test returns).
+// objects that must later die through elsewhere() (on a thread that exits)
+// or at least inspect(): the pointers inspect() handles live in frames
+// below the test's own, which gc::collect() clears, instead of in the test
+// function's frame (at -O0 every temporary is spilled there and stays until
+// the test returns); but a callee-saved register can still carry one up
+// (seen under ASan and TSan), which elsewhere() rules out.
 #pragma once
 
 #include <gort/gort.hpp>
@@ -58,6 +60,17 @@ __attribute__((noinline)) auto inspect(F&& f) {
 inline void on_fresh_thread(const std::function<void()>& f) {
   std::thread t(f);
   t.join();
+}
+
+// f() run on a thread that then exits, and its result: whatever pointers the
+// call leaves in dead stack slots or registers go with that thread, and no
+// conservative scan of this thread finds them (a walk over a list leaves
+// its last node there, which would keep that node, or a whole cycle, alive).
+template <class F>
+auto elsewhere(F&& f) {
+  decltype(f()) result{};
+  on_fresh_thread([&] { result = f(); });
+  return result;
 }
 
 }  // namespace gort_test

@@ -10,6 +10,7 @@
 #include "alloc/alloc.hpp"
 #include "common/godebug.hpp"
 #include "os/os.hpp"
+#include "gc/scavenger.hpp"
 
 using namespace gc::internal;
 
@@ -57,10 +58,11 @@ TEST_CASE("scavenger: release(bytes) returns about what is asked, not everything
   std::vector<void*> objs;
   for (int i = 0; i < 64; ++i) objs.push_back(gc::gc_new<char[]>(mib));
   REQUIRE(testing::free_objects(objs.data(), objs.size()) == objs.size());
+  const std::uint64_t released_before = gc::read_mem_stats().heap_released;  // by earlier tests in this process
   std::size_t got = page_heap::instance().release(10 * mib);
   CHECK(got >= 10 * mib);
   CHECK(got < 11 * mib);
-  CHECK(gc::read_mem_stats().heap_released == got);
+  CHECK(gc::read_mem_stats().heap_released == released_before + got);
   testing::verify_heap();
   std::size_t rest = page_heap::instance().release_all();
   CHECK(rest > 50 * mib);
@@ -98,4 +100,18 @@ TEST_CASE("scavenger: GODEBUG=madvdontneed=0 selects MADV_FREE", "[scavenger]") 
   auto r = parse_godebug("madvdontneed=0");
   CHECK(r.settings.madvdontneed == 0);
   CHECK(r.warnings.empty());
+}
+
+TEST_CASE("scavenger: the background thread's pause keeps its releasing to about 1% of its time", "[scavenger]") {
+  using gc::internal::scavenger::pause_after;
+  CHECK(pause_after(10'000) == 990'000);        // 10 us of madvise, then 990 us asleep: 1%
+  CHECK(pause_after(10'000, 0.5) == 10'000);    // half the time
+  CHECK(pause_after(0) == 0);
+  CHECK(pause_after(50'000'000) == 100'000'000);  // capped: the goal is read again at least every 100 ms
+  CHECK(pause_after(123, 1.0) == 0);
+  CHECK(pause_after(123, 0.0) == 100'000'000);
+  for (std::uint64_t work : {1'000ull, 37'000ull, 500'000ull}) {
+    const double share = static_cast<double>(work) / static_cast<double>(work + pause_after(work));
+    CHECK(share == Approx(gc::internal::scavenger::cpu_fraction).epsilon(0.01));
+  }
 }

@@ -329,6 +329,13 @@ std::size_t page_heap::scavenge_span_locked(span* s, std::size_t want, bool use_
     std::size_t i = page_in_arena(p);
     std::uint64_t bit = std::uint64_t{1} << (i % 64);
     if (i == 0) flush(p);
+    // 64 pages already released: skip them in one step (the background
+    // scavenger calls this often, over mostly released free spans).
+    if (i % 64 == 0 && a->scavenged[i / 64] == ~std::uint64_t{0} && p + 64 * page_bytes <= s->end()) {
+      flush(p);
+      p += 63 * page_bytes;
+      continue;
+    }
     if (a->scavenged[i / 64] & bit) {
       flush(p);
       continue;

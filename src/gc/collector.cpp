@@ -26,6 +26,7 @@
 #include "gc/mark.hpp"
 #include "gc/pacer.hpp"
 #include "gc/roots.hpp"
+#include "gc/scavenger.hpp"
 #include "gc/sweep.hpp"
 #include "os/os.hpp"
 #include "stack/stack.hpp"
@@ -391,23 +392,27 @@ mark_workers current_mark_workers() {
   return plan_mark_workers(os::usable_cpus(), static_cast<int>(stack::running_threads()));
 }
 
-// The concurrent cycle (collector.hpp, concurrent mode).
-// How much heap memory (in use or free, not yet returned) the scavenger
-// lets the heap keep after a cycle: about 10% over the goal (Go's scavenger
-// keeps ~10% over the goal too), and under a memory limit no more than the
-// limit less gort's metadata. UINT64_MAX: no bound (GC off, no limit).
-// Caller holds the world mutex.
-std::uint64_t retain_target(const pacer& pace) {
-  if (!pace.enabled()) return ~std::uint64_t{0};
+// How much heap memory (in use or free, not yet returned) the heap may
+// retain after a cycle (scavenger.hpp step 1): about 10% over the goal
+// (Go's gcPercentGoal), and under a memory limit no more than the limit less
+// gort's metadata. UINT64_MAX: no bound (GC off, no limit). Caller holds the
+// world mutex.
+struct retain_bounds {
+  std::uint64_t goal = ~std::uint64_t{0};   // released in the background
+  std::uint64_t limit = ~std::uint64_t{0};  // released at once
+  std::uint64_t both() const { return std::min(goal, limit); }
+};
+retain_bounds retain_target(const pacer& pace) {
+  retain_bounds b;
+  if (!pace.enabled()) return b;
   const std::uint64_t goal = pace.heap_goal();
-  std::uint64_t keep = goal > ~std::uint64_t{0} / 11 * 10 ? goal : goal + goal / 10;
+  b.goal = goal > ~std::uint64_t{0} / 11 * 10 ? goal : goal + goal / 10;
   if (pace.has_memory_limit()) {
     const std::uint64_t meta = metadata_memory(page_heap::instance().counters());
     const auto limit = static_cast<std::uint64_t>(pace.memory_limit());
-    const std::uint64_t cap = limit > meta ? limit - meta : 0;
-    if (cap < keep) keep = cap;
+    b.limit = limit > meta ? limit - meta : 0;
   }
-  return keep;
+  return b;
 }
 
 // The concurrent cycle, in three parts. The world mutex is held only
@@ -512,7 +517,7 @@ void concurrent_mark(state& s, const stack::self_context* self) {
 // the signal interrupted (they may be inside a barrier sequence: barrier.cpp,
 // step 3) and add_roots ranges (no barrier). The rest of the work is
 // drained, then the sweep. Returns how much heap the scavenger may keep.
-std::uint64_t finish_concurrent_cycle(state& s, const stack::self_context& self) {
+retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self) {
   lock_world(s);
   std::lock_guard g(s.world, std::adopt_lock);
   cycle_timing& t = s.cur;
@@ -590,14 +595,20 @@ void run_cycle(state& s, bool forced, const stack::self_context& self) {
 }
 
 // After a cycle, outside the stop: return free pages to the OS until the
-// heap retains at most `keep` bytes. (Go's scavenger paces itself in the
-// background; this version releases at once, holding the heap lock for the
-// madvise calls.)
+// heap retains at most `keep` bytes, at once (gc::collect, and memory over
+// the limit: scavenger.hpp steps 2 and 4).
 void scavenge_to(std::uint64_t keep) {
   if (keep == ~std::uint64_t{0}) return;
   const page_heap_counters c = page_heap::instance().counters();
   const std::uint64_t retained = c.heap_sys - c.heap_released;
   if (retained > keep) page_heap::instance().release(retained - keep);
+}
+
+// After an automatic cycle: over the limit at once, the rest paced in the
+// background (scavenger.hpp steps 2 and 3).
+void scavenge_after_cycle(const retain_bounds& b) {
+  scavenge_to(b.limit);
+  scavenger::set_goal(b.both());
 }
 
 // Should an automatic cycle start for this heap? The trigger says so; the
@@ -654,7 +665,7 @@ void background_main() {
     stack::capture_self(self);
     in_collector = true;
     concurrent_mark(s, &self);
-    const std::uint64_t keep = finish_concurrent_cycle(s, self);
+    const retain_bounds keep = finish_concurrent_cycle(s, self);
     // The sweep, while the program runs (allocating threads sweep the
     // classes they need meanwhile). A cycle that starts before it ends
     // finishes it first (sweep termination).
@@ -666,7 +677,7 @@ void background_main() {
     }
     in_collector = false;
     wake_finalizer(s);
-    scavenge_to(keep);
+    scavenge_after_cycle(keep);
   }
 }
 
@@ -776,7 +787,7 @@ GORT_NOINLINE void collect_automatic_stw(state& s) {
   stack::self_context self;  // this thread is scanned from here up
   stack::capture_self(self);
   bool ran = false;
-  std::uint64_t keep = 0;
+  retain_bounds keep;
   if (want_cycle(s, pacing_heap(s))) {
     run_cycle(s, false, self);
     ran = true;
@@ -784,7 +795,7 @@ GORT_NOINLINE void collect_automatic_stw(state& s) {
   }
   s.world.unlock();
   wake_finalizer(s);
-  if (ran) scavenge_to(keep);
+  if (ran) scavenge_after_cycle(keep);
 }
 
 // ---- allocator hooks ------------------------------------------------------------
@@ -844,6 +855,7 @@ void fork_child() {
   alloc_atfork_child();
   stack::atfork_child();
   mark::atfork_child();
+  scavenger::atfork_child();
   state& s = st();
   {
     // The finalizer and background threads do not exist in the child.
@@ -914,7 +926,7 @@ void collect() {
   thread_scope registered;
   collector::state& s = collector::st();
   collector::clear_stack_below();
-  std::uint64_t keep;
+  collector::retain_bounds keep;
   collector::lock_world(s);
   collector::wait_for_active_cycle(s);  // Go's runtime.GC also finishes the running cycle first
   collector::resolve_mode(s);
@@ -952,7 +964,8 @@ void collect() {
     blocking_region quiet;
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  collector::scavenge_to(keep);
+  collector::scavenge_to(keep.both());
+  scavenger::set_goal(keep.both());  // the thread, if releasing, stops at the same bound
 }
 
 bool set_concurrent_marking(bool on) {
