@@ -1,25 +1,31 @@
 // src/gc/collector.hpp: the face of src/gc, the collector.
 //
 // A concurrent cycle (the default; Go's mgc.go shape):
-// 1. Mark start, a short stop, run by the thread that crosses the trigger
-//    (or by gc::collect()): turn on the write barrier (src/gc/barrier.cpp)
+// 1. Sweep termination (the last cycle's sweep is finished, world running),
+//    then mark start, a short stop, run by the thread that crosses the
+//    trigger (or by gc::collect()): turn on the write barrier (src/gc/barrier.cpp)
 //    and allocate-black (src/alloc/alloc.hpp); mark the roots that can be
 //    read only with the world stopped (each mcache's tiny block, the
 //    destructor queue). No stack is scanned in it.
 // 2. Concurrent mark, by the background collector thread (or collect()'s
 //    caller) while the program runs: gc::root slots and add_roots ranges
 //    (under the roots lock), each thread's stack at a handshake that stops
-//    that thread alone (stack::handshake_each_stack), then the heap, with
-//    helper threads on cores the program leaves idle. Allocating threads
+//    that thread alone (stack::handshake_each_stack), then the heap: 25% of
+//    the cores plus idle ones (pacer.hpp step 9; the background thread is
+//    the first worker, or the fractional one). Allocating threads
 //    pay for their allocation with mark assists and, over the goal with
 //    nothing left to help with, wait for the end of the cycle.
 // 3. Mark termination, a short stop: scan again the threads the stop signal
 //    interrupted (they may be inside a barrier sequence) and the add_roots
 //    ranges (no barrier), drain the rest, the checkmark pass if asked, turn
-//    off the barrier and allocate-black, sweep, set the next goal and
-//    trigger (pacer: the runway is what was allocated during this mark).
-// 4. Destructors run after the restart, on the finalizer thread or in
-//    gc::collect().
+//    off the barrier and allocate-black, begin the sweep phase (sweep the
+//    spans mcaches own: src/gc/sweep.hpp), set the next goal and trigger
+//    (pacer step 8).
+// 4. Concurrent sweep, after the restart: the background thread sweeps
+//    every span not yet swept, allocating threads sweep the classes they
+//    need, gc::collect() finishes the sweep before it returns; then the
+//    background scavenger returns memory over goal + 10% (scavenger.hpp).
+//    Destructors run on the finalizer thread, or in gc::collect().
 // The world mutex is held around each stop; cycle_active spans the cycle,
 // so no second cycle starts meanwhile (collect() and fork wait for it).
 //
@@ -45,8 +51,8 @@
 // code: a stopped thread may hold malloc's lock or the program's own locks.
 //
 // Triggering: the allocator's slow path (alloc_hooks::slow_path) is a safe
-// point and checks heap_live against the pacer's trigger; the thread that
-// crosses it starts the cycle.
+// point and checks heap_live, less the garbage the sweep has not freed yet,
+// against the pacer's trigger; the thread that crosses it starts the cycle.
 //
 // Lock order: the world mutex is a plain mutex held across the stop, so it
 // is taken before any rank_mutex and never while holding one.
