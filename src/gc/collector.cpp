@@ -478,8 +478,9 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   // assist running (an assist holds grey objects in its own buffer until it
   // returns them, within max_assist_ns); what the program shades meanwhile
   // comes back as work. Rounds that drain are not counted: every object is
-  // shaded at most once per cycle, so they end. Waiting for assists is
-  // bounded in time (the program may assist at every refill): whatever is
+  // shaded at most once per cycle, so they end. Waiting for assists that
+  // give nothing back is bounded in time (the program may assist at every
+  // refill, finding nothing): whatever is
   // left then is drained by mark termination, inside its stop. (A bound of
   // 1000 rounds, waits included, once ended a mark with an assist holding
   // the latency benchmark's slot array: a 194 ms termination.)
@@ -506,8 +507,11 @@ void concurrent_mark(state& s, const stack::self_context* self) {
       mark::drain(helpers);
       helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
     }
-    if (mark::grey_pending() != 0) continue;
-    if (!mark::assists_running()) {
+    if (mark::grey_pending() != 0) {
+      waited_ns = 0;  // the assists gave work back: not stuck
+      continue;
+    }
+    if (mark::mark_quiescent()) {
       s.mark_converged = true;
       break;
     }

@@ -571,7 +571,23 @@ namespace {
 constexpr int assist_slots = 16;
 worker assist_workers[assist_slots];
 std::atomic<bool> assist_busy[assist_slots];
+// +1 when an assist claims a slot and +1 when it gives it back: a reader
+// that sees the same value before and after a check knows that no assist
+// began or ended in between (mark_quiescent). Atomic.
+std::atomic<std::uint64_t> assist_epoch{0};
 }  // namespace
+
+bool mark_quiescent() {
+  // An assist that gives work back publishes it before its second epoch
+  // step; one that takes work claims its slot (and steps the epoch) before
+  // popping. So: no assist busy, then nothing pending, with the epoch
+  // unchanged across both, means no grey object was anywhere at the second
+  // check.
+  const std::uint64_t e0 = assist_epoch.load(std::memory_order_seq_cst);
+  if (assists_running()) return false;
+  if (grey_pending() != 0) return false;
+  return assist_epoch.load(std::memory_order_seq_cst) == e0;
+}
 
 bool assists_running() {
   for (const auto& b : assist_busy)
@@ -584,7 +600,8 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
   const std::uint64_t deadline = os::monotonic_ns() + max_ns;
   for (int i = 0; i < assist_slots; ++i) {
     bool expected = false;
-    if (!assist_busy[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) continue;
+    if (!assist_busy[i].compare_exchange_strong(expected, true, std::memory_order_seq_cst)) continue;
+    assist_epoch.fetch_add(1, std::memory_order_seq_cst);
     worker& w = assist_workers[i];
     bool none_left = false;
     for (;;) {
@@ -605,7 +622,8 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
       }
     }
     w.publish();
-    assist_busy[i].store(false, std::memory_order_release);
+    assist_epoch.fetch_add(1, std::memory_order_seq_cst);
+    assist_busy[i].store(false, std::memory_order_seq_cst);
     return none_left;
   }
   return false;

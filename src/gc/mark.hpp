@@ -103,6 +103,10 @@ std::uint64_t marked_bytes();
 bool assist(std::uint64_t work_bytes, std::uint64_t max_ns);
 // Is some mutator inside an assist (holding grey objects in its own buffer)?
 bool assists_running();
+// No grey object anywhere outside the caller's own (drained) worker: the
+// shared lists are empty and no assist holds any, checked so that an
+// assist returning work between the two checks is not missed.
+bool mark_quiescent();
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
 // Creates the helper threads if they do not exist (not while stopped: it
