@@ -15,6 +15,7 @@
 #include "common/lock.hpp"
 #include "gc/checkmark.hpp"
 #include "os/os.hpp"
+#include "stack/stack.hpp"
 
 namespace gc::internal::mark {
 
@@ -351,7 +352,9 @@ class worker {
       const std::uint64_t before = scanned_;
       scan(item);
       done += scanned_ - before;
-      if (done >= work || ((++n & 31) == 0 && os::monotonic_ns() >= deadline_ns)) {
+      // Every 32 objects: the deadline, and a stop waiting for this thread
+      // (an assist runs in a no_stop_scope: the stop would wait for it).
+      if (done >= work || ((++n & 31) == 0 && (os::monotonic_ns() >= deadline_ns || stack::stop_pending()))) {
         publish();
         flush_scanned();
         return false;
@@ -613,7 +616,8 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
       // balance toward hungry assists) and wait a little for it.
       s.hungry.fetch_add(1, std::memory_order_relaxed);
       while (s.full_count.load(std::memory_order_acquire) == 0 && os::monotonic_ns() < deadline &&
-             s.idle.load(std::memory_order_relaxed) < s.workers.load(std::memory_order_relaxed))
+             s.idle.load(std::memory_order_relaxed) < s.workers.load(std::memory_order_relaxed) &&
+             !stack::stop_pending())
         cpu_relax();
       s.hungry.fetch_sub(1, std::memory_order_relaxed);
       if (s.full_count.load(std::memory_order_acquire) == 0) {

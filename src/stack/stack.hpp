@@ -103,6 +103,11 @@ extern constinit std::atomic<std::uint32_t> stop_requested;
 GORT_NOINLINE void safepoint_slow();
 }  // namespace detail
 
+// Is a stop of the world waiting for threads to park? For long stretches
+// that run in a no_stop_scope (a mark assist) and can end early, so the
+// stop does not wait for them. One relaxed load.
+GORT_ALWAYS_INLINE bool stop_pending() { return detail::stop_requested.load(std::memory_order_relaxed) != 0; }
+
 // A safe point: parks here if a stop has claimed this thread. One relaxed
 // load when no stop is pending. If the thread holds a rank_mutex the park is
 // deferred to its last unlock.
