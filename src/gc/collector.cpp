@@ -57,7 +57,8 @@ struct cycle_timing {
   std::uint64_t mark_ns = 0;   // marking (concurrent, or inside the one stop)
   std::uint64_t stop2_ns = 0;  // mark termination and sweep (a stop)
   std::uint64_t heap_start = 0, heap_end = 0, stack_bytes = 0;
-  std::uint64_t mark_cpu_ns = 0;  // concurrent: the CPU time of background marking
+  std::uint64_t mark_cpu_ns = 0;  // concurrent: the CPU time of dedicated and fractional marking
+  std::uint64_t idle_cpu_ns = 0;  // concurrent: the CPU time of marking on idle cores
   bool concurrent = false;
 };
 
@@ -318,8 +319,10 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
   gc_stats& g = s.stats;
   const int procs = mark::helper_count() + 1;
   const std::uint64_t mark_cpu = t.concurrent ? t.mark_cpu_ns : t.mark_ns * static_cast<std::uint64_t>(procs);
+  const std::uint64_t idle_cpu = t.concurrent ? t.idle_cpu_ns : 0;
   const std::uint64_t assist_cpu = t.concurrent ? s.assist_ns.load(std::memory_order_relaxed) : 0;
-  const std::uint64_t gc_cpu = (t.stop1_ns + t.stop2_ns) * static_cast<std::uint64_t>(procs) + mark_cpu + assist_cpu;
+  const std::uint64_t gc_cpu =
+      (t.stop1_ns + t.stop2_ns) * static_cast<std::uint64_t>(procs) + mark_cpu + idle_cpu + assist_cpu;
   {
     // The limiter: GC time against the program's time since its last update.
     const clock::time_point now = clock::now();
@@ -350,6 +353,7 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     r.mark_term_clock_ns = t.stop2_ns;
     r.sweep_term_cpu_ns = t.stop1_ns * static_cast<std::uint64_t>(t.concurrent ? procs : 1);
     r.background_cpu_ns = mark_cpu;
+    r.idle_cpu_ns = idle_cpu;
     r.assist_cpu_ns = assist_cpu;
     r.mark_term_cpu_ns = t.stop2_ns * static_cast<std::uint64_t>(t.concurrent ? procs : 1);
     r.heap_start_bytes = t.heap_start;
@@ -463,6 +467,7 @@ void start_concurrent_cycle(state& s, bool forced) {
 void concurrent_mark(state& s, const stack::self_context* self) {
   cycle_timing& t = s.cur;
   const clock::time_point t1 = clock::now();
+  const std::uint64_t cpu_start = os::thread_cpu_ns();
   roots::for_each_root_range_locked([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
@@ -471,9 +476,12 @@ void concurrent_mark(state& s, const stack::self_context* self) {
     t.stack_bytes += v.hi - v.lo;
   }, self);
   // Marking CPU: this thread's own CPU time (a marker that the OS did not
-  // schedule takes none), and the helpers' drain time.
-  const std::uint64_t cpu0 = os::thread_cpu_ns();
-  std::uint64_t helper_ns = 0;
+  // schedule takes none), and the helpers' drain time, split as Go's
+  // gctrace splits it (pacer.hpp step 9): dedicated and fractional workers
+  // are "background", the rest "idle". This thread's roots and handshakes
+  // above count as background.
+  std::uint64_t background_ns = os::thread_cpu_ns() - cpu_start;
+  std::uint64_t idle_ns = 0;
   // Drain until no work is left anywhere: the shared lists empty and no
   // assist running (an assist holds grey objects in its own buffer until it
   // returns them, within max_assist_ns); what the program shades meanwhile
@@ -495,9 +503,12 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   s.mark_converged = false;
   for (;;) {
     const mark_workers plan = current_mark_workers();
+    const std::uint64_t c0 = os::thread_cpu_ns();
     if (plan.whole() == 0) {
       const auto on = static_cast<std::uint64_t>(plan.fractional * static_cast<double>(slice_ns));
-      if (!mark::assist(~std::uint64_t{0}, on)) {
+      const bool done = mark::assist(~std::uint64_t{0}, on);
+      background_ns += os::thread_cpu_ns() - c0;
+      if (!done) {
         std::this_thread::sleep_for(std::chrono::nanoseconds(slice_ns - on));
         continue;
       }
@@ -505,7 +516,20 @@ void concurrent_mark(state& s, const stack::self_context* self) {
       const clock::time_point r0 = clock::now();
       const int helpers = std::min(plan.whole() - 1, mark::helper_count());
       mark::drain(helpers);
-      helper_ns += ns_since(r0) * static_cast<std::uint64_t>(helpers);
+      const std::uint64_t own = os::thread_cpu_ns() - c0;
+      // This thread: a dedicated worker, or the fractional one on an idle
+      // core (its share background, the rest idle).
+      if (plan.dedicated > 0) {
+        background_ns += own;
+      } else {
+        const auto share = static_cast<std::uint64_t>(plan.fractional * static_cast<double>(own));
+        background_ns += share;
+        idle_ns += own - share;
+      }
+      const std::uint64_t per_helper = ns_since(r0);
+      const int dedicated_helpers = std::min(helpers, std::max(plan.dedicated - 1, 0));
+      background_ns += per_helper * static_cast<std::uint64_t>(dedicated_helpers);
+      idle_ns += per_helper * static_cast<std::uint64_t>(helpers - dedicated_helpers);
     }
     if (mark::grey_pending() != 0) {
       waited_ns = 0;  // the assists gave work back: not stuck
@@ -521,7 +545,8 @@ void concurrent_mark(state& s, const stack::self_context* self) {
     waited_ns += ns_since(w0);
   }
   t.mark_ns = ns_since(t1);
-  t.mark_cpu_ns = os::thread_cpu_ns() - cpu0 + helper_ns;
+  t.mark_cpu_ns = background_ns;
+  t.idle_cpu_ns = idle_ns;
 }
 
 // Part 3, by the marking thread: mark termination, a short stop, taken under
