@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gc_test_util.hpp"
+#include "stack/stack.hpp"
 #include "test_util.hpp"
 
 using gort_test::on_fresh_thread;
@@ -171,4 +172,40 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
   busy.join();
   INFO("first failing child: " << first_failure);
   CHECK(failures == 0);
+}
+
+namespace {
+struct big_first {  // a large object with a destructor
+  static inline std::atomic<int> destroyed{0};
+  char data[100000];
+  ~big_first() { destroyed.fetch_add(1); }
+};
+}  // namespace
+
+TEST_CASE("gc threads: a thread whose first allocation is a large object is registered, and its stack is a root",
+          "[gc_threads]") {
+  using big = big_first;
+  big::destroyed = 0;
+  std::atomic<int> phase{0};
+  bool registered = false;
+  bool intact = false;
+  std::thread t([&] {
+    big* b = gc::gc_new<big>();  // this thread's first gort call
+    registered = gc::internal::stack::current_thread() != nullptr;
+    b->data[0] = 42;
+    b->data[99999] = 43;
+    phase = 1;
+    while (phase.load() != 2) std::this_thread::yield();
+    // Only this thread's stack (or a register) held b during the collections.
+    intact = b->data[0] == 42 && b->data[99999] == 43;
+    asm volatile("" : : "r"(b) : "memory");
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  gc::collect();
+  gc::collect();
+  CHECK(big::destroyed == 0);
+  phase = 2;
+  t.join();
+  CHECK(registered);
+  CHECK(intact);
 }

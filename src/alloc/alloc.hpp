@@ -60,6 +60,11 @@ struct alloc_hooks {
   // heap), and clears its mark bits. Called holding no lock; the span is on
   // no list and owned by no mcache.
   void (*sweep_span)(span* s) = nullptr;
+  // Sweeps a span the calling thread's mcache owns and that is not swept
+  // this phase, around the window word it had at mark termination (the
+  // current one: called before the window changes). Holding no lock, in a
+  // no_stop_scope.
+  void (*sweep_owned_span)(span* s) = nullptr;
 };
 extern constinit alloc_hooks hooks;
 
@@ -71,6 +76,13 @@ bool mcache_is_empty_sentinel(const mcache* c);
 // while the thread is still registered (so that a stop of the world waits
 // for it), not after src/stack's own exit destructor unregistered it.
 void alloc_init();
+
+// Creates the calling thread's mcache if it has none (and so registers the
+// thread through alloc_hooks::thread_started), or throws std::bad_alloc.
+// Every allocation path that does not refill (large objects) calls it, so
+// that no thread allocates unregistered: a stop would neither wait for it
+// nor scan its stack.
+void ensure_thread_cache();
 
 // fork (called from src/gc's one pthread_atfork handler): prepare takes the
 // mcache registry lock, every central lock and the heap lock, so that no

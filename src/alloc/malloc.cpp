@@ -27,6 +27,7 @@ void zero_block(void* p, std::size_t size) { std::memset(p, 0, size); }
 
 void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
   if (bytes > max_alloc_bytes) throw_bad_alloc();
+  if (GORT_UNLIKELY(mcache_is_empty_sentinel(tls_mcache))) ensure_thread_cache();  // registers the thread
   if (hooks.slow_path) hooks.slow_path();
   const std::size_t npages = (bytes + page_bytes - 1) / page_bytes;
   span_init init;

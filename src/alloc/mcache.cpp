@@ -7,7 +7,9 @@
 //    thread's own (reused from a pool of exited threads' caches when there is
 //    one), register it, and arrange its flush at thread exit.
 // 2. Retire the exhausted window: the objects it handed out become set alloc
-//    bits; the span's alloc_count grows by as many.
+//    bits; the span's alloc_count grows by as many. (First, a span not swept
+//    since the last mark termination is swept, around this window's word:
+//    src/gc/sweep.hpp.)
 // 3. Load the next bitmap word of the same span that has a free object.
 // 4. If the span has none left, give it back to mcentral (uncache_span) and
 //    take another (cache_span), loading its first word with a free object.
@@ -83,9 +85,18 @@ void retire_window(mcache& c, alloc_slot& slot) {
   if (n != 0) counters.heap_live.fetch_sub(std::uint64_t{n} * s->elem_size, std::memory_order_relaxed);
 }
 
+// An owned span not swept since the last mark termination is swept by its
+// owner before its window changes (alloc_hooks::sweep_owned_span).
+void sweep_if_unswept(span* s) {
+  if (s->sweepgen.load(std::memory_order_relaxed) != heap_sweepgen.load(std::memory_order_relaxed) &&
+      hooks.sweep_owned_span != nullptr)
+    hooks.sweep_owned_span(s);
+}
+
 // Steps 2-4: leaves a non-empty window in slot, or returns false (no memory).
 bool next_window(mcache& c, alloc_slot& slot, int span_class) {
   if (span* s = slot.s) {
+    sweep_if_unswept(s);
     retire_window(c, slot);
     for (std::size_t w = s->window.load(std::memory_order_relaxed) + 1; w < s->bitmap_nwords(); ++w) {
       if (~s->load_alloc_word(w) & s->valid_mask(w)) {
@@ -116,6 +127,7 @@ void flush_slots(mcache& c) {
   for (int spc = 0; spc < num_span_classes; ++spc) {
     alloc_slot& slot = c.slots[spc];
     if (span* s = slot.s) {
+      sweep_if_unswept(s);
       retire_window(c, slot);
       slot.s = nullptr;
       slot.window_base.store(0, std::memory_order_relaxed);
@@ -264,6 +276,8 @@ void* tiny_alloc_slow(std::size_t size, std::size_t align) {
 }
 
 void alloc_init() { create_exit_key(); }
+
+void ensure_thread_cache() { own_mcache(); }
 
 void flush_own_mcache() {
   mcache* c = tls_mcache;

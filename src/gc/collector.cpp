@@ -272,7 +272,7 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
 
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
-sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t) {
+sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t, bool forced) {
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self, t.concurrent);
   write_barrier_on.store(false, std::memory_order_relaxed);
@@ -285,6 +285,9 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // The sweep phase begins: the spans mcaches own are swept here; the rest
   // after the world restarts (concurrent), or here too (stop-the-world).
   sweep::begin_phase();
+  // Owned spans are swept by their owners, except in a forced cycle
+  // (gc::collect() promises a finished sweep) and in stop-the-world mode.
+  if (forced || !t.concurrent) sweep::sweep_owned_now();
   sweep::sweep_result swept;
   if (t.concurrent) {
     swept = sweep::totals();
@@ -376,6 +379,7 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   t.heap_start = t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
   const std::uint64_t goal = s.pace.heap_goal();
   stack::stop_the_world();
+  sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept();
   t.stop1_ns = ns_since(t.t0);
   const clock::time_point t1 = clock::now();
@@ -384,7 +388,7 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   mark::drain();
   t.mark_ns = ns_since(t1);
   const clock::time_point t2 = clock::now();
-  const sweep::sweep_result swept = finish_mark(s, self, t);
+  const sweep::sweep_result swept = finish_mark(s, self, t, forced);
   stack::start_the_world();
   t.stop2_ns = ns_since(t2);
   record_cycle(s, forced, t, swept, goal);
@@ -446,6 +450,7 @@ void start_concurrent_cycle(state& s, bool forced) {
       s.alloc_rate_per_ns = static_cast<double>(t.heap_start - s.last_end_heap) / static_cast<double>(since);
   }
   stack::stop_the_world();
+  sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept();
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
@@ -574,7 +579,7 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   // 2-core VM, against a few us for the work itself).
   mark::drain(s.mark_converged ? 0 : -1);
   s.marking.store(false, std::memory_order_release);
-  const sweep::sweep_result swept = finish_mark(s, self, t);
+  const sweep::sweep_result swept = finish_mark(s, self, t, s.cur_forced);
   s.cycle_active.store(false, std::memory_order_release);
   s.last_end_heap = pacing_heap(s);
   s.last_end_time = clock::now();
@@ -917,6 +922,7 @@ int init() {
     hooks.thread_started = on_thread_started;
     hooks.thread_exiting = on_thread_exiting;
     hooks.sweep_span = sweep::sweep_span;
+    hooks.sweep_owned_span = sweep::sweep_owned_span;
     stack::set_park_callback(on_park);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return 1;

@@ -220,22 +220,27 @@ void begin_phase() {
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
   phase_totals.queued.store(0, std::memory_order_relaxed);
   phase_totals.live_bytes.store(0, std::memory_order_relaxed);
-  // The spans mcaches own are on no list: swept here, in the stop, around
-  // each owner's current window word (step 3).
+}
+
+void sweep_owned_span(span* s) {
   const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
+  GORT_CHECK(s->sweepgen.load(std::memory_order_relaxed) == sg - 2,
+             "span [{:#x}, {:#x}) owned by an mcache has sweepgen {} when its owner sweeps it (heap {})", s->base,
+             s->end(), s->sweepgen.load(std::memory_order_relaxed), sg);
   sweep_result r;
+  sweep_small(s, true, r);
+  s->sweepgen.store(sg, std::memory_order_relaxed);
+  add_totals(r);
+}
+
+void sweep_owned_now() {
+  const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
   for_each_mcache([&](mcache& c) {
     for (alloc_slot& slot : c.slots) {
       span* s = slot.s;
-      if (s == nullptr) continue;
-      GORT_CHECK(s->sweepgen.load(std::memory_order_relaxed) == sg - 2,
-                 "span [{:#x}, {:#x}) owned by an mcache has sweepgen {} at mark termination (heap {})", s->base,
-                 s->end(), s->sweepgen.load(std::memory_order_relaxed), sg);
-      sweep_small(s, true, r);
-      s->sweepgen.store(sg, std::memory_order_relaxed);
+      if (s != nullptr && s->sweepgen.load(std::memory_order_relaxed) != sg) sweep_owned_span(s);
     }
   });
-  add_totals(r);
 }
 
 void finish() { finish_sweep(); }

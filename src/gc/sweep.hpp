@@ -3,8 +3,12 @@
 // objects whose destructors must run.
 //
 // When spans are swept (the phase protocol is in src/alloc/mcentral.hpp):
-// - in mark termination's stop, the spans that mcaches own (sweep_owned):
-//   their owners may be stopped anywhere, even inside the inline fast path;
+// - a span an mcache owns, by its owner at its first window change after
+//   mark termination (sweep_owned_span, from the refill or the flush), or,
+//   if the owner has not allocated from it by then, in the next mark
+//   start's stop (sweep_owned_now; also in gc::collect()'s termination).
+//   Not in termination's stop: the owner may be stopped anywhere, even
+//   inside the inline fast path, and the span stays exactly as it was;
 // - afterwards, every other span, each claimed by one sweeper from its
 //   central list: the collector's background thread, an allocating thread
 //   that needs a span of that class (mcentral::cache_span), or the caller of
@@ -70,9 +74,16 @@ struct sweep_result {
 sweep_result totals();
 
 // World stopped, after marking (and after the checkmark pass): starts the
-// sweep phase (src/alloc's begin_sweep_phase), resets the totals, and
-// sweeps the spans that mcaches own.
+// sweep phase (src/alloc's begin_sweep_phase) and resets the totals.
 void begin_phase();
+// The allocator's hook for an owned span (alloc_hooks::sweep_owned_span):
+// its owner sweeps it at its first window change of the phase, around the
+// window word it had at mark termination (step 3).
+void sweep_owned_span(span* s);
+// World stopped: sweeps every owned span still unswept (the owners that
+// have not allocated since mark termination): at the next mark start, in
+// stop-the-world mode's termination, and in gc::collect()'s.
+void sweep_owned_now();
 // Sweeps everything left and waits for other sweepers (sweep termination);
 // with the world stopped or running.
 void finish();
