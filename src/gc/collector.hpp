@@ -18,12 +18,12 @@
 // 3. Mark termination, a short stop: scan again the threads the stop signal
 //    interrupted (they may be inside a barrier sequence) and the add_roots
 //    ranges (no barrier), drain the rest, the checkmark pass if asked, turn
-//    off the barrier and allocate-black, begin the sweep phase (sweep the
-//    spans mcaches own: src/gc/sweep.hpp), set the next goal and trigger
-//    (pacer step 8).
+//    off the barrier and allocate-black, begin the sweep phase
+//    (src/gc/sweep.hpp), set the next goal and trigger (pacer step 8).
 // 4. Concurrent sweep, after the restart: the background thread sweeps
 //    every span not yet swept, allocating threads sweep the classes they
-//    need, gc::collect() finishes the sweep before it returns; then the
+//    need and the spans they own, gc::collect() finishes the sweep before
+//    it returns; then the
 //    background scavenger returns memory over goal + 10% (scavenger.hpp).
 //    Destructors run on the finalizer thread, or in gc::collect().
 // The world mutex is held around each stop; cycle_active spans the cycle,
