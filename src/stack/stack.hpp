@@ -13,7 +13,7 @@
 //    stop flag that safepoint() polls.
 // 3. Threads that poll reach safepoint(), run the park callback, save their
 //    registers and stack pointer, acknowledge and sleep (kind safepoint).
-//    After a short grace period (default 100 us) the stopper signals the
+//    After a short grace period (default 20 us) the stopper signals the
 //    threads that have not acknowledged: the handler saves sp and registers
 //    and parks inside the handler (kind signal). A thread holding a runtime
 //    lock defers: it parks when it releases its last one (common/lock.hpp).
