@@ -480,6 +480,12 @@ void concurrent_mark(state& s, const stack::self_context* self) {
     scan_stack_view(v);
     t.stack_bytes += v.hi - v.lo;
   }, self);
+  // The roots' grey objects sit in this thread's worker; the fractional
+  // worker below marks through an assist worker, which takes work from the
+  // shared lists only. (Without this, a fractional mark found nothing to
+  // do, declared itself done, and left the whole mark to termination's
+  // stop: 2-5 ms with a compute-bound thread beside an allocating one.)
+  mark::publish_root_work();
   // Marking CPU: this thread's own CPU time (a marker that the OS did not
   // schedule takes none), and the helpers' drain time, split as Go's
   // gctrace splits it (pacer.hpp step 9): dedicated and fractional workers

@@ -511,6 +511,11 @@ void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool sta
   root_w.scan_range(lo, hi);
 }
 
+void publish_root_work() {
+  root_w.publish();
+  root_w.flush_scanned();
+}
+
 void mark_root(const void* p, const char* what) {
   const auto v = reinterpret_cast<std::uintptr_t>(p);
   root_w.set_source(what, v, v + 1);

@@ -101,6 +101,10 @@ std::uint64_t marked_bytes();
 // (a stop would otherwise find grey objects in this thread's buffer). True
 // if no work was left anywhere.
 bool assist(std::uint64_t work_bytes, std::uint64_t max_ns);
+// Hands the grey objects that root scanning left in the collector's own
+// worker to the shared lists, where any worker (or assist) can take them.
+// The caller is the thread that scanned the roots.
+void publish_root_work();
 // Is some mutator inside an assist (holding grey objects in its own buffer)?
 bool assists_running();
 // No grey object anywhere outside the caller's own (drained) worker: the
