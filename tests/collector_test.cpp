@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "gc/collector.hpp"
 #include "gc_test_util.hpp"
 #include "test_util.hpp"
 
@@ -52,14 +53,16 @@ TEST_CASE("collector: unreachable objects are reclaimed and their destructors ru
   REQUIRE(tracked::built == 10100);
   gc::mem_stats before = gc::read_mem_stats();
   gc::collect();
-  // Exact everywhere but under ThreadSanitizer, where about one run in six
-  // (measured 2026-11-22) keeps one object alive: a stray word whose source is
-  // not yet found (see the note on issue 3). Elsewhere no survivor is allowed.
-  const long stray = gort_test::tsan ? 2 : 0;
+  // Exact but under the sanitizers, where a stale word can keep one object
+  // (gc_test_util.hpp); in Release no survivor is allowed.
+  const long stray = gort_test::sanitizer_strays;
   CHECK(tracked::destroyed >= 10100 - stray);
   CHECK(tracked::destroyed <= 10100);
   gc::mem_stats after = gc::read_mem_stats();
-  CHECK(after.num_gc == before.num_gc + 1);
+  // An automatic cycle the fresh thread started may end inside collect()
+  // (which finishes it first), so num_gc may grow by two.
+  CHECK(after.num_gc >= before.num_gc + 1);
+  CHECK(after.num_gc <= before.num_gc + 2);
   CHECK(after.num_forced_gc == before.num_forced_gc + 1);
   // Their memory is freed once the destructors ran, in the same collect().
   CHECK(before.heap_objects - after.heap_objects >= static_cast<std::uint64_t>(10001 - stray));
@@ -383,4 +386,23 @@ TEST_CASE("collector: after an automatic cycle the garbage is swept and destroye
   CHECK(tracked::destroyed >= garbage_before_second_cycle - gort_test::sanitizer_strays);
   CHECK(tracked::destroyed <= tracked::built);
   CHECK(gc::read_mem_stats().frees >= frees_before);
+}
+
+TEST_CASE("collector: a fractional mark worker marks while the program runs, leaving little to mark termination",
+          "[collector]") {
+  // As on a machine whose cores the program keeps busy (pacer.hpp step 9):
+  // the collector's thread marks a share of its time, through an assist
+  // worker. The roots' grey objects must reach it: once they did not, and
+  // mark termination did the whole mark inside its stop.
+  const bool was_concurrent = gc::set_concurrent_marking(true);
+  gc::internal::collector::test_fractional_only = true;
+  gc::root<tracked> head;
+  on_fresh_thread([&] { head = chain(200000); });
+  gc::collect();
+  const std::uint64_t left = gc::internal::collector::last_termination_scan_bytes();
+  gc::internal::collector::test_fractional_only = false;
+  gc::set_concurrent_marking(was_concurrent);
+  INFO("scan work left to mark termination: " << left << " bytes");
+  CHECK(left < 64 * 1024);  // the chain alone is 200000 objects, several MB of scanning
+  CHECK(gort_test::elsewhere([&] { return length(head.get()); }) == 200000);
 }

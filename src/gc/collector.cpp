@@ -397,8 +397,12 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
 // The background mark's workers now (pacer.hpp step 9), from the cores and
 // the registered threads outside blocking regions.
 mark_workers current_mark_workers() {
+  if (test_fractional_only) return plan_mark_workers(1, 1);
   return plan_mark_workers(os::usable_cpus(), static_cast<int>(stack::running_threads()));
 }
+
+// Scan work done inside the last mark termination (collector.hpp). Atomic.
+std::atomic<std::uint64_t> termination_scan_bytes{0};
 
 // How much heap memory (in use or free, not yet returned) the heap may
 // retain after a cycle (scavenger.hpp step 1): about 10% over the goal
@@ -583,7 +587,9 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   // the helper threads for it costs more than it saves: the drain would wait
   // for every helper to wake and find nothing (measured 50-130 us on a
   // 2-core VM, against a few us for the work itself).
+  const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
+  termination_scan_bytes.store(mark::scan_work_done() - scan_before, std::memory_order_relaxed);
   s.marking.store(false, std::memory_order_release);
   const sweep::sweep_result swept = finish_mark(s, self, t, s.cur_forced);
   s.cycle_active.store(false, std::memory_order_release);
@@ -941,6 +947,9 @@ int init() {
 void (*test_after_mark)() = nullptr;
 
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
+
+bool test_fractional_only = false;
+std::uint64_t last_termination_scan_bytes() { return termination_scan_bytes.load(std::memory_order_relaxed); }
 
 
 std::mutex& world_mutex() { return st().world; }

@@ -75,5 +75,13 @@ extern void (*test_after_mark)();
 // Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
 std::uint64_t limited_triggers();
 
+// Tests only: when true, concurrent marks plan no whole worker (pacer.hpp
+// step 9), as on a machine whose cores the program keeps busy, so the
+// collector's thread is a fractional worker. Set it while no cycle runs.
+extern bool test_fractional_only;
+// Scan work (bytes) that the last concurrent cycle's mark termination did
+// inside its stop: what the concurrent mark left. Read after a cycle.
+std::uint64_t last_termination_scan_bytes();
+
 
 }  // namespace gc::internal::collector
