@@ -11,16 +11,22 @@
 //      and point it at a fresh 3-node list; the old list is garbage.
 //   3. Every batch of 1000 replacements is timed (steady clock); a batch
 //      that contains a collection's stop, or a mark assist, is slow.
+//   4. With LAT_SPINNERS=n in the environment, n more threads spin on
+//      arithmetic, registered with the collector but never allocating: a
+//      stop must interrupt them (gort and Boehm by signal, Go by async
+//      preemption), and they compete with the collector for the cores.
 // Output (stdout, one line): total_s, median_us, p99_us, p999_us, worst_us,
 // cycles, and for Boehm longest_stop_us (gort's and Go's stops come from
 // their gctrace lines, which run.py reads from stderr).
 //
 //   lat_<variant> [slots [replacements]]    defaults 2000000 20000000
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #if (defined(LAT_GORT) + defined(LAT_BOEHM)) != 1
@@ -30,6 +36,7 @@
 #if defined(LAT_GORT)
 #include <gort/gort.hpp>
 #else
+#define GC_THREADS  // thread registration (the spinning threads, step 4)
 #include <gc.h>
 #endif
 
@@ -103,6 +110,22 @@ long parse(const char* s, long fallback) {
   return v;
 }
 
+// Step 4: a thread that spins until `stop`, registered with the collector.
+void spin(const std::atomic<bool>* stop) {
+#if defined(LAT_GORT)
+  gc::thread_scope registered;
+#else
+  GC_stack_base sb;
+  GC_get_stack_base(&sb);
+  GC_register_my_thread(&sb);
+#endif
+  volatile std::uint64_t x = 1;
+  while (!stop->load(std::memory_order_relaxed)) x = x * 6364136223846793005ull + 1442695040888963407ull;
+#if defined(LAT_BOEHM)
+  GC_unregister_my_thread();
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,6 +142,13 @@ int main(int argc, char** argv) {
   auto* slots = static_cast<slot_type*>(GC_MALLOC(sizeof(slot_type) * static_cast<std::size_t>(nslots)));
 #endif
   for (long i = 0; i < nslots; ++i) slots[i] = make_list(i);
+#if defined(LAT_BOEHM)
+  GC_allow_register_threads();
+#endif
+  std::atomic<bool> stop_spinners{false};
+  std::vector<std::thread> spinners;
+  for (long i = 0; i < (std::getenv("LAT_SPINNERS") ? std::atol(std::getenv("LAT_SPINNERS")) : 0); ++i)
+    spinners.emplace_back(spin, &stop_spinners);
 
   std::vector<std::int64_t> batches;
   batches.reserve(static_cast<std::size_t>(replacements / batch + 1));
@@ -132,6 +162,8 @@ int main(int argc, char** argv) {
     batches.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count());
   }
   const double total = std::chrono::duration<double>(clock_type::now() - start).count();
+  stop_spinners = true;
+  for (auto& t : spinners) t.join();
 
   // Check the structure survived: every slot a 3-node list with its values.
   long bad = 0;

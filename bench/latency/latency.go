@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,18 @@ func main() {
 	for i := int64(0); i < nslots; i++ {
 		slots[i] = makeList(i)
 	}
+	// LAT_SPINNERS=n: n goroutines spin on arithmetic (latency.cpp step 4).
+	var stopSpinners atomic.Bool
+	nspin, _ := strconv.Atoi(os.Getenv("LAT_SPINNERS"))
+	for s := 0; s < nspin; s++ {
+		go func() {
+			x := uint64(1)
+			for !stopSpinners.Load() {
+				x = x*6364136223846793005 + 1442695040888963407
+			}
+			_ = x
+		}()
+	}
 	batches := make([]int64, 0, replacements/batch+1)
 	start := time.Now()
 	for done := int64(0); done < replacements; done += batch {
@@ -70,6 +83,7 @@ func main() {
 		batches = append(batches, time.Since(t0).Nanoseconds())
 	}
 	total := time.Since(start).Seconds()
+	stopSpinners.Store(true)
 	bad := 0
 	for i := int64(0); i < nslots; i++ {
 		n := slots[i]

@@ -60,14 +60,17 @@ def main():
     ap.add_argument("--replacements", type=int, default=20000000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--spinners", type=int, default=0,
+                    help="compute-bound threads beside the allocating one (LAT_SPINNERS; default 0)")
     a = ap.parse_args()
     spawn = os.path.join(a.build, "bench", "binarytrees", "bt_spawn")
-    print("latency: %d slots of 3-node lists, %d replacements, batches of 1000; %d runs each"
-          % (a.slots, a.replacements, a.repeat))
+    print("latency: %d slots of 3-node lists, %d replacements, batches of 1000; %d runs each; %d spinning threads"
+          % (a.slots, a.replacements, a.repeat, a.spinners))
     print("load average before: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     rows = []
     for v in a.variants.split(","):
         env = dict(os.environ)
+        env["LAT_SPINNERS"] = str(a.spinners)
         if v in ("gort", "go"):
             env["GODEBUG"] = "gctrace=1"
         if v == "go":
