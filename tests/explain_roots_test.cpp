@@ -5,6 +5,8 @@
 #include <gort/gort.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <unistd.h>
 
 #include "gc_test_util.hpp"
@@ -65,4 +67,42 @@ TEST_CASE("explain_roots: a gc::root and an add_roots range are named as such", 
 TEST_CASE("explain_roots: an address outside the heap has no answer", "[explain_roots]") {
   int local = 0;
   CHECK(gc::debug::explain_roots(&local).empty());
+}
+
+namespace {
+std::atomic<int> other_phase{0};
+
+// Holds `obj` in a local of a named frame on another thread, until told.
+__attribute__((noinline)) void other_thread_holder_frame(tracked* obj) {
+  tracked* volatile local = obj;
+  other_phase = 1;
+  while (other_phase.load() != 2) std::this_thread::yield();
+  asm volatile("" : : "r"(local) : "memory");
+}
+}  // namespace
+
+TEST_CASE("explain_roots: a word on another thread's stack names that thread and its frame", "[explain_roots]") {
+  int tid = 0;
+  tracked* obj = nullptr;
+  std::thread t([&] {
+    tid = ::gettid();
+    obj = gc::gc_new<tracked>(4);
+    other_thread_holder_frame(obj);
+  });
+  while (other_phase.load() != 1) std::this_thread::yield();
+  auto refs = gort_test::inspect([&] { return gc::debug::explain_roots(obj); });
+  other_phase = 2;
+  t.join();
+  other_phase = 0;
+  bool found_thread = false, found_frame = false;
+  for (const root_reference& r : refs) {
+    if (r.where != root_reference::kind::stack || r.thread_id != tid) continue;
+    found_thread = true;
+    if (r.frame.find("other_thread_holder_frame") != std::string::npos) found_frame = true;
+  }
+  std::string seen;
+  for (const root_reference& r : refs) seen += " [tid " + std::to_string(r.thread_id) + " frame '" + r.frame + "']";
+  INFO("references found:" << seen);
+  CHECK(found_thread);
+  CHECK(found_frame);
 }

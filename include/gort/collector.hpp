@@ -112,9 +112,11 @@ struct root_reference {
 
 // Stops the world, scans the roots for words that point into `object` (a
 // gc object or any address inside one), restarts the world, then names the
-// frames (libunwind, outside the stop). Frames are named for the calling
-// thread's stack; for other threads the thread id and stack address are
-// given. Objects reachable only through other objects have no entry.
+// frames (outside the stop). The calling thread's frames come from
+// libunwind; another thread's frame is named from a copy of its stack taken
+// during the stop, by the nearest return address below the word (a
+// heuristic: a stale one can name the frame's callee; none found, no name).
+// Objects reachable only through other objects have no entry.
 std::vector<root_reference> explain_roots(const void* object);
 
 }  // namespace debug

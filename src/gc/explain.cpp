@@ -12,6 +12,17 @@
 // 5. For words on the calling thread's own stack, unwind it (libunwind via
 //    src/stack, allowed now that nobody is stopped) and name the frame whose
 //    [sp, next sp) holds the word.
+// 6. For words on another thread's stack, the thread has run on since the
+//    restart, and unwinding it while it is stopped could deadlock on the
+//    dynamic loader's lock. So, in step 3, the words just below each hit
+//    (toward the stack pointer: the rest of its frame and the callee's
+//    return address) are copied into a buffer allocated before the stop;
+//    after the restart the first of them that is a return address (it
+//    points into a loaded object's code, just after a call instruction)
+//    names the frame that holds the word: the return address that the
+//    frame's own call pushed at its bottom. A heuristic, as any unwinding
+//    without unwind tables is: a stale return address left in an unused
+//    slot can name a frame's callee instead. Nothing found: no name.
 #include <gort/gort.hpp>
 
 #include <algorithm>
@@ -48,15 +59,29 @@ std::vector<root_reference> explain_roots(const void* object) {
     int tid;
     std::uintptr_t address;
     bool own_stack;
+    std::size_t below = 0;  // words copied from just below `address` (step 6), in below_words
   };
   constexpr std::size_t max_hits = 256;
   hit hits[max_hits];
   std::size_t nhits = 0;
-  auto scan = [&](std::uintptr_t lo, std::uintptr_t hi, root_reference::kind k, int tid, bool own) {
+  // Step 6's copies: allocated before the stop (nothing allocates inside it).
+  constexpr std::size_t max_copied_hits = 32, words_below = 128;
+  std::vector<std::uintptr_t> below_words(max_copied_hits * words_below);
+  std::size_t ncopied = 0;
+  auto scan = [&](std::uintptr_t lo, std::uintptr_t hi, root_reference::kind k, int tid, bool own, bool stack) {
+    const std::uintptr_t range_lo = lo;
     lo = (lo + 7) & ~std::uintptr_t{7};
     for (std::uintptr_t p = lo; p + 8 <= hi && nhits < max_hits; p += 8) {
       object_ref r = find_object(read_word(p));
-      if (r && reinterpret_cast<std::uintptr_t>(r.base) == base) hits[nhits++] = {k, tid, p, own};
+      if (!r || reinterpret_cast<std::uintptr_t>(r.base) != base) continue;
+      hit& h = hits[nhits++];
+      h = {k, tid, p, own};
+      if (stack && !own && ncopied < max_copied_hits) {
+        std::uintptr_t* out = &below_words[ncopied * words_below];
+        for (std::uintptr_t q = p; q >= range_lo + 8 && h.below < words_below; ++h.below) out[h.below] = read_word(q -= 8);
+        h.below |= ncopied << 32;  // which slot of below_words
+        ++ncopied;
+      }
     }
   };
 
@@ -70,13 +95,13 @@ std::vector<root_reference> explain_roots(const void* object) {
     stack::stop_the_world();
     stack::for_each_stack([&](const stack::stack_view& v) {
       const bool own = v.kind == stack::stop_kind::self;
-      scan(own ? std::max(v.lo, own_frame_top) : v.lo, v.hi, root_reference::kind::stack, v.tid, own);
+      scan(own ? std::max(v.lo, own_frame_top) : v.lo, v.hi, root_reference::kind::stack, v.tid, own, true);
       if (v.regs != nullptr)
         scan(reinterpret_cast<std::uintptr_t>(v.regs), reinterpret_cast<std::uintptr_t>(v.regs) + v.regs_bytes,
-             root_reference::kind::stack, v.tid, false);
+             root_reference::kind::stack, v.tid, false, false);
     });
     roots::for_each_root_range([&](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
-      scan(lo, hi, slots ? root_reference::kind::root_handle : root_reference::kind::root_range, 0, false);
+      scan(lo, hi, slots ? root_reference::kind::root_handle : root_reference::kind::root_range, 0, false, false);
     });
     stack::start_the_world();
   }
@@ -89,6 +114,16 @@ std::vector<root_reference> explain_roots(const void* object) {
     r.where = hits[i].kind;
     r.thread_id = hits[i].tid;
     r.address = hits[i].address;
+    if (!hits[i].own_stack && (hits[i].below & 0xffffffffu) != 0) {
+      const std::uintptr_t* words = &below_words[(hits[i].below >> 32) * words_below];
+      for (std::size_t w = 0; w < (hits[i].below & 0xffffffffu); ++w) {
+        if (!stack::is_return_address(words[w])) continue;
+        char name[256];
+        std::uintptr_t offset = 0;
+        if (stack::symbolize(words[w] - 1, name, sizeof name, &offset)) r.frame = fmt::format("{}+{:#x}", name, offset);
+        break;
+      }
+    }
     if (hits[i].own_stack) {
       for (std::size_t f = 0; f + 1 < nframes; ++f) {
         if (frames[f].sp <= r.address && r.address < frames[f + 1].sp) {

@@ -221,6 +221,11 @@ void atfork_child();
 // be (truncated to name_len - 1), and pc's offset into it. For a return
 // address pass pc - 1 to name the calling function. False if unknown.
 bool symbolize(std::uintptr_t pc, char* name, std::size_t name_len, std::uintptr_t* offset);
+// Could v be a return address: inside a loaded object's code, just after a
+// call instruction (x86-64; elsewhere any code address)? For naming frames
+// of a stack copied while its thread was stopped (explain_roots). Not
+// during a stop (dl_iterate_phdr takes the loader's lock).
+bool is_return_address(std::uintptr_t v);
 
 // Fills out[0..n) with the calling thread's frames, innermost first,
 // starting with current_frames' caller: pc is the return address into the

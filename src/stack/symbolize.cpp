@@ -29,6 +29,7 @@
 #include <cstring>
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <link.h>
 
 #include "stack/thread_registry.hpp"
 
@@ -51,6 +52,45 @@ void copy_truncated(char* out, std::size_t out_len, const char* name) {
 }
 
 }  // namespace
+
+bool is_return_address(std::uintptr_t v) {
+  check_not_stopping("is_return_address");
+  // 1. Inside an executable segment of a loaded object, at least 6 bytes in.
+  struct query {
+    std::uintptr_t v;
+    bool in_code;
+  } q{v, false};
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        auto* q = static_cast<query*>(data);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+          const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+          if (q->v >= lo + 6 && q->v < hi) {
+            q->in_code = true;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &q);
+  if (!q.in_code) return false;
+  // 2. Just after a call instruction (x86-64; elsewhere step 1 alone).
+#if defined(__x86_64__)
+  const auto* c = reinterpret_cast<const unsigned char*>(v);
+  if (c[-5] == 0xe8) return true;                                  // call rel32
+  if (c[-6] == 0xff && c[-5] == 0x15) return true;                 // call [rip + disp32]
+  if (c[-2] == 0xff && (c[-1] & 0xf8) == 0xd0) return true;        // call reg
+  if (c[-3] == 0x41 && c[-2] == 0xff && (c[-1] & 0xf8) == 0xd0) return true;  // call r8-r15
+  if (c[-3] == 0xff && (c[-2] & 0xf8) == 0x50) return true;        // call [reg + disp8]
+  if (c[-6] == 0xff && (c[-5] & 0xf8) == 0x90) return true;        // call [reg + disp32]
+  if (c[-2] == 0xff && (c[-1] & 0xf8) == 0x10) return true;        // call [reg]
+  return false;
+#else
+  return true;
+#endif
+}
 
 bool symbolize(std::uintptr_t pc, char* name, std::size_t name_len, std::uintptr_t* offset) {
   check_not_stopping("symbolize");
