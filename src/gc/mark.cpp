@@ -638,9 +638,13 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
   return false;
 }
 
+void atfork_prepare() { st().mu.lock_for_fork(); }
+void atfork_parent() { st().mu.unlock_for_fork(); }
+
 void atfork_child() {
   // The helper threads do not exist in the child: start afresh on demand.
   helpers_ptr.store(nullptr, std::memory_order_relaxed);
+  st().mu.unlock_for_fork();
 }
 
 }  // namespace gc::internal::mark

@@ -117,6 +117,11 @@ int helper_count();
 // allocates). Called before every stop.
 void ensure_helpers();
 // fork: the child has no helper threads.
+// fork: prepare takes the work lists' lock (a helper thread, which no stop
+// waits for, may hold it for a moment after a drain); parent and child
+// release it.
+void atfork_prepare();
+void atfork_parent();
 void atfork_child();
 
 }  // namespace gc::internal::mark

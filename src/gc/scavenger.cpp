@@ -25,10 +25,14 @@ struct state {
   std::atomic<std::uint64_t> released{0};    // bytes released by the thread
 };
 
-state& st() {
-  static state* s = new state();
-  return *s;
-}
+// Built by init() from the collector's initialiser, before any thread can
+// fork: a function-local static built lazily could be mid-construction in
+// another thread when the process forks, and the child's atfork handler
+// would then wait forever on its initialisation guard (seen in the fork
+// test: the child blocked in __cxa_guard_acquire).
+state* state_ptr = nullptr;
+
+state& st() { return *state_ptr; }
 
 std::uint64_t retained_now() {
   const page_heap_counters c = page_heap::instance().counters();
@@ -85,6 +89,10 @@ void set_goal(std::uint64_t retained_bytes) {
 }
 
 std::uint64_t released_in_background() { return st().released.load(std::memory_order_relaxed); }
+
+void init() {
+  if (state_ptr == nullptr) state_ptr = new state();
+}
 
 void atfork_child() {
   state& s = st();

@@ -46,6 +46,9 @@ void set_goal(std::uint64_t retained_bytes);
 // Bytes the thread has released since the process started (tests, stats).
 std::uint64_t released_in_background();
 
+// Builds the scavenger's state; the collector's initialiser calls it once,
+// before any other gort call (so before any fork).
+void init();
 // fork child: the thread does not exist there.
 void atfork_child();
 
