@@ -192,13 +192,16 @@ TEST_CASE("collector: roots in malloc memory and in std containers keep objects 
   roots.clear();
   delete heap_root;
   gc::collect();
-  CHECK(tracked::destroyed == 1000 + 1 - 2);
+  // Exact but under the sanitizers, where a stale word can keep one object.
+  CHECK(tracked::destroyed >= 1000 + 1 - 2 - gort_test::sanitizer_strays);
+  CHECK(tracked::destroyed <= 1000 + 1 - 2);
   CHECK(gort_test::elsewhere([&] { return copy->value; }) == 5);
   CHECK(gort_test::elsewhere([&] { return moved->value; }) == 6);
   copy.reset();
   moved = nullptr;
   gc::collect();
-  CHECK(tracked::destroyed == 1001);
+  CHECK(tracked::destroyed >= 1001 - gort_test::sanitizer_strays);
+  CHECK(tracked::destroyed <= 1001);
 }
 
 TEST_CASE("collector: an add_roots range keeps objects alive until removed", "[collector]") {

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "gc_test_util.hpp"
-#include "common/godebug.hpp"
 #include "stack/stack.hpp"
 #include "test_util.hpp"
 
@@ -138,20 +137,6 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
     // can be copied locked into the child (a gdb trace showed the child
     // blocked in malloc). The Release build runs this test.
     WARN("skipped: GCC 12's ASan allocator is not fork-safe with other threads running");
-    return;
-  }
-  if (gc::internal::godebug().gcstoptheworld != 0 && gc::internal::godebug().gccheckmark != 0) {
-    // Open defect (2026-11-23, see the note on issue 4): with
-    // GODEBUG=gcstoptheworld=1,gccheckmark=1 this test did not finish in
-    // about a third of the runs. gdb on the stuck processes: the destructor
-    // queue held ~66 million entries (capacity 2^26) in the parent, and the
-    // child inherits it and, in its gc::collect(), marks and runs them all.
-    // So the parent's allocating thread makes garbage with destructors far
-    // faster than the finalizer thread and the allocation-path assist run
-    // them, in this mode only (not seen with either setting alone, 6-8 runs
-    // each; the test runs in those modes). The backlog is unbounded: that
-    // is the defect to fix.
-    WARN("skipped: an unbounded destructor backlog with gcstoptheworld=1 and gccheckmark=1 together");
     return;
   }
   std::atomic<bool> stop{false};

@@ -31,6 +31,7 @@ struct entry {
   void* object;
   const type_info* type;
   std::size_t count;
+  std::size_t bytes;  // the object's slot size
 };
 
 struct queue_state {
@@ -41,10 +42,13 @@ struct queue_state {
   std::size_t size = 0;        // guarded by lock; entries waiting
   std::size_t in_flight = 0;   // guarded by lock; popped, destructor not finished
   std::atomic<std::size_t> size_hint{0};  // == size, readable without the lock
+  // Bytes of the objects queued or in flight (their slots stay allocated
+  // until their destructor ran). Atomic; changed under lock.
+  std::atomic<std::uint64_t> bytes{0};
 };
 queue_state q;
 
-void enqueue(void* object, const type_info* type, std::size_t count) {
+void enqueue(void* object, const type_info* type, std::size_t count, std::size_t bytes) {
   lock_guard g(q.lock);
   if (q.size == q.capacity) {
     const std::size_t cap = q.capacity == 0 ? 256 : q.capacity * 2;
@@ -56,7 +60,8 @@ void enqueue(void* object, const type_info* type, std::size_t count) {
     q.capacity = cap;
     q.head = 0;
   }
-  q.ring[(q.head + q.size) & (q.capacity - 1)] = entry{object, type, count};
+  q.ring[(q.head + q.size) & (q.capacity - 1)] = entry{object, type, count, bytes};
+  q.bytes.fetch_add(bytes, std::memory_order_relaxed);
   ++q.size;
   q.size_hint.store(q.size, std::memory_order_relaxed);
 }
@@ -103,6 +108,7 @@ struct totals_state {
   std::atomic<std::uint64_t> freed_objects{0};
   std::atomic<std::uint64_t> freed_bytes{0};
   std::atomic<std::uint64_t> queued{0};
+  std::atomic<std::uint64_t> queued_bytes{0};
   std::atomic<std::uint64_t> live_bytes{0};
 };
 totals_state phase_totals;
@@ -111,6 +117,7 @@ void add_totals(const sweep_result& r) {
   if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
   if (r.freed_bytes) phase_totals.freed_bytes.fetch_add(r.freed_bytes, std::memory_order_relaxed);
   if (r.queued) phase_totals.queued.fetch_add(r.queued, std::memory_order_relaxed);
+  if (r.queued_bytes) phase_totals.queued_bytes.fetch_add(r.queued_bytes, std::memory_order_relaxed);
   if (r.live_bytes) phase_totals.live_bytes.fetch_add(r.live_bytes, std::memory_order_relaxed);
 }
 
@@ -123,9 +130,10 @@ void sweep_large(span* s, sweep_result& r) {
     return;
   }
   if (const type_info* ti = s->typed ? destructor_of(s->meta_inline) : nullptr) {
-    enqueue(reinterpret_cast<void*>(s->base), ti, s->meta_inline.count);
+    enqueue(reinterpret_cast<void*>(s->base), ti, s->meta_inline.count, s->elem_size);
     s->meta_inline.type = nullptr;
     r.queued++;
+    r.queued_bytes += s->elem_size;
     r.live_bytes += s->elem_size;
     return;
   }
@@ -167,17 +175,20 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
           if (!s->typed) break;
           obj_meta& m = s->meta[idx];
           if (const type_info* ti = destructor_of(m)) {
-            enqueue(reinterpret_cast<void*>(s->object_base(idx)), ti, m.count);
+            enqueue(reinterpret_cast<void*>(s->object_base(idx)), ti, m.count, s->elem_size);
             m.type = nullptr;
             pending |= std::uint64_t{1} << (idx % 64);
             r.queued++;
+            r.queued_bytes += s->elem_size;
           } else {
             m = obj_meta{};
           }
         }
         freed += static_cast<std::uint64_t>(std::popcount(dead & ~pending));
         alloc = (alloc & mark) | pending;
-        s->alloc_bits[w] = alloc;
+        // Atomic: the finalizer may look its queued object up (find_object)
+        // while this span is still being swept (the entry is queued above).
+        s->store_alloc_word(w, alloc);
       }
       new_count += static_cast<std::uint32_t>(std::popcount(alloc));
     }
@@ -210,6 +221,7 @@ sweep_result totals() {
   r.freed_objects = phase_totals.freed_objects.load(std::memory_order_relaxed);
   r.freed_bytes = phase_totals.freed_bytes.load(std::memory_order_relaxed);
   r.queued = phase_totals.queued.load(std::memory_order_relaxed);
+  r.queued_bytes = phase_totals.queued_bytes.load(std::memory_order_relaxed);
   r.live_bytes = phase_totals.live_bytes.load(std::memory_order_relaxed);
   return r;
 }
@@ -219,6 +231,7 @@ void begin_phase() {
   phase_totals.freed_objects.store(0, std::memory_order_relaxed);
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
   phase_totals.queued.store(0, std::memory_order_relaxed);
+  phase_totals.queued_bytes.store(0, std::memory_order_relaxed);
   phase_totals.live_bytes.store(0, std::memory_order_relaxed);
 }
 
@@ -292,6 +305,7 @@ std::size_t run_destructors(std::size_t limit) {
     {
       lock_guard g(q.lock);
       --q.in_flight;
+      q.bytes.fetch_sub(e.bytes, std::memory_order_relaxed);
     }
     ++ran;
   }
@@ -299,6 +313,8 @@ std::size_t run_destructors(std::size_t limit) {
 }
 
 std::size_t queued_hint() { return q.size_hint.load(std::memory_order_relaxed); }
+
+std::uint64_t pending_bytes() { return q.bytes.load(std::memory_order_relaxed); }
 
 std::size_t pending_destructors() {
   lock_guard g(q.lock);
@@ -312,6 +328,8 @@ void atfork_child() {
   // Destructors that other threads of the parent were running will never
   // finish here; their objects are freed by a later cycle.
   q.in_flight = 0;
+  // The in-flight entries' bytes stay counted: their objects are freed by a
+  // later cycle, and a slight overcount only lowers the pacer's live heap.
   q.lock.unlock_for_fork();
 }
 

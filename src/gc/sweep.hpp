@@ -68,6 +68,7 @@ struct sweep_result {
   std::uint64_t freed_objects = 0;
   std::uint64_t freed_bytes = 0;
   std::uint64_t queued = 0;      // objects waiting for their destructor
+  std::uint64_t queued_bytes = 0;  // their bytes (in live_bytes until the destructor ran: not live)
   std::uint64_t live_bytes = 0;  // bytes of objects left allocated in swept spans
   std::uint64_t marked_bytes = 0;  // the collector's: the live heap the pacer uses
 };
@@ -112,6 +113,9 @@ std::size_t run_destructors(std::size_t limit = ~std::size_t{0});
 std::size_t queued_hint();
 // Destructors queued and not finished.
 std::size_t pending_destructors();
+// Bytes of the objects whose destructors are queued or running: garbage
+// that stays allocated until then, which the pacer must not count as live.
+std::uint64_t pending_bytes();
 
 // fork: in the child, destructors that another thread of the parent was
 // running will never finish (that thread is gone): they are not counted as
