@@ -108,7 +108,6 @@ struct totals_state {
   std::atomic<std::uint64_t> freed_objects{0};
   std::atomic<std::uint64_t> freed_bytes{0};
   std::atomic<std::uint64_t> queued{0};
-  std::atomic<std::uint64_t> queued_bytes{0};
   std::atomic<std::uint64_t> live_bytes{0};
 };
 totals_state phase_totals;
@@ -117,7 +116,6 @@ void add_totals(const sweep_result& r) {
   if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
   if (r.freed_bytes) phase_totals.freed_bytes.fetch_add(r.freed_bytes, std::memory_order_relaxed);
   if (r.queued) phase_totals.queued.fetch_add(r.queued, std::memory_order_relaxed);
-  if (r.queued_bytes) phase_totals.queued_bytes.fetch_add(r.queued_bytes, std::memory_order_relaxed);
   if (r.live_bytes) phase_totals.live_bytes.fetch_add(r.live_bytes, std::memory_order_relaxed);
 }
 
@@ -133,7 +131,6 @@ void sweep_large(span* s, sweep_result& r) {
     enqueue(reinterpret_cast<void*>(s->base), ti, s->meta_inline.count, s->elem_size);
     s->meta_inline.type = nullptr;
     r.queued++;
-    r.queued_bytes += s->elem_size;
     r.live_bytes += s->elem_size;
     return;
   }
@@ -179,7 +176,6 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
             m.type = nullptr;
             pending |= std::uint64_t{1} << (idx % 64);
             r.queued++;
-            r.queued_bytes += s->elem_size;
           } else {
             m = obj_meta{};
           }
@@ -221,7 +217,6 @@ sweep_result totals() {
   r.freed_objects = phase_totals.freed_objects.load(std::memory_order_relaxed);
   r.freed_bytes = phase_totals.freed_bytes.load(std::memory_order_relaxed);
   r.queued = phase_totals.queued.load(std::memory_order_relaxed);
-  r.queued_bytes = phase_totals.queued_bytes.load(std::memory_order_relaxed);
   r.live_bytes = phase_totals.live_bytes.load(std::memory_order_relaxed);
   return r;
 }
@@ -231,7 +226,6 @@ void begin_phase() {
   phase_totals.freed_objects.store(0, std::memory_order_relaxed);
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
   phase_totals.queued.store(0, std::memory_order_relaxed);
-  phase_totals.queued_bytes.store(0, std::memory_order_relaxed);
   phase_totals.live_bytes.store(0, std::memory_order_relaxed);
 }
 

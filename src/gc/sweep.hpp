@@ -68,7 +68,6 @@ struct sweep_result {
   std::uint64_t freed_objects = 0;
   std::uint64_t freed_bytes = 0;
   std::uint64_t queued = 0;      // objects waiting for their destructor
-  std::uint64_t queued_bytes = 0;  // their bytes (in live_bytes until the destructor ran: not live)
   std::uint64_t live_bytes = 0;  // bytes of objects left allocated in swept spans
   std::uint64_t marked_bytes = 0;  // the collector's: the live heap the pacer uses
 };
