@@ -9,6 +9,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <type_traits>
 
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
@@ -35,36 +36,38 @@ static_assert(sizeof(work_buf) <= 4096);
 // Buffers, the global full list, and the grey list that mutators fill
 // (shade: the write barrier, allocate paths). A rank_mutex: mutators take it
 // too, and a thread must never be stopped while it holds it.
+// Two cache lines: what the lock guards (written at every buffer hand-off),
+// and the flags that busy workers read after every object (balance), so that
+// a hand-off elsewhere does not evict the flags from every marker's cache.
 struct shared_state {
-  rank_mutex mu{lock_rank::mark_queue};
+  alignas(64) rank_mutex mu{lock_rank::mark_queue};
   work_buf* empty = nullptr;  // guarded by mu
   work_buf* full = nullptr;   // guarded by mu
   work_buf* grey = nullptr;   // guarded by mu; objects shaded by mutators, not yet taken
   std::atomic<std::size_t> full_count{0};   // buffers on `full`, plus 1 while `grey` holds items
-  std::atomic<int> idle{0};
+  alignas(64) std::atomic<int> idle{0};
   std::atomic<int> workers{1};  // set by drain(): helpers taking part + 1
-  // Mutators in a mark assist that found no work: busy workers balance
-  // toward them as toward idle workers. Atomic.
-  std::atomic<int> hungry{0};
+  // A mark assist found no work: the next busy worker to balance gives it
+  // half of its buffer, as to an idle worker, and clears the flag. Sticky,
+  // so the assist need not wait for it. Atomic.
+  std::atomic<bool> wanted{false};
 };
+// Constant-initialised (no guard on the hot path, no start-up order) and
+// never destroyed while threads run: nothing to run at exit.
+static_assert(std::is_trivially_destructible_v<shared_state>);
+constinit shared_state shared;
 
-// Bytes scanned in this cycle, by every worker (flushed every 256 objects).
-// Atomic. Reset by begin_cycle.
-std::atomic<std::uint64_t> scan_work_total{0};
-// Bytes of the objects marked by marking (workers, roots, the barrier's
-// shading), not by allocate-black. Atomic. Reset by begin_cycle.
-std::atomic<std::uint64_t> marked_total{0};
+// Bytes scanned in this cycle, by every worker (flushed every 256 objects),
+// and bytes of the objects marked by marking (workers, roots, the
+// barrier's shading), not by allocate-black. Atomic. Reset by begin_cycle.
+// A line of their own: every worker adds to them.
+struct alignas(64) totals_state {
+  std::atomic<std::uint64_t> scan_work{0};
+  std::atomic<std::uint64_t> marked{0};
+};
+constinit totals_state totals;
 
-shared_state& st() {
-  // Built on first use by whichever thread gets here first (the write
-  // barrier can be first): a thread-safe static.
-  static shared_state* const s = [] {
-    void* mem = os::map_metadata(sizeof(shared_state));
-    GORT_CHECK(mem != nullptr, "marking: cannot map {} bytes for the work lists", sizeof(shared_state));
-    return new (mem) shared_state();
-  }();
-  return *s;
-}
+GORT_ALWAYS_INLINE shared_state& st() { return shared; }
 
 work_buf* get_empty() {
   shared_state& s = st();
@@ -176,9 +179,10 @@ class worker {
   void balance() {
     shared_state& s = st();
     if (cur_ == nullptr || cur_->n < 2) return;
-    if ((s.idle.load(std::memory_order_relaxed) == 0 && s.hungry.load(std::memory_order_relaxed) == 0) ||
+    if ((s.idle.load(std::memory_order_relaxed) == 0 && !s.wanted.load(std::memory_order_relaxed)) ||
         s.full_count.load(std::memory_order_relaxed) != 0)
       return;
+    s.wanted.store(false, std::memory_order_relaxed);
     work_buf* b = get_empty();
     const std::size_t half = cur_->n / 2;
     std::copy(cur_->items, cur_->items + half, b->items);
@@ -294,12 +298,12 @@ class worker {
   // Adds this worker's scan work to the cycle's total (read by assists).
   void flush_scanned() {
     if (scanned_ != 0) {
-      scan_work_total.fetch_add(scanned_, std::memory_order_relaxed);
+      totals.scan_work.fetch_add(scanned_, std::memory_order_relaxed);
       scanned_flushed_ += scanned_;
       scanned_ = 0;
     }
     if (marked_ != 0) {
-      marked_total.fetch_add(marked_, std::memory_order_relaxed);
+      totals.marked.fetch_add(marked_, std::memory_order_relaxed);
       marked_ = 0;
     }
   }
@@ -430,9 +434,9 @@ class worker {
 
  private:
   work_buf* cur_ = nullptr;
-  std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to scan_work_total
-  std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in marked_total
-  std::uint64_t scanned_flushed_ = 0;  // bytes scanned and already added to scan_work_total
+  std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to totals.scan_work
+  std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in totals.marked
+  std::uint64_t scanned_flushed_ = 0;  // bytes scanned and already added to totals.scan_work
   unsigned scans_ = 0;
   // Checkmark mode only: where the word being looked at came from.
   bool checking_ = false;
@@ -498,8 +502,8 @@ int helper_count() {
 }
 
 void begin_cycle() {
-  scan_work_total.store(0, std::memory_order_relaxed);
-  marked_total.store(0, std::memory_order_relaxed);
+  totals.scan_work.store(0, std::memory_order_relaxed);
+  totals.marked.store(0, std::memory_order_relaxed);
   root_w.reset();
   if (helpers_state* h = helpers_ptr.load(std::memory_order_acquire))
     for (int i = 0; i < h->count; ++i) h->workers[i].reset();
@@ -532,7 +536,7 @@ void shade(const void* p) {
   span* s = ref.s;
   const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
   if (!s->try_mark(s->object_index(base))) return;
-  marked_total.fetch_add(s->elem_size, std::memory_order_relaxed);
+  totals.marked.fetch_add(s->elem_size, std::memory_order_relaxed);
   if (!s->noscan) push_grey({base, reinterpret_cast<std::uintptr_t>(s) | 1});
 }
 
@@ -566,17 +570,19 @@ void drain(int max_helpers) {
 }
 
 
-std::uint64_t scan_work_done() { return scan_work_total.load(std::memory_order_relaxed); }
+std::uint64_t scan_work_done() { return totals.scan_work.load(std::memory_order_relaxed); }
 
 std::uint64_t marked_bytes() {
   root_w.flush_scanned();
-  return marked_total.load(std::memory_order_relaxed);
+  return totals.marked.load(std::memory_order_relaxed);
 }
 
 namespace {
 // Workers for mark assists: claimed by CAS, so that any number of threads
 // may assist at once without a lock; a thread that finds all busy skips.
 constexpr int assist_slots = 16;
+// How long an assist with no work waits for a busy worker to share some.
+constexpr std::uint64_t max_wait_for_work_ns = 10'000;
 worker assist_workers[assist_slots];
 std::atomic<bool> assist_busy[assist_slots];
 // +1 when an assist claims a slot and +1 when it gives it back: a reader
@@ -617,16 +623,21 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
       if (!w.drain_until(deadline, work_bytes)) break;  // the time or the work is used up
       const std::uint64_t done = w.scanned_total() - before;
       work_bytes = done >= work_bytes ? 0 : work_bytes - done;
-      // No work on the shared lists: ask the busy workers for some (they
-      // balance toward hungry assists) and wait a little for it.
-      s.hungry.fetch_add(1, std::memory_order_relaxed);
-      while (s.full_count.load(std::memory_order_acquire) == 0 && os::monotonic_ns() < deadline &&
+      // No work on the shared lists: ask the busy workers for some (the
+      // next one to balance gives half of its buffer) and wait a moment for
+      // it. Not longer: a busy worker balances after every object, so work
+      // it can give shows up within a microsecond or two; if none does, the
+      // workers hold too little to share (or none is running), and spinning
+      // on would only take the program's time (perf, binary-trees: 15% of
+      // all CPU spun here when the wait ran to the assist's deadline).
+      s.wanted.store(true, std::memory_order_relaxed);
+      const std::uint64_t wait_until = std::min(deadline, os::monotonic_ns() + max_wait_for_work_ns);
+      while (s.full_count.load(std::memory_order_acquire) == 0 && os::monotonic_ns() < wait_until &&
              s.idle.load(std::memory_order_relaxed) < s.workers.load(std::memory_order_relaxed) &&
              !stack::stop_pending())
         cpu_relax();
-      s.hungry.fetch_sub(1, std::memory_order_relaxed);
       if (s.full_count.load(std::memory_order_acquire) == 0) {
-        none_left = true;  // the workers are idle (or the time is up) and nothing was shared
+        none_left = true;  // nothing was shared: the workers hold too little, or none is busy
         break;
       }
     }
