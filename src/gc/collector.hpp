@@ -82,6 +82,11 @@ extern bool test_fractional_only;
 // Scan work (bytes) that the last concurrent cycle's mark termination did
 // inside its stop: what the concurrent mark left. Read after a cycle.
 std::uint64_t last_termination_scan_bytes();
+// The live heap the pacer took from the last cycle (the goal's base), and
+// the part of it that was allocated black during that cycle's mark (0 when
+// the world was stopped). Read after a cycle.
+std::uint64_t last_live_bytes();
+std::uint64_t last_black_bytes();
 
 
 }  // namespace gc::internal::collector

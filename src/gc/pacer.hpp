@@ -18,7 +18,8 @@
 //    so GOGC=100 gives 4 MiB, GOGC=50 gives 2 MiB, and GOGC=0 gives 0,
 //    which collects at every check (useful when debugging the collector).
 // 3. At the end of every mark, end_cycle(live, stacks, globals) records the
-//    marked heap bytes, the stack bytes scanned and the global (root
+//    marked heap bytes (concurrent: with the bytes allocated black during
+//    the mark, as Go counts them), the stack bytes scanned and the global (root
 //    region) bytes scanned, and recomputes the goal. The goal counts the
 //    non-heap roots too, as Go 1.18 does, because scanning them is GC work
 //    proportional to GOGC just like scanning the heap:
