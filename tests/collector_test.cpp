@@ -269,10 +269,18 @@ TEST_CASE("collector: a cycle linked by raw pointers lives while rooted and dies
   // Untyped objects: found by the conservative scan of each object.
   static std::atomic<int> alive_checks{0};
   gc::root<plain_node> r;
+  // The nodes' addresses, disguised (no conservative scan takes them for
+  // pointers): if the cycle outlives its root, explain_roots says who holds it.
+  constexpr std::uintptr_t disguise = 0x5a5a5a5a5a5a5a5a;
+  std::vector<std::uintptr_t> hidden;
   on_fresh_thread([&] {
     plain_node* first = gc::gc_new<plain_node>(plain_node{nullptr, 0});
     plain_node* prev = first;
-    for (int i = 1; i < 1000; ++i) prev = prev->next = gc::gc_new<plain_node>(plain_node{nullptr, i});
+    hidden.push_back(reinterpret_cast<std::uintptr_t>(first) ^ disguise);
+    for (int i = 1; i < 1000; ++i) {
+      prev = prev->next = gc::gc_new<plain_node>(plain_node{nullptr, i});
+      hidden.push_back(reinterpret_cast<std::uintptr_t>(prev) ^ disguise);
+    }
     prev->next = first;  // close the cycle
     r = first->next;     // root somewhere in the middle
   });
@@ -291,10 +299,32 @@ TEST_CASE("collector: a cycle linked by raw pointers lives while rooted and dies
   });
   CHECK(closed);
   CHECK(alive_checks == 1000);
-  r.reset();
+  // Dropped on another thread too: reset() reads the old pointer (the write
+  // barrier shades it), and a copy left in a dead frame of this thread,
+  // reused by collect()'s frames, kept the cycle alive once under ASan.
+  on_fresh_thread([&] { r.reset(); });
   gc::collect();
   gc::mem_stats after = gc::read_mem_stats();
-  CHECK(before.heap_objects - after.heap_objects >= 1000);
+  if (before.heap_objects - after.heap_objects >= 1000) return;  // reclaimed: the usual outcome
+  // Still there. The stacks are scanned conservatively, so a stale word in
+  // a live frame of this thread (a slot the compiler left uninitialised,
+  // holding a copy from an earlier call) may pin one node and with it the
+  // cycle: seen about once in 30 runs under ASan, words in this thread's
+  // stack pointing at a node. That is conservative scanning working as
+  // documented, and explain_roots must then name such a word. Anything else
+  // (a root slot not cleared, or no root at all) is a bug.
+  int stack_refs = 0, other_refs = 0;
+  for (std::uintptr_t h : hidden) {
+    for (const auto& ref : gc::debug::explain_roots(reinterpret_cast<const void*>(h ^ disguise))) {
+      UNSCOPED_INFO("node " << std::hex << (h ^ disguise) << " held by kind " << static_cast<int>(ref.where)
+                            << " thread " << std::dec << ref.thread_id << " at " << std::hex << ref.address
+                            << " frame " << ref.frame);
+      (ref.where == gc::debug::root_reference::kind::stack ? stack_refs : other_refs) += 1;
+    }
+  }
+  CHECK(other_refs == 0);
+  CHECK(stack_refs > 0);  // kept, but not by a stale stack word: a real leak
+  WARN("the cycle outlived its root, pinned by " << stack_refs << " conservative stack word(s)");
 }
 
 TEST_CASE("collector: precise tracing sees only what trace() visits", "[collector]") {

@@ -22,7 +22,6 @@ struct blob {
 struct churn_result {
   std::uint64_t peak = 0;      // the largest heap_alloc seen
   std::uint64_t max_goal = 0;  // the largest goal seen
-  std::uint64_t goal = 0;      // the last goal
 };
 
 // Keeps `live` bytes reachable and allocates `churn` bytes of garbage.
@@ -39,7 +38,6 @@ churn_result churn(std::size_t live, std::size_t churn_bytes) {
       r.max_goal = std::max(r.max_goal, st.next_gc);
     }
   }
-  r.goal = gc::read_mem_stats().next_gc;
   return r;
 }
 
@@ -51,18 +49,20 @@ TEST_CASE("gc pacing: the peak heap stays near live x (1 + GOGC/100)", "[gc_paci
     gc::set_gc_percent(percent);
     const std::size_t live = 16u << 20;
     const churn_result r = churn(live, 400u << 20);
-    const std::uint64_t goal = r.goal;
     // The live heap the goal is computed from: what marking reached plus,
     // in a concurrent cycle, what was allocated black during the mark (Go
     // counts both: the cycle keeps both). Stop-the-world: no black bytes.
-    const auto paced_live = static_cast<double>(gc::internal::collector::last_live_bytes());
-    const auto black = static_cast<double>(gc::internal::collector::last_black_bytes());
-    INFO("paced live " << paced_live << ", of which black " << black);
+    // One snapshot: a cycle may end while this reads (the goal read by
+    // churn() can be one cycle older).
+    const gc::internal::collector::pacing_snapshot last = gc::internal::collector::last_cycle_pacing();
+    const auto paced_live = static_cast<double>(last.live);
+    const auto black = static_cast<double>(last.black);
+    INFO("paced live " << paced_live << ", of which black " << black << ", goal " << last.goal);
     CHECK(paced_live >= static_cast<double>(live) * 0.95);         // all that is reachable counts
     CHECK(paced_live - black <= static_cast<double>(live) * 1.15);  // marking reached the live heap, not more
     const double expected_goal = paced_live * (1.0 + percent / 100.0);
-    CHECK(static_cast<double>(goal) >= expected_goal * 0.95);
-    CHECK(static_cast<double>(goal) <= expected_goal * 1.15);
+    CHECK(static_cast<double>(last.goal) >= expected_goal * 0.95);
+    CHECK(static_cast<double>(last.goal) <= expected_goal * 1.15);
     // The goal is soft while marking runs concurrently: assists are bounded
     // per call (100 us), so a marker short of CPU (this test beside another
     // under `ctest -j2`, or gccheckmark's longer cycles) lets the heap pass

@@ -272,10 +272,9 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
   checkmark::clear_all();
 }
 
-// The pacer's live heap from the last cycle and its black part
-// (collector.hpp, for tests). Atomic.
-std::atomic<std::uint64_t> last_live{0};
-std::atomic<std::uint64_t> last_black{0};
+// What the pacer took from the last cycle (collector.hpp, for tests).
+std::mutex last_pacing_mu;
+pacing_snapshot last_pacing;  // guarded by last_pacing_mu
 
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
@@ -326,8 +325,10 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   const std::uint64_t pending = t.concurrent ? s.pending_at_mark_start : sweep::pending_bytes();
   swept.marked_bytes = swept.marked_bytes > pending ? swept.marked_bytes - pending : 0;
   s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
-  last_live.store(swept.marked_bytes, std::memory_order_relaxed);
-  last_black.store(t.concurrent ? black : 0, std::memory_order_relaxed);
+  {
+    std::lock_guard g(last_pacing_mu);
+    last_pacing = {swept.marked_bytes, t.concurrent ? black : 0, s.pace.heap_goal()};
+  }
   // The next mark's expected scan work: what marking reached, not the black
   // bytes (allocated during the next mark, they are not scanned either).
   {
@@ -994,8 +995,10 @@ std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_re
 
 bool test_fractional_only = false;
 std::uint64_t last_termination_scan_bytes() { return termination_scan_bytes.load(std::memory_order_relaxed); }
-std::uint64_t last_live_bytes() { return last_live.load(std::memory_order_relaxed); }
-std::uint64_t last_black_bytes() { return last_black.load(std::memory_order_relaxed); }
+pacing_snapshot last_cycle_pacing() {
+  std::lock_guard g(last_pacing_mu);
+  return last_pacing;
+}
 
 
 std::mutex& world_mutex() { return st().world; }

@@ -82,11 +82,13 @@ extern bool test_fractional_only;
 // Scan work (bytes) that the last concurrent cycle's mark termination did
 // inside its stop: what the concurrent mark left. Read after a cycle.
 std::uint64_t last_termination_scan_bytes();
-// The live heap the pacer took from the last cycle (the goal's base), and
-// the part of it that was allocated black during that cycle's mark (0 when
-// the world was stopped). Read after a cycle.
-std::uint64_t last_live_bytes();
-std::uint64_t last_black_bytes();
+// Tests only: what the pacer took from the last cycle, as one snapshot.
+struct pacing_snapshot {
+  std::uint64_t live = 0;   // the live heap, the goal's base
+  std::uint64_t black = 0;  // the part of it allocated black during the mark (0 when stopped)
+  std::uint64_t goal = 0;   // the goal set from it
+};
+pacing_snapshot last_cycle_pacing();
 
 
 }  // namespace gc::internal::collector
