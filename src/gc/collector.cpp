@@ -122,6 +122,7 @@ struct state {
   std::atomic<std::uint64_t> mark_goal{0};        // the heap goal of the cycle
   std::atomic<std::uint64_t> mark_heap_start{0};  // heap_live at mark start
   std::atomic<std::uint64_t> mark_expected{0};    // scan work expected: what the last mark reached
+  std::atomic<std::uint64_t> mark_cycle{0};       // +1 at every concurrent mark start (assist credit's cycle)
   std::atomic<std::uint64_t> assist_ns{0};        // time spent in assists this cycle (wall, as Go)
   // True from the mark-start stop to the end of mark termination; written
   // under the world mutex. Atomic: read by allocating threads.
@@ -491,6 +492,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
   s.mark_expected.store(std::max<std::uint64_t>(s.scan_expected_next, 1), std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
+  s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
   write_barrier_on.store(true, std::memory_order_relaxed);
   begin_allocate_black();
   mark_cache_roots();
@@ -779,8 +781,19 @@ void background_main() {
 // by max_assist_ns, so no allocation stalls for long: when the bound is hit
 // the heap grows past the goal, and the next runway (the heap growth during
 // this mark) makes the next cycle start earlier.
+//
+// Over-assist (Go's gcOverAssistWork): an assist that runs asks for at least
+// 64 KiB of scan work, and what it does beyond what it owed is this thread's
+// credit, which pays for its next allocations before any assist runs. The
+// total work is the same; the fixed cost of an assist (a slot, two epoch
+// steps, the work lists' lock, clock readings) is paid once per 64 KiB
+// instead of at every refill (binary-trees, 16-byte nodes: a refill owed
+// ~2 KB of scanning).
 constexpr std::uint64_t max_assist_ns = 100'000;
-constinit thread_local std::uint64_t tls_assist_heap = 0;  // heap_live at this thread's last assist
+constexpr std::uint64_t over_assist_bytes = 64 * 1024;
+constinit thread_local std::uint64_t tls_assist_heap = 0;    // heap_live at this thread's last assist
+constinit thread_local std::uint64_t tls_assist_credit = 0;  // scan bytes done ahead, in cycle tls_assist_cycle
+constinit thread_local std::uint64_t tls_assist_cycle = 0;
 
 // Returns true if the thread is over the goal and found nothing to do: the
 // caller then waits for the cycle to end (Go parks such an assist).
@@ -802,15 +815,30 @@ bool assist_mark(state& s) {
     work = w > remaining ? remaining : static_cast<std::uint64_t>(w);
   }
   if (work == 0) return false;
+  // Credit from this cycle's earlier over-assists pays first.
+  const std::uint64_t cycle = s.mark_cycle.load(std::memory_order_relaxed);
+  if (tls_assist_cycle != cycle) {
+    tls_assist_cycle = cycle;
+    tls_assist_credit = 0;
+  }
+  if (work <= tls_assist_credit) {
+    tls_assist_credit -= work;
+    return false;
+  }
+  work -= tls_assist_credit;
+  tls_assist_credit = 0;
+  const std::uint64_t ask = std::min(std::max(work, over_assist_bytes), remaining);
   // Wall time, as Go's gcAssistAlloc measures it: an assist runs on its
   // thread without blocking, and the thread's CPU clock is a system call
   // (perf, binary-trees: 6% of all CPU in two readings per assist).
   const std::uint64_t t0 = os::monotonic_ns();
   bool none_left = false;
+  std::uint64_t done = 0;
   {
     no_stop_scope no_stop;  // a stop must not find grey objects in this thread's buffer
-    if (s.marking.load(std::memory_order_acquire)) none_left = mark::assist(work, max_assist_ns);
+    if (s.marking.load(std::memory_order_acquire)) none_left = mark::assist(ask, max_assist_ns, &done);
   }
+  if (done > work) tls_assist_credit = done - work;
   s.assist_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
   return none_left && heap >= goal;
 }

@@ -609,14 +609,16 @@ bool assists_running() {
   return false;
 }
 
-bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
+bool assist(std::uint64_t work_bytes, std::uint64_t max_ns, std::uint64_t* done_bytes) {
   shared_state& s = st();
   const std::uint64_t deadline = os::monotonic_ns() + max_ns;
+  if (done_bytes != nullptr) *done_bytes = 0;
   for (int i = 0; i < assist_slots; ++i) {
     bool expected = false;
     if (!assist_busy[i].compare_exchange_strong(expected, true, std::memory_order_seq_cst)) continue;
     assist_epoch.fetch_add(1, std::memory_order_seq_cst);
     worker& w = assist_workers[i];
+    const std::uint64_t scanned_before = w.scanned_total();
     bool none_left = false;
     for (;;) {
       const std::uint64_t before = w.scanned_total();
@@ -642,6 +644,7 @@ bool assist(std::uint64_t work_bytes, std::uint64_t max_ns) {
       }
     }
     w.publish();
+    if (done_bytes != nullptr) *done_bytes = w.scanned_total() - scanned_before;
     assist_epoch.fetch_add(1, std::memory_order_seq_cst);
     assist_busy[i].store(false, std::memory_order_seq_cst);
     return none_left;

@@ -99,8 +99,8 @@ std::uint64_t marked_bytes();
 // objects, for at most max_ns, with a worker of its own, and leaves what it
 // did not finish on the shared list. The caller must be in a no_stop_scope
 // (a stop would otherwise find grey objects in this thread's buffer). True
-// if no work was left anywhere.
-bool assist(std::uint64_t work_bytes, std::uint64_t max_ns);
+// if no work was left anywhere. *done_bytes, if given: the bytes it scanned.
+bool assist(std::uint64_t work_bytes, std::uint64_t max_ns, std::uint64_t* done_bytes = nullptr);
 // Hands the grey objects that root scanning left in the collector's own
 // worker to the shared lists, where any worker (or assist) can take them.
 // The caller is the thread that scanned the roots.
