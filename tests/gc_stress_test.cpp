@@ -3,7 +3,7 @@
 // graph of nodes (so the test itself has no data race) and mutate it at
 // random through gc::member and gc::root stores: swap two edges, cut an
 // edge, add an edge to a new node or to another node of the graph, move a
-// root; meanwhile another thread forces collections back to back and the
+// root, link in a node that only this thread's stack held; meanwhile another thread forces collections back to back and the
 // pacer starts its own. Every node carries a checksum of its id, checked on
 // every visit: a node freed while reachable and reused would fail it.
 // Deterministic inputs (a fixed seed per thread); the interleaving is not,
@@ -70,6 +70,12 @@ void mutator(std::uint64_t thread, int steps, std::chrono::steady_clock::time_po
   constexpr int nroots = 16;
   std::vector<gc::root<node>> roots(nroots);
   for (auto& root : roots) root = new_node(next_id, thread);
+  // Nodes held only in this frame, in no root and no other node: a grey
+  // stack's private pointers, which the barrier's insertion half must shade
+  // when one is stored into a (possibly black) node and then dropped here
+  // before this thread's handshake (barrier.cpp, step 2(b)).
+  constexpr int nstash = 8;
+  node* stash[nstash] = {};
   long visits = 0, bad = 0;
   int step = 0;
   for (; step < steps; ++step) {
@@ -85,7 +91,7 @@ void mutator(std::uint64_t thread, int steps, std::chrono::steady_clock::time_po
       cur = cur->edges[r.below(edges_per_node)].get();
     }
     node* n = prev;  // the node to mutate: reachable from a root
-    switch (r.below(5)) {
+    switch (r.below(7)) {
       case 0: {  // swap two edges
         const unsigned a = r.below(edges_per_node), b = r.below(edges_per_node);
         node* x = n->edges[a].get();
@@ -107,6 +113,21 @@ void mutator(std::uint64_t thread, int steps, std::chrono::steady_clock::time_po
       case 3:  // an edge to another reachable node (a cycle, possibly)
         n->edges[r.below(edges_per_node)] = roots[r.below(nroots)].get();
         break;
+      case 4: {  // a node kept only in this frame, for later
+        node*& slot = stash[r.below(nstash)];
+        if (slot == nullptr) slot = new_node(next_id, thread);
+        break;
+      }
+      case 5: {  // a stashed node linked into the graph and dropped from the frame
+        node*& slot = stash[r.below(nstash)];
+        if (slot != nullptr) {
+          ++visits;
+          if (!ok(slot)) ++bad;
+          n->edges[r.below(edges_per_node)] = slot;
+          slot = nullptr;
+        }
+        break;
+      }
       default:  // move a root: the old target may survive only through edges
         roots[r.below(nroots)] = r.below(4) == 0 ? new_node(next_id, thread) : n;
         break;
