@@ -16,7 +16,10 @@
 //    cache misses otherwise; bdwgc uses the same kind of prefetch queue).
 //    An item is an object (scanned by its type's trace() when it has one,
 //    else conservatively, word by word) or a 128 KiB piece of a large object
-//    (so one huge array spreads over workers).
+//    (so one huge array spreads over workers). A range of 32 words or more
+//    (a large object's piece, a stack) is scanned through a 16-word ring
+//    that prefetches each candidate word's page-map entry, then its span's
+//    header and bitmaps, before marking it (mark.cpp, scan_range_pipelined).
 // 3. Sharing: a worker's full buffer goes to the global list; a worker with
 //    no local work takes a buffer from the global list. When some worker is
 //    idle and the global list is empty, a busy worker also gives away the
