@@ -53,11 +53,14 @@ TEST_CASE("gc threads: threads created and exiting in a loop while another force
   CHECK(bad == 0);
   CHECK(collections > 0);
   gc::collect();
-  // Exact in the Release and ASan builds. Under TSan the stop paths scan a
-  // thread from its signal handler's frames (TSan runs the handler from its
-  // own runtime), and one stale word there keeps the rest of one thread's
-  // list alive: seen once (851 nodes) in a full TSan run, 2026-11-23.
-  CHECK(tracked::live() <= (gort_test::tsan ? 2000 : 0));
+  // Exact in the Release build. Under the sanitizers one stale stack word
+  // can keep the rest of one thread's list alive (at most its 2000 nodes):
+  // under TSan the stop paths scan a thread from its signal handler's
+  // frames (TSan runs the handler from its own runtime), seen once (851
+  // nodes) in a full TSan run; under ASan, whose -O0 frames hold more stale
+  // words, 711 and 1532 nodes in 3 of ~200 runs under ctest -j2
+  // (2026-11-23). More than one list kept would be more than one such word.
+  CHECK(tracked::live() <= (gort_test::tsan || gort_test::asan ? 2000 : 0));
 }
 
 TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[gc_threads]") {
