@@ -133,7 +133,9 @@ struct state {
   std::uint64_t cur_goal = 0;
   bool mark_converged = false;  // the concurrent mark ended with no work left anywhere
   std::uint64_t pending_at_mark_start = 0;  // sweep::pending_bytes() in the mark-start stop
-  std::uint64_t scan_expected_next = 0;     // world mutex; what the last mark reached by marking
+  // World mutex: the part of the pacer's live heap (pace.heap_marked())
+  // that the last cycle allocated black (0 after a stop-the-world cycle).
+  std::uint64_t last_black = 0;
   bool cur_forced = false;
   // The allocation rate between cycles (pacer step 8): heap and time at the
   // end of the last cycle, and the rate measured at the start of this one.
@@ -273,10 +275,6 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
   checkmark::clear_all();
 }
 
-// What the pacer took from the last cycle (collector.hpp, for tests).
-std::mutex last_pacing_mu;
-pacing_snapshot last_pacing;  // guarded by last_pacing_mu
-
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
 sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t, bool forced) {
@@ -326,16 +324,7 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   const std::uint64_t pending = t.concurrent ? s.pending_at_mark_start : sweep::pending_bytes();
   swept.marked_bytes = swept.marked_bytes > pending ? swept.marked_bytes - pending : 0;
   s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
-  {
-    std::lock_guard g(last_pacing_mu);
-    last_pacing = {swept.marked_bytes, t.concurrent ? black : 0, s.pace.heap_goal()};
-  }
-  // The next mark's expected scan work: what marking reached, not the black
-  // bytes (allocated during the next mark, they are not scanned either).
-  {
-    const std::uint64_t reached = t.concurrent ? marked : swept.marked_bytes;
-    s.scan_expected_next = reached > pending ? reached - pending : 0;
-  }
+  s.last_black = t.concurrent ? std::min(black, swept.marked_bytes) : 0;
   s.pace.set_other_memory(other_memory(swept.marked_bytes));
   if (t.concurrent) {
     // The runway for the next trigger (pacer step 8): the program's
@@ -496,7 +485,9 @@ void start_concurrent_cycle(state& s, bool forced) {
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
   s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
-  s.mark_expected.store(std::max<std::uint64_t>(s.scan_expected_next, 1), std::memory_order_relaxed);
+  // The expected scan work: what the last mark reached, without the black
+  // bytes (allocated during that mark, they were not scanned either).
+  s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1), std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
   write_barrier_on.store(true, std::memory_order_relaxed);
@@ -1030,8 +1021,10 @@ std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_re
 bool test_fractional_only = false;
 std::uint64_t last_termination_scan_bytes() { return termination_scan_bytes.load(std::memory_order_relaxed); }
 pacing_snapshot last_cycle_pacing() {
-  std::lock_guard g(last_pacing_mu);
-  return last_pacing;
+  state& s = st();
+  lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  return {s.pace.heap_marked(), s.last_black, s.pace.heap_goal()};
 }
 
 
