@@ -116,8 +116,14 @@ void flush_own_mcache();
 //    make an unscanned object black in the next cycle.
 // 3. end_allocate_black (world stopped): clear the flag, and clear the marks
 //    of the free slots still in every mcache's current window.
+// 4. A tiny block that becomes an mcache's current block while the flag is
+//    on is marked then (in a no_stop_scope with the flag check), whenever it
+//    was popped: the tiny objects cut from it later count as allocated black.
 // Invariant while on: an object handed out since begin is marked; a free
-// slot is marked only while it sits in some mcache's current window.
+// slot is marked only while it sits in some mcache's current window; an
+// object popped before begin and not marked is held in its thread's
+// registers or frame from the pop on (mcache.hpp, "stop safety"), so that
+// thread's stack scan finds it.
 extern std::atomic<bool> allocate_black;  // written only with the world stopped
 void begin_allocate_black();
 void end_allocate_black();

@@ -269,8 +269,24 @@ void* tiny_alloc_slow(std::size_t size, std::size_t align) {
   void* block = alloc_small<tiny_span_class>();
   // Keep whichever block has more room left, as Go does.
   if (size < c.tiny_offset) {
+    // Allocate-black for the tiny block (alloc.hpp step 4): a stop may have
+    // fallen between the pop above and here. Then the block is white (it
+    // left its window before the mark start marked the free slots) and the
+    // mark start marked the old block, not this one; the objects cut from it
+    // later are handed out black, so the block must be black too. It is
+    // noscan: its mark bit is all it needs. The pop came from this class's
+    // current window, which nothing has changed since.
+    no_stop_scope no_stop;
     c.tiny = reinterpret_cast<std::uintptr_t>(block);
     c.tiny_offset = size;
+    if (allocate_black.load(std::memory_order_relaxed)) {
+      const alloc_slot& slot = c.slots[tiny_span_class];
+      const std::uintptr_t base = slot.window_base.load(std::memory_order_relaxed);
+      const std::uintptr_t idx = (c.tiny - base) / tiny_block_bytes;
+      GORT_DCHECK(c.tiny >= base && idx < 64, "tiny block {:#x} is not in its class's window at {:#x} (span {:#x})",
+                  c.tiny, base, slot.s->base);
+      mark_slots(slot.s, slot.s->window.load(std::memory_order_relaxed), std::uint64_t{1} << idx);
+    }
   }
   return block;
 }
