@@ -120,6 +120,7 @@ struct state {
   // The running concurrent cycle, for mark assists (atomic: read by every
   // allocating thread; written at mark start, with the world stopped).
   std::atomic<std::uint64_t> mark_goal{0};        // the heap goal of the cycle
+  std::atomic<std::uint64_t> mark_hard_goal{0};   // pacer::hard_goal() at mark start (pacer.hpp step 10)
   std::atomic<std::uint64_t> mark_heap_start{0};  // heap_live at mark start
   std::atomic<std::uint64_t> mark_expected{0};    // scan work expected: what the last mark reached
   std::atomic<std::uint64_t> mark_cycle{0};       // +1 at every concurrent mark start (assist credit's cycle)
@@ -484,6 +485,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   if (GORT_DEBUG) sweep::verify_all_swept();
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
+  s.mark_hard_goal.store(s.pace.hard_goal(), std::memory_order_relaxed);
   s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
   // The expected scan work: what the last mark reached, without the black
   // bytes (allocated during that mark, they were not scanned either).
@@ -766,14 +768,20 @@ void background_main() {
 }
 
 
-// A mark assist (pacer.hpp, Go's gcAssistAlloc): an allocating thread pays
-// for what it allocated since its last assist with scan work, in proportion
-// to the marking still expected per byte of runway left to the goal:
+// A mark assist (pacer.hpp step 10, Go's gcAssistAlloc): an allocating
+// thread pays for what it allocated since its last assist with scan work, in
+// proportion to the marking still expected per byte of runway left to the
+// goal:
 //     work = allocated * (expected - scanned) / (goal - heap)
-// all of what is left once the heap is past the goal. (Unlike Go, the
-// background marker's work is not credit that pays first: measured on the
-// latency benchmark, such credit let the program run to the goal and then
-// wait there for the mark, 38-55 ms worst batch against 3.7-4.6 ms without.)
+// all of what is left once the heap is past the goal. The goal and the
+// expected work move out when the mark finds more than the last one did
+// (pacer::assist_target: a live heap that grew since must not turn every
+// allocation into a bounded assist and then a wait: the latency benchmark's
+// first cycle after building its 230 MB had a 30 ms batch, waiting at 110%
+// of a goal computed from a 122 MB live heap). (Unlike Go, the background
+// marker's work is not credit that pays first: measured on the latency
+// benchmark, such credit let the program run to the goal and then wait
+// there for the mark, 38-55 ms worst batch against 3.7-4.6 ms without.)
 // One call is bounded
 // by max_assist_ns, so no allocation stalls for long: when the bound is hit
 // the heap grows past the goal, and the next runway (the heap growth during
@@ -792,18 +800,27 @@ constinit thread_local std::uint64_t tls_assist_heap = 0;    // heap_live at thi
 constinit thread_local std::uint64_t tls_assist_credit = 0;  // scan bytes done ahead, in cycle tls_assist_cycle
 constinit thread_local std::uint64_t tls_assist_cycle = 0;
 
-// Returns true if the thread is over the goal and found nothing to do: the
+// The assist pacing of the running mark for the current heap and scan work.
+pacer::assist_pace current_assist_pace(const state& s, std::uint64_t heap, std::uint64_t scanned) {
+  const std::uint64_t start = s.mark_heap_start.load(std::memory_order_relaxed);
+  return pacer::assist_target(start, s.mark_goal.load(std::memory_order_relaxed),
+                              s.mark_hard_goal.load(std::memory_order_relaxed),
+                              s.mark_expected.load(std::memory_order_relaxed), start, scanned, heap);
+}
+
+// Returns true if the thread is past the goal and found nothing to do: the
 // caller then waits for the cycle to end (Go parks such an assist).
 bool assist_mark(state& s) {
   const std::uint64_t heap = counters.heap_live.load(std::memory_order_relaxed);
   const std::uint64_t start = s.mark_heap_start.load(std::memory_order_relaxed);
-  const std::uint64_t goal = s.mark_goal.load(std::memory_order_relaxed);
-  const std::uint64_t expected = s.mark_expected.load(std::memory_order_relaxed);
   const std::uint64_t scanned = mark::scan_work_done();
+  const pacer::assist_pace pace = current_assist_pace(s, heap, scanned);
+  const std::uint64_t goal = pace.goal;
+  const std::uint64_t expected = pace.expected;
   const std::uint64_t from = std::max(tls_assist_heap, start);
   tls_assist_heap = heap;
   if (heap <= from) return false;
-  if (scanned >= expected) return heap >= goal;
+  if (scanned >= expected) return heap >= pace.soft;
   const std::uint64_t remaining = expected - scanned;
   const std::uint64_t allocated = heap - from;
   std::uint64_t work = remaining;
@@ -837,7 +854,7 @@ bool assist_mark(state& s) {
   }
   if (done > work) tls_assist_credit = done - work;
   s.assist_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
-  return none_left && heap >= goal;
+  return none_left && heap >= pace.soft;
 }
 
 // Allocation past the goal while a concurrent mark runs, with nothing left
@@ -862,13 +879,13 @@ void collect_automatic() {
   if (s.cycle_active.load(std::memory_order_acquire)) {
     if (s.marking.load(std::memory_order_acquire)) {
       const bool over_goal_with_nothing_to_do = assist_mark(s);
-      const std::uint64_t goal = s.mark_goal.load(std::memory_order_relaxed);
       // Over the goal with no work to help with (the marking is finishing),
-      // or past the hard goal, 10% over it (Go 1.18's hard heap goal: the
-      // program outruns every bounded assist): wait for the end of the
-      // cycle, in a blocking region. (At 50% over, a marker short of CPU let
-      // the heap peak 17.5% over the goal at GOGC=50 under ctest -j2.)
-      if (over_goal_with_nothing_to_do || counters.heap_live.load(std::memory_order_relaxed) > goal + goal / 10)
+      // or 10% past it (pacer.hpp step 10(b): the program outruns every
+      // bounded assist): wait for the end of the cycle, in a blocking
+      // region. (At 50% over, a marker short of CPU let the heap peak 17.5%
+      // over the goal at GOGC=50 under ctest -j2.)
+      const std::uint64_t heap = counters.heap_live.load(std::memory_order_relaxed);
+      if (over_goal_with_nothing_to_do || heap > current_assist_pace(s, heap, mark::scan_work_done()).goal)
         wait_for_mark(s);
     }
     return;

@@ -184,6 +184,29 @@ std::uint64_t pacer::goal_for(int gc_percent, std::uint64_t live_bytes, std::uin
   return saturate(goal < minimum ? minimum : goal);
 }
 
+std::uint64_t pacer::hard_goal() const {
+  if (gc_percent_ < 0 || goal_from_limit()) return goal_;
+  return saturate(u128{goal_} * static_cast<unsigned>(100 + gc_percent_) / 100);
+}
+
+pacer::assist_pace pacer::assist_target(std::uint64_t start, std::uint64_t goal, std::uint64_t hard,
+                                        std::uint64_t expected, std::uint64_t max_scan, std::uint64_t scanned,
+                                        std::uint64_t heap) {
+  assist_pace p{goal, goal, expected};
+  if (scanned > expected && heap >= goal && max_scan > expected) {  // (a)
+    std::uint64_t ext = goal;
+    if (goal > start && expected > 0) ext = saturate(u128{start} + u128{goal - start} * max_scan / expected);
+    p.soft = std::max(goal, std::min(ext, hard));
+    p.expected = max_scan;
+  }
+  p.goal = p.soft;
+  if (heap > p.soft) {  // (b)
+    p.goal = saturate(u128{p.soft} + p.soft / 10);
+    p.expected = std::max(p.expected, max_scan);
+  }
+  return p;
+}
+
 mark_workers plan_mark_workers(int cores, int running) {
   mark_workers w;
   if (cores < 1) cores = 1;

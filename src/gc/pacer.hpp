@@ -87,6 +87,32 @@
 //    An idle core turns the fractional worker into a whole one (it marks
 //    throughout: the core would be idle otherwise), as Go's idle workers
 //    take the place of a fractional one on an idle P.
+// 10. Mark assists (assist_target; Go's gcControllerState.revise). An
+//    allocating thread pays for its allocation during a mark with scan work
+//    at the rate (expected - scanned) / (goal - heap) bytes per byte, so that
+//    the expected work is done as the heap reaches the goal. The expected
+//    work is what the last mark reached, which is wrong when the live heap
+//    has grown since (a program that builds its data and then works on it).
+//    Then, as Go does:
+//    (a) once the scan work exceeds the expectation and the heap has
+//        reached the goal, the worst case is expected (every byte of the
+//        heap at mark start, max_scan), and the goal moves out in
+//        proportion, no further than the hard goal:
+//            goal' = min(start + (goal - start) * max_scan / expected, hard)
+//            hard  = goal * (1 + GOGC/100); = goal when the memory limit
+//                    sets the goal, or GOGC is off
+//        (the next cycle will need that much memory anyway, since the live
+//        heap is that large: better than a wait for the end of the mark).
+//        Go applies it as soon as the work exceeds the expectation; here
+//        only at the goal, because in steady state the work passes the
+//        expectation near the end of most marks (it leaves out the last
+//        mark's black bytes, which this mark scans), and the jump of the
+//        expected work to max_scan there made a 2-6 ms batch about once per
+//        cycle in the latency benchmark;
+//    (b) a heap already past goal' gets 10% more room, with the worst-case
+//        work: goal'' = goal' * 1.1. The collector waits for the end of the
+//        mark only past goal'' (or past goal' when no work is left to help
+//        with): the heap stays bounded.
 //
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
@@ -205,6 +231,21 @@ class pacer {
   std::uint64_t last_stack_scan() const { return last_stack_scan_; }
   std::uint64_t globals_scan() const { return globals_scan_; }
   std::uint64_t cycles() const { return cycles_; }
+
+  // Step 10's hard goal for a mark that starts now.
+  std::uint64_t hard_goal() const;
+  // Step 10: the goal and the expected scan work that assists pace against,
+  // for a mark that started at heap `start` with `goal`, `hard` (hard_goal()
+  // at its start), `expected` work and `max_scan` (the heap at its start),
+  // now that `scanned` bytes are scanned and the heap is `heap`.
+  struct assist_pace {
+    std::uint64_t soft;      // goal' of step 10: past it with no work left, wait for the mark
+    std::uint64_t goal;      // goal'' of step 10, the one assists pace against: past it, wait
+    std::uint64_t expected;  // the scan work to pace against
+  };
+  static assist_pace assist_target(std::uint64_t start, std::uint64_t goal, std::uint64_t hard,
+                                   std::uint64_t expected, std::uint64_t max_scan, std::uint64_t scanned,
+                                   std::uint64_t heap);
 
  private:
   void commit();
