@@ -791,39 +791,39 @@ TEST_CASE("pacer: assists pace against a goal that moves out when the live heap 
   constexpr std::uint64_t MB = 1 << 20;
   struct row {
     const char* what;
-    std::uint64_t start, goal, hard, expected, max_scan, scanned, heap;
+    std::uint64_t start, goal, hard, expected, scanned, heap;  // max_scan == start
     std::uint64_t soft, paced_goal, paced_expected;
   };
   const row rows[] = {
       // Below the expectation: the cycle's own goal and expectation.
-      {"steady, mid-mark", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 400 * MB, 120 * MB, 430 * MB,  //
+      {"steady, mid-mark", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 120 * MB, 430 * MB,  //
        470 * MB, 470 * MB, 200 * MB},
       // Past the expectation but below the goal: unchanged (Go would move
       // the goal here; step 10 waits for the goal).
-      {"steady, work past expectation", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 400 * MB, 210 * MB, 460 * MB,
+      {"steady, work past expectation", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 210 * MB, 460 * MB,
        470 * MB, 470 * MB, 200 * MB},
       // At the goal, past the expectation: the live heap doubled. The goal
       // moves out by max_scan / expected = 2 times its runway, the work
       // expected is the whole heap at mark start.
-      {"grown heap at the goal", 200 * MB, 240 * MB, 480 * MB, 100 * MB, 200 * MB, 150 * MB, 240 * MB,  //
+      {"grown heap at the goal", 200 * MB, 240 * MB, 480 * MB, 100 * MB, 150 * MB, 240 * MB,  //
        280 * MB, 280 * MB, 200 * MB},
       // The same, but the hard goal caps the move.
-      {"capped by the hard goal", 200 * MB, 240 * MB, 250 * MB, 100 * MB, 200 * MB, 150 * MB, 240 * MB,  //
+      {"capped by the hard goal", 200 * MB, 240 * MB, 250 * MB, 100 * MB, 150 * MB, 240 * MB,  //
        250 * MB, 250 * MB, 200 * MB},
       // Memory limit or GOGC off: hard == goal, no move; past it, 10% more
       // room with the worst-case work.
-      {"limit sets the goal", 200 * MB, 240 * MB, 240 * MB, 100 * MB, 200 * MB, 150 * MB, 241 * MB,  //
+      {"limit sets the goal", 200 * MB, 240 * MB, 240 * MB, 100 * MB, 150 * MB, 241 * MB,  //
        240 * MB, 264 * MB, 200 * MB},
       // Past the moved goal too: 10% beyond it.
-      {"past the moved goal", 200 * MB, 240 * MB, 480 * MB, 100 * MB, 200 * MB, 150 * MB, 300 * MB,  //
+      {"past the moved goal", 200 * MB, 240 * MB, 480 * MB, 100 * MB, 150 * MB, 300 * MB,  //
        280 * MB, 308 * MB, 200 * MB},
       // Past the goal, below the expectation: 10% more room, worst-case work.
-      {"past the goal, work below expectation", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 400 * MB, 150 * MB,
+      {"past the goal, work below expectation", 400 * MB, 470 * MB, 940 * MB, 200 * MB, 150 * MB,
        480 * MB, 470 * MB, 517 * MB, 400 * MB},
   };
   for (const row& r : rows) {
     INFO(r.what);
-    const auto p = pacer::assist_target(r.start, r.goal, r.hard, r.expected, r.max_scan, r.scanned, r.heap);
+    const auto p = pacer::assist_target(r.start, r.goal, r.hard, r.expected, r.scanned, r.heap);
     CHECK(p.soft == r.soft);
     CHECK(p.goal == r.paced_goal);
     CHECK(p.expected == r.paced_expected);

@@ -190,8 +190,8 @@ std::uint64_t pacer::hard_goal() const {
 }
 
 pacer::assist_pace pacer::assist_target(std::uint64_t start, std::uint64_t goal, std::uint64_t hard,
-                                        std::uint64_t expected, std::uint64_t max_scan, std::uint64_t scanned,
-                                        std::uint64_t heap) {
+                                        std::uint64_t expected, std::uint64_t scanned, std::uint64_t heap) {
+  const std::uint64_t max_scan = start;  // the worst case: every byte of the heap at mark start
   assist_pace p{goal, goal, expected};
   if (scanned > expected && heap >= goal && max_scan > expected) {  // (a)
     std::uint64_t ext = goal;

@@ -235,17 +235,16 @@ class pacer {
   // Step 10's hard goal for a mark that starts now.
   std::uint64_t hard_goal() const;
   // Step 10: the goal and the expected scan work that assists pace against,
-  // for a mark that started at heap `start` with `goal`, `hard` (hard_goal()
-  // at its start), `expected` work and `max_scan` (the heap at its start),
-  // now that `scanned` bytes are scanned and the heap is `heap`.
+  // for a mark that started at heap `start` (also its max_scan) with `goal`,
+  // `hard` (hard_goal() at its start) and `expected` work, now that
+  // `scanned` bytes are scanned and the heap is `heap`.
   struct assist_pace {
     std::uint64_t soft;      // goal' of step 10: past it with no work left, wait for the mark
     std::uint64_t goal;      // goal'' of step 10, the one assists pace against: past it, wait
     std::uint64_t expected;  // the scan work to pace against
   };
   static assist_pace assist_target(std::uint64_t start, std::uint64_t goal, std::uint64_t hard,
-                                   std::uint64_t expected, std::uint64_t max_scan, std::uint64_t scanned,
-                                   std::uint64_t heap);
+                                   std::uint64_t expected, std::uint64_t scanned, std::uint64_t heap);
 
  private:
   void commit();
