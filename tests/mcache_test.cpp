@@ -6,6 +6,7 @@
 #include <gort/gort.hpp>
 #include <gort/internal/testing.hpp>
 
+#include <bit>
 #include <set>
 #include <thread>
 
@@ -81,4 +82,41 @@ TEST_CASE("mcache: a span emptied by frees goes back to the page heap", "[mcache
   REQUIRE(testing::free_objects(objs.data(), objs.size()) == objs.size());
   CHECK(page_heap::instance().counters().spans_inuse == spans_before - 3);
   testing::verify_heap();
+}
+
+TEST_CASE("mcache: may_be_initialising names the last object popped and the window's free slots, nothing else",
+          "[mcache]") {
+  // What the checkmark pass exempts (alloc.hpp): an object its thread may
+  // still be zeroing. The owner is the caller here, so the window is stable.
+  flush_own_mcache();
+  void* obj[4];
+  for (void*& p : obj) p = gc::gc_new<payload<48>>();
+  const object_ref r = find_object(obj[0]);
+  REQUIRE(r);
+  span* s = r.s;
+  const std::uintptr_t w = s->object_index(reinterpret_cast<std::uintptr_t>(obj[0])) / 64;
+  for (void* p : obj) {
+    REQUIRE(find_object(p).s == s);
+    REQUIRE(s->object_index(reinterpret_cast<std::uintptr_t>(p)) / 64 == w);  // one window
+  }
+  REQUIRE(s->owner.load() == &tls_mcache->slots[spc48]);
+  auto maybe = [&](void* p) { return may_be_initialising(s, reinterpret_cast<std::uintptr_t>(p)); };
+  CHECK_FALSE(maybe(obj[0]));
+  CHECK_FALSE(maybe(obj[1]));
+  CHECK_FALSE(maybe(obj[2]));
+  CHECK(maybe(obj[3]));  // the last one popped
+  const alloc_slot& slot = tls_mcache->slots[spc48];
+  if (const std::uint64_t free = slot.free_bits.load()) {
+    const std::uintptr_t next_free = slot.window_base.load() + 48 * static_cast<unsigned>(std::countr_zero(free));
+    CHECK(may_be_initialising(s, next_free));  // a free slot of the current window
+    // One more allocation takes it: now it is the last, and obj[3] is not.
+    void* more = gc::gc_new<payload<48>>();
+    CHECK(reinterpret_cast<std::uintptr_t>(more) == next_free);
+    CHECK(maybe(more));
+    CHECK_FALSE(maybe(obj[3]));
+  }
+  // Once the window is retired, nothing in the span is in the middle of its
+  // allocation any more.
+  flush_own_mcache();
+  for (void* p : obj) CHECK_FALSE(maybe(p));
 }

@@ -128,6 +128,20 @@ extern std::atomic<bool> allocate_black;  // written only with the world stopped
 void begin_allocate_black();
 void end_allocate_black();
 
+// Might the object at `base` (in span s) be in the middle of its
+// allocation, its memory not yet zeroed? Only while the world is stopped.
+// A thread stopped by a signal may be anywhere in the fast path: between
+// popping an object from its window and the end of zeroing it
+// (mcache.hpp, "stop safety": the address is live first, the zeroes come
+// after), or inside alloc_large's memset. Such an object may be marked
+// (allocate-black) and held in the thread's registers, and still hold the
+// words of a dead object that used its memory before. True for the last
+// object popped from an mcache's current window, for the free slots of that
+// window (a stale stack word may point there), and for a large object being
+// zeroed. The checkmark pass does not verify what such an object, reached
+// only through a stack, points to (src/gc/checkmark.hpp).
+bool may_be_initialising(const span* s, std::uintptr_t base);
+
 // Calls f(mcache&) for every live mcache, with the registry lock held.
 template <class F>
 void for_each_mcache(F&& f);

@@ -51,9 +51,16 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
       std::atomic_ref<std::uint64_t>(s->mark_bits[0]).fetch_or(1, std::memory_order_relaxed);
     large_central().add_large(s);
     counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
+    // Published before any stop can see the span (may_be_initialising).
+    if (needzero) tls_mcache->large_zeroing = s->base;
   }
   void* p = reinterpret_cast<void*>(s->base);
-  if (needzero) std::memset(p, 0, npages * page_bytes);
+  if (needzero) {
+    std::memset(p, 0, npages * page_bytes);
+    // The zeroes before the flag's reset, as a stop would see them.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    tls_mcache->large_zeroing = 0;
+  }
   counters.large_mallocs.fetch_add(1, std::memory_order_relaxed);
   counters.large_bytes_alloc.fetch_add(npages * page_bytes, std::memory_order_relaxed);
   return p;

@@ -235,6 +235,25 @@ void end_allocate_black() {
   for_each_window([](span* s, std::size_t w, std::uint64_t free) { unmark_slots(s, w, free); });
 }
 
+bool may_be_initialising(const span* s, std::uintptr_t base) {
+  if (s->size_class == 0) {
+    bool zeroing = false;
+    for_each_mcache([&](mcache& c) { zeroing |= c.large_zeroing == base; });
+    return zeroing;
+  }
+  const alloc_slot* o = s->owner.load(std::memory_order_acquire);
+  const std::uintptr_t idx = s->object_index(base);
+  const std::size_t w = s->window.load(std::memory_order_relaxed);
+  if (o == nullptr || idx / 64 != w) return false;
+  const std::uint64_t free = o->free_bits.load(std::memory_order_relaxed);
+  const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+  if (free & bit) return true;
+  // Objects leave a window lowest first: the last one popped is the highest
+  // handed out.
+  const std::uint64_t handed_out = ~s->load_alloc_word(w) & s->valid_mask(w) & ~free;
+  return handed_out != 0 && bit == std::uint64_t{1} << (63 - std::countl_zero(handed_out));
+}
+
 rank_mutex& mcache_registry_lock() { return registry_lock; }
 mcache* mcache_registry_head() { return live_head; }
 

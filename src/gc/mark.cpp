@@ -436,8 +436,11 @@ class worker {
     // that became live after the thread's handshake, over old stack memory),
     // not a reference, when marking was concurrent. Neither reported nor
     // followed, and the object is left unchecked, so that a reference to it
-    // from the heap or a root is still reported (checkmark.hpp).
-    if (!marked && stack_source_ && concurrent_check_) return;
+    // from the heap or a root is still reported (checkmark.hpp). Nor is a
+    // marked object that its thread may still be zeroing (allocated black,
+    // its memory still holding a dead object's words: alloc.hpp,
+    // may_be_initialising): found again from the heap, it is checked then.
+    if (stack_source_ && concurrent_check_ && (!marked || may_be_initialising(s, base))) return;
     if (!checkmark::set(base)) return;
     if (!marked) report_unmarked(s, base);
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});

@@ -81,6 +81,9 @@ struct mcache {
   std::uintptr_t tiny_offset = tiny_block_bytes;// owner thread only; first free byte of it
   std::atomic<std::uint64_t> tiny_allocs{0};    // atomic; tiny requests served inside a block
   std::atomic<std::uint64_t> small_mallocs[num_size_classes] = {};  // atomic; see invariants
+  // The large object this thread is zeroing, or 0 (alloc_large). Written by
+  // the owner thread; read by others only while the world is stopped.
+  std::uintptr_t large_zeroing = 0;
   mcache* registry_next = nullptr;              // guarded by the registry lock
   mcache* registry_prev = nullptr;              // guarded by the registry lock
   bool live = false;                            // guarded by the registry lock
