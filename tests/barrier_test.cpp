@@ -6,10 +6,12 @@
 
 #include <gort/gort.hpp>
 
+#include <thread>
 #include <vector>
 
 #include "alloc/alloc.hpp"
 #include "gc/mark.hpp"
+#include "stack/stack.hpp"
 
 namespace {
 
@@ -79,6 +81,47 @@ TEST_CASE("barrier: a member store shades the old and the new value", "[barrier]
     CHECK(gc::internal::mark::grey_pending() == before + 2);
   }
   CHECK(a->next.get() == c);
+}
+
+TEST_CASE("barrier: once this thread's stack was scanned, a store shades only the old value", "[barrier]") {
+  // The hybrid barrier's "is the stack grey?" (barrier.cpp, step 2(b)): a
+  // handshake in the current scan epoch makes the stack black; a new epoch
+  // (every mark start) makes it grey again; a thread registered after the
+  // handshake stays grey. No cycle may run meanwhile: the test's own
+  // handshake would record the epoch on stacks a real mark has not scanned.
+  const int percent = gc::set_gc_percent(-1);
+  gc::collect();  // finishes a cycle in progress
+  gc::root<node> a = gc::gc_new<node>();
+  node* b = gc::gc_new<node>();
+  node* c = gc::gc_new<node>();
+  node* d = gc::gc_new<node>();
+  node* e = gc::gc_new<node>();
+  a->next = b;
+  namespace stack = gc::internal::stack;
+  stack::begin_scan_epoch();
+  CHECK_FALSE(stack::self_stack_scanned());
+  stack::handshake_each_stack([](const stack::stack_view&) {});
+  CHECK(stack::self_stack_scanned());
+  {
+    barrier_on on;
+    a->next = c;
+    CHECK(marked(b));        // deletion: always
+    CHECK_FALSE(marked(c));  // insertion: not from a black stack
+    bool other_scanned = true;
+    std::thread([&] {
+      node* f = gc::gc_new<node>();  // registers this thread, after the handshake
+      other_scanned = stack::self_stack_scanned();
+      f->next = d;
+    }).join();
+    CHECK_FALSE(other_scanned);
+    CHECK(marked(d));  // a thread registered after the handshake is grey
+    stack::begin_scan_epoch();  // the next mark: grey again
+    CHECK_FALSE(stack::self_stack_scanned());
+    a->next = e;
+    CHECK(marked(c));
+    CHECK(marked(e));
+  }
+  gc::set_gc_percent(percent);
 }
 
 TEST_CASE("barrier: constructing and copying members shades the stored value", "[barrier]") {

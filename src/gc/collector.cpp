@@ -492,6 +492,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1), std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
+  stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   write_barrier_on.store(true, std::memory_order_relaxed);
   begin_allocate_black();
   mark_cache_roots();

@@ -204,6 +204,17 @@ void handshake_each_stack(F&& f, const self_context* self = nullptr) {
       const_cast<void*>(static_cast<const void*>(std::addressof(f))), self);
 }
 
+// Scan epochs, for a write barrier that needs to know whether the storing
+// thread's stack has been scanned yet (the hybrid barrier's "is the stack
+// grey?"). begin_scan_epoch() starts a new epoch (call it with the world
+// stopped, before the handshake); handshake_each_stack records the epoch on
+// each thread it visits, the caller included, before letting it go; and
+// self_stack_scanned() is true on a registered thread whose stack a
+// handshake has visited in the current epoch. A thread registered after its
+// epoch's handshake reads false.
+void begin_scan_epoch();
+bool self_stack_scanned();
+
 // fork support. src/gc calls these from its one pthread_atfork handler:
 // atfork_prepare FIRST in the prepare handler (before it takes any
 // rank_mutex), atfork_parent / atfork_child LAST in the others. prepare

@@ -632,6 +632,25 @@ GORT_NOINLINE void visit_self(detail::stack_visitor visit, void* closure, const 
 }
 }  // namespace
 
+namespace {
+// The current scan epoch (stack.hpp). Written with the world stopped (or by
+// the handshaking thread before its handshake); atomic. Starts at 1, so a
+// new record's 0 never matches.
+std::atomic<std::uint32_t> scan_epoch{1};
+}  // namespace
+
+void begin_scan_epoch() {
+  std::uint32_t next = scan_epoch.load(std::memory_order_relaxed) + 1;
+  if (next == 0) next = 1;
+  scan_epoch.store(next, std::memory_order_release);
+}
+
+bool self_stack_scanned() {
+  const thread_info* t = tls_current;
+  return t != nullptr &&
+         t->scanned_epoch.load(std::memory_order_acquire) == scan_epoch.load(std::memory_order_acquire);
+}
+
 void detail::handshake_each_stack_erased(stack_visitor visit, void* closure, const self_context* self_ctx) {
   thread_info* self = tls_current;
   GORT_RAW_CHECK(!tls_is_stopper, .text("handshake: this thread (tid ").dec(os::gettid())
@@ -657,10 +676,12 @@ void detail::handshake_each_stack_erased(stack_visitor visit, void* closure, con
     claim_thread(t, "handshake");
     await_acknowledgements(self, sig);
     visit(closure, view_of(t, "handshake"));
+    t->scanned_epoch.store(scan_epoch.load(std::memory_order_relaxed), std::memory_order_release);
     release_thread(t, "handshake");
   }
   detail::stop_requested.store(0, std::memory_order_seq_cst);
   visit_self(visit, closure, self_ctx);
+  if (self != nullptr) self->scanned_epoch.store(scan_epoch.load(std::memory_order_relaxed), std::memory_order_release);
   tls_is_stopper = false;
   unlock_registry();
 }

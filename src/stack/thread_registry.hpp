@@ -113,6 +113,11 @@ struct thread_info {
   // 1 while it parks cooperatively, so the handler leaves it alone.
   volatile std::sig_atomic_t in_park = 0;
 
+  // The scan epoch (stack.hpp, begin_scan_epoch) in which a handshake last
+  // scanned this thread's stack: written by the handshaking thread while it
+  // holds the thread (release), read by the thread itself (acquire). 0: never.
+  std::atomic<std::uint32_t> scanned_epoch{0};
+
   // Statistics for tests. Atomic.
   std::atomic<std::uint64_t> signals_received{0};
 };
