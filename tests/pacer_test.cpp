@@ -847,3 +847,42 @@ TEST_CASE("pacer: the hard goal is (1 + GOGC/100) times the goal, or the goal un
   p.set_gc_percent(-1);
   CHECK(p.hard_goal() == p.heap_goal());
 }
+
+TEST_CASE("pacer: assists leave to the background workers what they are expected to do (step 11)", "[pacer]") {
+  using gc::internal::pacer;
+  constexpr std::uint64_t MB = 1 << 20;
+  struct row {
+    const char* what;
+    std::uint64_t remaining, allocated, goal, heap;
+    double bg_rate, alloc_rate;  // bytes per ns
+    std::uint64_t work;
+  };
+  const row rows[] = {
+      // No rates known (the first mark): step 10's rate, remaining / runway.
+      {"no rates: remaining over the runway", 200 * MB, 1 * MB, 400 * MB, 200 * MB, 0, 0, 1 * MB},
+      {"no rates, half the runway left", 100 * MB, 1 * MB, 400 * MB, 300 * MB, 0, 0, 1 * MB},
+      // Background scanning 1 byte for each 2 the program allocates: of the
+      // 200 MB runway it will scan 100 MB, of which 3/4 (75 MB) is counted.
+      {"background at half the allocation rate", 200 * MB, 1 * MB, 400 * MB, 200 * MB, 0.5, 1.0,
+       (200 * MB - 75 * MB) * 1 / 200},
+      // A background that will do all the remaining work alone: no assist.
+      {"background fast enough alone", 100 * MB, 1 * MB, 400 * MB, 200 * MB, 2.0, 1.0, 0},
+      // Near the goal the prediction shrinks with the runway: step 10's rate
+      // again, nearly (8 MB left, background 0.5: 3 MB predicted).
+      {"near the goal", 50 * MB, 1 * MB, 400 * MB, 392 * MB, 0.5, 1.0, (50 * MB - 3 * MB) / 8},
+      // At or past the goal: everything that remains.
+      {"at the goal", 50 * MB, 1 * MB, 400 * MB, 400 * MB, 0.5, 1.0, 50 * MB},
+      {"past the goal", 50 * MB, 1 * MB, 400 * MB, 450 * MB, 0.5, 1.0, 50 * MB},
+      // Never more than remains.
+      {"a large allocation", 10 * MB, 300 * MB, 400 * MB, 200 * MB, 0, 0, 10 * MB},
+  };
+  for (const row& r : rows) {
+    INFO(r.what);
+    const std::uint64_t w = pacer::assist_work(r.remaining, r.allocated, r.goal, r.heap, r.bg_rate, r.alloc_rate);
+    CHECK(w == r.work);
+    CHECK(w <= r.remaining);
+    // Never more than step 10 would ask for.
+    if (r.heap < r.goal)
+      CHECK(w <= std::min<std::uint64_t>(r.remaining, r.remaining * r.allocated / (r.goal - r.heap)));
+  }
+}

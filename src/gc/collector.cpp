@@ -125,6 +125,13 @@ struct state {
   std::atomic<std::uint64_t> mark_expected{0};    // scan work expected: what the last mark reached
   std::atomic<std::uint64_t> mark_cycle{0};       // +1 at every concurrent mark start (assist credit's cycle)
   std::atomic<std::uint64_t> assist_ns{0};        // time spent in assists this cycle (wall, as Go)
+  // For pacer.hpp step 11: when the mark started (monotonic ns), the scan
+  // work the assists did in it, and the last mark's rates (scan bytes of the
+  // background workers, heap bytes of the program, per ns; 0: none yet).
+  std::atomic<std::uint64_t> mark_start_ns{0};
+  std::atomic<std::uint64_t> assist_scan{0};
+  std::atomic<double> last_bg_rate{0};
+  std::atomic<double> last_alloc_rate{0};
   // True from the mark-start stop to the end of mark termination; written
   // under the world mutex. Atomic: read by allocating threads.
   std::atomic<bool> cycle_active{false};
@@ -491,6 +498,8 @@ void start_concurrent_cycle(state& s, bool forced) {
   // bytes (allocated during that mark, they were not scanned either).
   s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1), std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
+  s.assist_scan.store(0, std::memory_order_relaxed);
+  s.mark_start_ns.store(os::monotonic_ns(), std::memory_order_relaxed);
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   write_barrier_on.store(true, std::memory_order_relaxed);
@@ -623,6 +632,17 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
   termination_scan_bytes.store(mark::scan_work_done() - scan_before, std::memory_order_relaxed);
+  {
+    // The mark's rates, for the next mark's first assists (pacer.hpp step 11).
+    const std::uint64_t elapsed = os::monotonic_ns() - s.mark_start_ns.load(std::memory_order_relaxed);
+    const std::uint64_t assisted = s.assist_scan.load(std::memory_order_relaxed);
+    const std::uint64_t bg = scan_before > assisted ? scan_before - assisted : 0;
+    if (elapsed > 0 && t.heap_end > t.heap_start) {
+      s.last_bg_rate.store(static_cast<double>(bg) / static_cast<double>(elapsed), std::memory_order_relaxed);
+      s.last_alloc_rate.store(static_cast<double>(t.heap_end - t.heap_start) / static_cast<double>(elapsed),
+                              std::memory_order_relaxed);
+    }
+  }
   s.marking.store(false, std::memory_order_release);
   const sweep::sweep_result swept = finish_mark(s, self, t, s.cur_forced);
   s.cycle_active.store(false, std::memory_order_release);
@@ -822,11 +842,18 @@ bool assist_mark(state& s) {
   if (scanned >= expected) return past_hard_bound || heap >= pace.soft;
   const std::uint64_t remaining = expected - scanned;
   const std::uint64_t allocated = heap - from;
-  std::uint64_t work = remaining;
-  if (heap < goal) {
-    __extension__ unsigned __int128 w = static_cast<unsigned __int128>(remaining) * allocated / (goal - heap);
-    work = w > remaining ? remaining : static_cast<std::uint64_t>(w);
+  // Step 11's rates: this mark's, once it has run for 5 ms; the last
+  // mark's before (the roots and handshakes come first, and few samples).
+  const std::uint64_t now = os::monotonic_ns();
+  const std::uint64_t elapsed = now - s.mark_start_ns.load(std::memory_order_relaxed);
+  double bg_rate = s.last_bg_rate.load(std::memory_order_relaxed);
+  double alloc_rate = s.last_alloc_rate.load(std::memory_order_relaxed);
+  if (elapsed >= 5'000'000 && heap > start) {
+    const std::uint64_t assisted = s.assist_scan.load(std::memory_order_relaxed);
+    bg_rate = static_cast<double>(scanned > assisted ? scanned - assisted : 0) / static_cast<double>(elapsed);
+    alloc_rate = static_cast<double>(heap - start) / static_cast<double>(elapsed);
   }
+  std::uint64_t work = pacer::assist_work(remaining, allocated, goal, heap, bg_rate, alloc_rate);
   if (work == 0) return past_hard_bound;
   // Credit from this cycle's earlier over-assists pays first.
   const std::uint64_t cycle = s.mark_cycle.load(std::memory_order_relaxed);
@@ -853,6 +880,7 @@ bool assist_mark(state& s) {
   }
   if (done > work) tls_assist_credit = done - work;
   s.assist_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
+  if (done != 0) s.assist_scan.fetch_add(done, std::memory_order_relaxed);
   return past_hard_bound || (none_left && heap >= pace.soft);
 }
 

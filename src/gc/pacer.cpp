@@ -207,6 +207,19 @@ pacer::assist_pace pacer::assist_target(std::uint64_t start, std::uint64_t goal,
   return p;
 }
 
+std::uint64_t pacer::assist_work(std::uint64_t remaining, std::uint64_t allocated, std::uint64_t goal,
+                                 std::uint64_t heap, double bg_rate, double alloc_rate) {
+  if (heap >= goal) return remaining;
+  const std::uint64_t runway = goal - heap;
+  std::uint64_t owed = remaining;
+  if (bg_rate > 0 && alloc_rate > 0) {
+    const double predicted = 0.75 * bg_rate * static_cast<double>(runway) / alloc_rate;
+    owed = predicted >= static_cast<double>(remaining) ? 0 : remaining - static_cast<std::uint64_t>(predicted);
+  }
+  const u128 w = u128{owed} * allocated / runway;
+  return w > remaining ? remaining : static_cast<std::uint64_t>(w);
+}
+
 mark_workers plan_mark_workers(int cores, int running) {
   mark_workers w;
   if (cores < 1) cores = 1;
