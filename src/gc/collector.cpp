@@ -611,6 +611,24 @@ void concurrent_mark(state& s, const stack::self_context* self) {
 // the signal interrupted (they may be inside a barrier sequence: barrier.cpp,
 // step 3) and add_roots ranges (no barrier). The rest of the work is
 // drained, then the sweep. Returns how much heap the scavenger may keep.
+// This mark's rates so far (pacer.hpp step 11): scan bytes per ns of the
+// background workers (all the scanning but the assists'), and heap bytes
+// per ns of the program. Zeros while the heap has not grown.
+struct mark_rates {
+  double bg = 0;
+  double alloc = 0;
+};
+mark_rates measure_mark_rates(const state& s, std::uint64_t scanned, std::uint64_t heap, std::uint64_t now) {
+  mark_rates r;
+  const std::uint64_t start = s.mark_heap_start.load(std::memory_order_relaxed);
+  const std::uint64_t elapsed = now - s.mark_start_ns.load(std::memory_order_relaxed);
+  if (elapsed == 0 || heap <= start) return r;
+  const std::uint64_t assisted = s.assist_scan.load(std::memory_order_relaxed);
+  r.bg = static_cast<double>(scanned > assisted ? scanned - assisted : 0) / static_cast<double>(elapsed);
+  r.alloc = static_cast<double>(heap - start) / static_cast<double>(elapsed);
+  return r;
+}
+
 retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self) {
   lock_world(s);
   std::lock_guard g(s.world, std::adopt_lock);
@@ -632,16 +650,10 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
   termination_scan_bytes.store(mark::scan_work_done() - scan_before, std::memory_order_relaxed);
-  {
-    // The mark's rates, for the next mark's first assists (pacer.hpp step 11).
-    const std::uint64_t elapsed = os::monotonic_ns() - s.mark_start_ns.load(std::memory_order_relaxed);
-    const std::uint64_t assisted = s.assist_scan.load(std::memory_order_relaxed);
-    const std::uint64_t bg = scan_before > assisted ? scan_before - assisted : 0;
-    if (elapsed > 0 && t.heap_end > t.heap_start) {
-      s.last_bg_rate.store(static_cast<double>(bg) / static_cast<double>(elapsed), std::memory_order_relaxed);
-      s.last_alloc_rate.store(static_cast<double>(t.heap_end - t.heap_start) / static_cast<double>(elapsed),
-                              std::memory_order_relaxed);
-    }
+  // The mark's rates, for the next mark's first assists (pacer.hpp step 11).
+  if (const mark_rates r = measure_mark_rates(s, scan_before, t.heap_end, os::monotonic_ns()); r.alloc > 0) {
+    s.last_bg_rate.store(r.bg, std::memory_order_relaxed);
+    s.last_alloc_rate.store(r.alloc, std::memory_order_relaxed);
   }
   s.marking.store(false, std::memory_order_release);
   const sweep::sweep_result swept = finish_mark(s, self, t, s.cur_forced);
@@ -844,16 +856,13 @@ bool assist_mark(state& s) {
   const std::uint64_t allocated = heap - from;
   // Step 11's rates: this mark's, once it has run for 5 ms; the last
   // mark's before (the roots and handshakes come first, and few samples).
+  // The clock read here also times the assist below.
   const std::uint64_t now = os::monotonic_ns();
-  const std::uint64_t elapsed = now - s.mark_start_ns.load(std::memory_order_relaxed);
-  double bg_rate = s.last_bg_rate.load(std::memory_order_relaxed);
-  double alloc_rate = s.last_alloc_rate.load(std::memory_order_relaxed);
-  if (elapsed >= 5'000'000 && heap > start) {
-    const std::uint64_t assisted = s.assist_scan.load(std::memory_order_relaxed);
-    bg_rate = static_cast<double>(scanned > assisted ? scanned - assisted : 0) / static_cast<double>(elapsed);
-    alloc_rate = static_cast<double>(heap - start) / static_cast<double>(elapsed);
+  mark_rates rates{s.last_bg_rate.load(std::memory_order_relaxed), s.last_alloc_rate.load(std::memory_order_relaxed)};
+  if (now - s.mark_start_ns.load(std::memory_order_relaxed) >= 5'000'000) {
+    if (const mark_rates r = measure_mark_rates(s, scanned, heap, now); r.alloc > 0) rates = r;
   }
-  std::uint64_t work = pacer::assist_work(remaining, allocated, goal, heap, bg_rate, alloc_rate);
+  std::uint64_t work = pacer::assist_work(remaining, allocated, goal, heap, rates.bg, rates.alloc);
   if (work == 0) return past_hard_bound;
   // Credit from this cycle's earlier over-assists pays first.
   const std::uint64_t cycle = s.mark_cycle.load(std::memory_order_relaxed);
@@ -871,7 +880,7 @@ bool assist_mark(state& s) {
   // Wall time, as Go's gcAssistAlloc measures it: an assist runs on its
   // thread without blocking, and the thread's CPU clock is a system call
   // (perf, binary-trees: 6% of all CPU in two readings per assist).
-  const std::uint64_t t0 = os::monotonic_ns();
+  const std::uint64_t t0 = now;
   bool none_left = false;
   std::uint64_t done = 0;
   {
