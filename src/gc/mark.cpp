@@ -343,6 +343,47 @@ class worker {
     scanned_ += size;
   }
 
+  // The items popped but not yet scanned (step 2 of mark.hpp): grey objects
+  // held by the worker, as those in its buffer are.
+  struct fifo {
+    static constexpr unsigned size = 8;
+    work_item items[size];
+    unsigned head = 0, count = 0;
+    work_item take() {
+      const work_item it = items[head];
+      head = (head + 1) % size;
+      --count;
+      return it;
+    }
+  };
+  // Tops f up from the buffers, prefetching each item as it enters, and
+  // takes its oldest item into `item`; false if no work is left.
+  bool next(fifo& f, work_item& item) {
+    while (f.count < fifo::size && pop(item)) {
+      prefetch_item(item);
+      f.items[(f.head + f.count++) % fifo::size] = item;
+    }
+    if (f.count == 0) return false;
+    item = f.take();
+    return true;
+  }
+
+  // What scan(item) will read first: the object's words and, for a whole
+  // object, its span's header and the first line of each bitmap (its
+  // children are mostly in the same span). Issued as the item enters a FIFO
+  // a few items ahead of its scan (drain, drain_until): a span header that
+  // is not in cache costs as much as the object itself.
+  static void prefetch_item(const work_item& item) {
+    __builtin_prefetch(reinterpret_cast<const void*>(item.addr));
+    if (item.len & 1) {
+      const char* b = reinterpret_cast<const char*>(item.len & ~std::uintptr_t{1});
+      __builtin_prefetch(b);
+      __builtin_prefetch(b + 64);
+      __builtin_prefetch(b + offsetof_bits);
+      __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
+    }
+  }
+
   // Adds this worker's scan work to the cycle's total (read by assists).
   void flush_scanned() {
     if (scanned_ != 0) {
@@ -359,20 +400,10 @@ class worker {
   // Works until there is no grey object left anywhere (step 4 of mark.hpp).
   void drain() {
     shared_state& s = st();
-    constexpr unsigned fifo_size = 8;
-    work_item fifo[fifo_size];
-    unsigned head = 0, count = 0;
+    fifo f;
     work_item item;
     for (;;) {
-      for (;;) {
-        while (count < fifo_size && pop(item)) {
-          __builtin_prefetch(reinterpret_cast<const void*>(item.addr));
-          fifo[(head + count++) % fifo_size] = item;
-        }
-        if (count == 0) break;
-        item = fifo[head];
-        head = (head + 1) % fifo_size;
-        --count;
+      while (next(f, item)) {
         scan(item);
         balance();
         if ((++scans_ & 255) == 0) flush_scanned();
@@ -396,17 +427,21 @@ class worker {
   // anywhere (true) or the deadline
   // passes (false), leaving what it did not scan on the shared list.
   // Or until it has done `work` bytes of scanning.
+  // Items pass through a FIFO as in drain(); the ones still in it when the
+  // assist stops go back to the buffer, which is published.
   bool drain_until(std::uint64_t deadline_ns, std::uint64_t work = ~std::uint64_t{0}) {
-    work_item item;
+    fifo f;
     unsigned n = 0;
     std::uint64_t done = 0;
-    while (pop(item)) {
+    work_item item;
+    while (next(f, item)) {
       const std::uint64_t before = scanned_;
       scan(item);
       done += scanned_ - before;
       // Every 32 objects: the deadline, and a stop waiting for this thread
       // (an assist runs in a no_stop_scope: the stop would wait for it).
       if (done >= work || ((++n & 31) == 0 && (os::monotonic_ns() >= deadline_ns || stack::stop_pending()))) {
+        while (f.count != 0) push(f.take());
         publish();
         flush_scanned();
         return false;
