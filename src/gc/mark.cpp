@@ -346,7 +346,7 @@ class worker {
   // The items popped but not yet scanned (step 2 of mark.hpp): grey objects
   // held by the worker, as those in its buffer are.
   struct fifo {
-    static constexpr unsigned size = 8;
+    static constexpr unsigned size = 16;
     work_item items[size];
     unsigned head = 0, count = 0;
     work_item take() {

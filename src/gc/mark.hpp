@@ -11,13 +11,14 @@
 //    span's mark bits) and, if it was white and may hold pointers, pushes it.
 // 2. drain(): the helper threads wake and every worker pops items, scans
 //    them, and pushes what they mark. Popped items pass through a small FIFO
-//    (8 entries, in workers and in assists alike) whose entry is prefetched
+//    (16 entries, in workers and in assists alike) whose entry is prefetched
 //    as it goes in, the object's words with its span's header and bitmap
 //    lines, so that both are usually in cache by the time it is scanned
 //    (marking is a chain of cache misses otherwise; bdwgc uses the same kind
 //    of prefetch queue). The span lines matter as much as the object: on a
 //    600 MB heap the span structs do not fit in cache either (the latency
-//    benchmark's stop-the-world mark: 318 -> 215 ms of CPU, benchmarks.md).
+//    benchmark's stop-the-world mark: 318 -> 215 ms of CPU with 8 entries,
+//    and 16 do better than 8, benchmarks.md).
 //    An item is an object (scanned by its type's trace() when it has one,
 //    else conservatively, word by word) or a 128 KiB piece of a large object
 //    (so one huge array spreads over workers). A range of 32 words or more
