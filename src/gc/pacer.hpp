@@ -110,9 +110,11 @@
 //        expected work to max_scan there made a 2-6 ms batch about once per
 //        cycle in the latency benchmark;
 //    (b) a heap already past goal' gets 10% more room, with the worst-case
-//        work: goal'' = goal' * 1.1. The collector waits for the end of the
-//        mark only past goal'' (or past goal' when no work is left to help
-//        with): the heap stays bounded.
+//        work: goal'' = goal' * 1.1. An allocating thread waits for the end
+//        of the mark only past goal'': the heap stays bounded. Past goal'
+//        with no work left to help with, it waits only until the background
+//        workers have scanned what it owed (at most 1 ms; Go's parked
+//        assists, collector.cpp wait_for_scan).
 // 11. Assists leave to the background workers what they will do anyway
 //    (assist_work). Paced by step 10 alone, an assist pays as if nothing
 //    else marked: at mark start the whole expectation over the whole
