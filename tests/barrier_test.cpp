@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "alloc/alloc.hpp"
+#include "gc/barrier.hpp"
 #include "gc/mark.hpp"
 #include "stack/stack.hpp"
 
@@ -28,10 +29,21 @@ struct leaf {  // pointer-free: marked, never queued
   long value[2];
 };
 
-bool marked(const void* p) {
+// A thread's barrier buffers what it shades (barrier.cpp, step 6): the
+// checks below shade the buffer first, as a full buffer or mark termination
+// would.
+bool marked_now(const void* p) {
   gc::internal::object_ref ref = gc::internal::find_object(p);
   REQUIRE(ref);
   return ref.s->is_marked(ref.s->object_index(reinterpret_cast<std::uintptr_t>(ref.base)));
+}
+bool marked(const void* p) {
+  gc::internal::barrier::flush_own();
+  return marked_now(p);
+}
+std::size_t grey_pending() {
+  gc::internal::barrier::flush_own();
+  return gc::internal::mark::grey_pending();
 }
 
 // The flag on for the scope, as between a concurrent mark's two stops. No
@@ -41,6 +53,7 @@ bool marked(const void* p) {
 struct barrier_on {
   barrier_on() { write_barrier_on.store(true); }
   ~barrier_on() {
+    gc::internal::barrier::flush_own();
     write_barrier_on.store(false);
     gc::internal::page_heap::instance().synchronize();
     gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
@@ -61,7 +74,7 @@ TEST_CASE("barrier: with marking off, stores shade nothing", "[barrier]") {
   r = b;
   CHECK_FALSE(marked(a));
   CHECK_FALSE(marked(b));
-  CHECK(gc::internal::mark::grey_pending() == 0);
+  CHECK(grey_pending() == 0);
 }
 
 TEST_CASE("barrier: a member store shades the old and the new value", "[barrier]") {
@@ -71,14 +84,14 @@ TEST_CASE("barrier: a member store shades the old and the new value", "[barrier]
   a->next = b;
   {
     barrier_on on;
-    const std::size_t before = gc::internal::mark::grey_pending();
+    const std::size_t before = grey_pending();
     a->next = c;
     CHECK(marked(b));  // deletion (Yuasa): the overwritten value
     CHECK(marked(c));  // insertion (Dijkstra): the stored value
     CHECK_FALSE(marked(a.get()));  // the object written is not shaded
-    CHECK(gc::internal::mark::grey_pending() == before + 2);  // both may hold pointers: queued
+    CHECK(grey_pending() == before + 2);  // both may hold pointers: queued
     a->next = c;  // already grey: shaded once only
-    CHECK(gc::internal::mark::grey_pending() == before + 2);
+    CHECK(grey_pending() == before + 2);
   }
   CHECK(a->next.get() == c);
 }
@@ -149,10 +162,10 @@ TEST_CASE("barrier: pointer-free objects are marked but never queued", "[barrier
   gc::root<holder> keep(h);
   {
     barrier_on on;
-    const std::size_t before = gc::internal::mark::grey_pending();
+    const std::size_t before = grey_pending();
     h->l = l;
     CHECK(marked(l));
-    CHECK(gc::internal::mark::grey_pending() == before);
+    CHECK(grey_pending() == before);
   }
 }
 
@@ -195,6 +208,37 @@ TEST_CASE("barrier: gc::write_barrier stores into a raw slot with the barrier", 
     CHECK(marked(a));
     CHECK(marked(b));
   }
+}
+
+TEST_CASE("barrier: a registered thread buffers its shades until the buffer fills or the thread exits",
+          "[barrier]") {
+  // barrier.cpp, step 6: the values wait in the thread's buffer (mark
+  // termination shades what is left there); a full buffer is shaded at once,
+  // and so is the buffer of a thread that leaves.
+  const int percent = gc::set_gc_percent(-1);
+  gc::collect();
+  constexpr std::size_t n = 400;  // more than one buffer's worth of old values
+  std::vector<gc::root<node>> v;
+  for (std::size_t i = 0; i < n; ++i) v.emplace_back(gc::gc_new<node>());
+  gc::root<node> a = gc::gc_new<node>();
+  a->next = v[0].get();
+  gc::root<node> b = gc::gc_new<node>();
+  node* kept_by_b = gc::gc_new<node>();
+  b->next = kept_by_b;
+  {
+    barrier_on on;
+    a->next = v[1].get();
+    CHECK_FALSE(marked_now(v[0].get()));  // buffered, not yet shaded
+    for (std::size_t i = 2; i < n; ++i) a->next = v[i].get();
+    CHECK(marked_now(v[0].get()));  // the buffer filled: shaded without being asked
+    for (std::size_t i = 0; i + 1 < n; ++i) CHECK(marked(v[i].get()));
+    std::thread([&] {
+      gc::thread_scope registered;
+      b->next = nullptr;  // old value buffered in this thread's buffer
+    }).join();
+    CHECK(marked_now(kept_by_b));  // the thread shaded its buffer as it left
+  }
+  gc::set_gc_percent(percent);
 }
 
 TEST_CASE("barrier: copy_members copies like memmove and shades both sides", "[barrier]") {

@@ -16,6 +16,7 @@ const char* lock_rank_name(lock_rank r) {
     case lock_rank::roots: return "roots";
     case lock_rank::finalizer: return "finalizer";
     case lock_rank::mark_queue: return "mark_queue";
+    case lock_rank::wb_buffers: return "wb_buffers";
   }
   return "?";
 }
@@ -45,7 +46,7 @@ void lock_rank_acquire(lock_rank r) {
   const std::uint32_t not_lower = ~(bit - 1);  // ranks >= r
   if (held_ranks & not_lower) {
     int held = 31 - __builtin_clz(held_ranks & not_lower);
-    GORT_FATAL("lock order violated: acquiring '{}' while holding '{}' (order: registry < central < heap < scavenger_state < metadata < roots < finalizer < mark_queue)",
+    GORT_FATAL("lock order violated: acquiring '{}' while holding '{}' (order: registry < central < heap < scavenger_state < metadata < roots < finalizer < mark_queue < wb_buffers)",
                lock_rank_name(r), lock_rank_name(static_cast<lock_rank>(held)));
   }
   held_ranks |= bit;

@@ -36,7 +36,7 @@
 //
 // The lock order (lowest first; take them in this order only):
 //   registry < central < heap < scavenger_state < metadata < roots < finalizer
-//     < mark_queue
+//     < mark_queue < wb_buffers
 //   - registry: the list of live mcaches (src/alloc/mcache.cpp).
 //   - central:  one per span class (src/alloc/mcentral.cpp). Two central locks
 //               are never held at once.
@@ -46,6 +46,9 @@
 //   - finalizer: the destructor queue; nothing is taken under it.
 //   - mark_queue: the marker's shared work lists, also taken by the write
 //               barrier from any thread; nothing is taken under it.
+//   - wb_buffers: the list of the threads' write-barrier buffers
+//               (src/gc/barrier.cpp), taken when a thread gets or gives
+//               back its buffer; nothing is taken under it.
 //
 // Invariants: no code path holds two locks of the same rank.
 // thread_lock_state::locks is the number of rank_mutexes the thread holds or
@@ -75,6 +78,7 @@ enum class lock_rank : std::uint8_t {
   roots = 6,      // gc::root slots and gc::add_roots ranges (src/gc/roots.cpp): a leaf
   finalizer = 7,  // the destructor queue (src/gc/sweep.cpp): a leaf
   mark_queue = 8, // the marker's shared work lists (src/gc/mark.cpp): a leaf
+  wb_buffers = 9, // the write-barrier buffers' list (src/gc/barrier.cpp): a leaf
 };
 
 const char* lock_rank_name(lock_rank r);

@@ -5,7 +5,15 @@
 // The barrier. While the collector marks concurrently (write_barrier_on),
 // every store of a gc pointer into a member of a gc object or a root slot is
 //     old = *slot;  *slot = new;  shade(old);  shade(new);
-// where shade marks a white object grey (mark::shade). Allocation during
+// where shade marks a white object grey (mark::shade). A registered thread
+// does not shade at once: it appends the values to its own buffer (Go's
+// wbBuf, mwbbuf.go) and shades the whole buffer when it is full
+// (mark::shade_batch), and mark termination shades what the buffers still
+// hold, with the world stopped, before its last drain (step 6 below).
+// Shading one value at a time is a chain of three dependent cache misses
+// (page map, span, bitmap) for an old value far away in the heap; a batch
+// prefetches them a few values ahead, so the misses overlap (the latency
+// benchmark's batches inside a mark: benchmarks.md). Allocation during
 // marking is black (allocate-black, collector.cpp), and each thread's stack
 // is scanned once per cycle, at a handshake, while it runs no barrier code.
 //
@@ -67,26 +75,191 @@
 // 5. Raw T* fields in gc objects have no barrier: a program that stores
 //    them must run with GODEBUG=gcstoptheworld=1, and
 //    GODEBUG=gccheckmark=1 finds the places that break the rule.
+// 6. Buffering. A value in a thread's buffer is a shade that has not
+//    happened yet: the object it names is grey in the sense of step 1
+//    (marking is not done while it is there). Appends happen in the same
+//    no_stop_scope as the flag check (step 3), so a stop never finds half
+//    an append; mark termination shades every buffer's values (as roots of
+//    the collector's worker) before it drains and before the flag goes off,
+//    so when marking ends no buffer holds a value and the argument of
+//    steps 1-3 holds as if every shade had been immediate. A thread that
+//    unregisters or exits first shades its own buffer (the flag checked in
+//    the same scope). A thread not registered with the collector cannot be
+//    stopped, so it shades at once, as before buffering.
+//
+// Buffer states (the list and free list guarded by wb_lock, a rank_mutex;
+// a buffer's values and count written only by its thread inside a
+// no_stop_scope, and by the collector only while the world is stopped):
+//   free     -> attached   a registered thread's first barrier of a mark
+//   attached -> free       the thread unregisters or exits (values shaded)
+// Invariant: outside a concurrent mark every attached buffer is empty.
 //
 // References: Go's src/runtime/mbarrier.go (the argument above follows its
 // shape), the hybrid barrier proposal (golang/go#17503), mwbbuf.go.
+#include "gc/barrier.hpp"
+
 #include <gort/internal/barrier.hpp>
 
+#include <atomic>
+#include <cstdint>
+#include <new>
 
+#include "common/check.hpp"
 #include "common/lock.hpp"
 #include "gc/mark.hpp"
+#include "os/os.hpp"
 #include "stack/stack.hpp"
 
 namespace gc::internal {
 
 std::atomic<bool> write_barrier_on{false};
 
-void write_barrier_slow(const void* old_value, const void* new_value) noexcept {
-  no_stop_scope no_stop;  // step 3: the flag cannot change until the shades are done
-  if (!write_barrier_on.load(std::memory_order_relaxed)) return;
-  if (old_value != nullptr) mark::shade(old_value);
-  if (new_value != nullptr && !stack::self_stack_scanned()) mark::shade(new_value);  // step 2(b)
+namespace {
+
+// A thread's buffer of values to shade (step 6). 126 values: shade_batch's
+// pipeline runs over a whole buffer at once, and mark termination shades
+// at most this many per thread inside its stop.
+struct wb_buffer {
+  static constexpr unsigned capacity = 126;
+  std::uintptr_t values[capacity];
+  // Values in use. Written by the owner inside a no_stop_scope and by the
+  // collector while the world is stopped; atomic so that neither is a data
+  // race to ThreadSanitizer, which does not see the stop as ordering.
+  std::atomic<unsigned> n{0};
+  wb_buffer* next = nullptr;  // guarded by wb_lock (attached list, or free list)
+  wb_buffer* prev = nullptr;  // guarded by wb_lock (attached list only)
+};
+
+// Constant-initialised, never destroyed (threads may exit after main).
+struct wb_lists {
+  rank_mutex lock{lock_rank::wb_buffers};
+  wb_buffer* attached = nullptr;  // guarded by lock; read unlocked while the world is stopped
+  wb_buffer* free = nullptr;      // guarded by lock
+};
+constinit wb_lists lists;
+constinit thread_local wb_buffer* tls_wb = nullptr;
+
+// A free buffer, linked on the attached list. Inside the caller's
+// no_stop_scope (so no stop finds the list half linked).
+wb_buffer* attach() {
+  lock_guard g(lists.lock);
+  wb_buffer* b = lists.free;
+  if (b != nullptr) {
+    lists.free = b->next;
+  } else {
+    constexpr std::size_t chunk = 64 * 1024;
+    auto* mem = static_cast<char*>(os::map_metadata(chunk));
+    if (mem == nullptr) return nullptr;  // the caller shades at once
+    constexpr std::size_t per = chunk / sizeof(wb_buffer);
+    for (std::size_t i = 1; i < per; ++i) {
+      auto* f = new (mem + i * sizeof(wb_buffer)) wb_buffer();
+      f->next = lists.free;
+      lists.free = f;
+    }
+    b = new (mem) wb_buffer();
+  }
+  b->prev = nullptr;
+  b->next = lists.attached;
+  if (lists.attached != nullptr) lists.attached->prev = b;
+  lists.attached = b;
+  return b;
 }
+
+// Shades the buffer's values and empties it. Marking is on, inside the
+// caller's no_stop_scope.
+void flush(wb_buffer* b) {
+  const unsigned n = b->n.load(std::memory_order_relaxed);
+  mark::shade_batch(b->values, n);
+  b->n.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void write_barrier_slow(const void* old_value, const void* new_value) noexcept {
+  no_stop_scope no_stop;  // step 3: the flag cannot change until the values are buffered
+  if (!write_barrier_on.load(std::memory_order_relaxed)) return;
+  const bool shade_new = new_value != nullptr && !stack::self_stack_scanned();  // step 2(b)
+  wb_buffer* b = tls_wb;
+  if (GORT_UNLIKELY(b == nullptr)) {
+    if (stack::current_thread() != nullptr) b = tls_wb = attach();
+    if (b == nullptr) {  // not registered (step 6), or no memory for a buffer
+      if (old_value != nullptr) mark::shade(old_value);
+      if (shade_new) mark::shade(new_value);
+      return;
+    }
+  }
+  unsigned n = b->n.load(std::memory_order_relaxed);
+  if (old_value != nullptr) b->values[n++] = reinterpret_cast<std::uintptr_t>(old_value);
+  if (shade_new) b->values[n++] = reinterpret_cast<std::uintptr_t>(new_value);
+  b->n.store(n, std::memory_order_relaxed);
+  if (n + 2 > wb_buffer::capacity) flush(b);
+}
+
+namespace barrier {
+
+void flush_all_stopped() {
+  for (wb_buffer* b = lists.attached; b != nullptr; b = b->next) {
+    const unsigned n = b->n.load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    const auto lo = reinterpret_cast<std::uintptr_t>(b->values);
+    mark::scan_roots(lo, lo + n * sizeof(std::uintptr_t), "a thread's write-barrier buffer");
+    b->n.store(0, std::memory_order_relaxed);
+  }
+}
+
+void check_all_empty_stopped() {
+  for (const wb_buffer* b = lists.attached; b != nullptr; b = b->next)
+    GORT_CHECK(b->n.load(std::memory_order_relaxed) == 0,
+               "write barrier: buffer {} holds {} values outside a mark; rule broken: mark termination "
+               "shades every buffer (barrier.cpp, step 6)",
+               static_cast<const void*>(b), b->n.load(std::memory_order_relaxed));
+}
+
+void detach_thread() {
+  wb_buffer* b = tls_wb;
+  if (b == nullptr) return;
+  no_stop_scope no_stop;
+  if (write_barrier_on.load(std::memory_order_relaxed)) flush(b);
+  GORT_CHECK(b->n.load(std::memory_order_relaxed) == 0,
+             "write barrier: a thread leaves {} values in its buffer outside a mark (barrier.cpp, step 6)",
+             b->n.load(std::memory_order_relaxed));
+  tls_wb = nullptr;
+  lock_guard g(lists.lock);
+  if (b->prev != nullptr) b->prev->next = b->next;
+  else lists.attached = b->next;
+  if (b->next != nullptr) b->next->prev = b->prev;
+  b->prev = nullptr;
+  b->next = lists.free;
+  lists.free = b;
+}
+
+void flush_own() {
+  no_stop_scope no_stop;
+  if (tls_wb != nullptr && write_barrier_on.load(std::memory_order_relaxed)) flush(tls_wb);
+}
+
+void atfork_prepare() { lists.lock.lock(); }
+void atfork_parent() { lists.lock.unlock(); }
+void atfork_child() {
+  // No cycle runs across fork (collector.cpp), so every buffer is empty.
+  // Only the forking thread exists in the child: the others' buffers go to
+  // the free list, since no thread will give them back.
+  wb_buffer* keep = tls_wb;
+  for (wb_buffer* b = lists.attached; b != nullptr;) {
+    wb_buffer* next = b->next;
+    if (b != keep) {
+      b->prev = nullptr;
+      b->next = lists.free;
+      lists.free = b;
+    }
+    b = next;
+  }
+  lists.attached = keep;
+  if (keep != nullptr) keep->next = keep->prev = nullptr;
+  lists.lock.unlock();
+}
+
+}  // namespace barrier
 
 void barriered_copy(void** dst, void* const* src, std::size_t n) noexcept {
   if (n == 0 || dst == src) return;

@@ -20,6 +20,7 @@
 #include "common/godebug.hpp"
 #include <gort/internal/barrier.hpp>
 
+#include "gc/barrier.hpp"
 #include "gc/checkmark.hpp"
 #include "gc/cpu_limiter.hpp"
 #include "gc/gctrace.hpp"
@@ -502,6 +503,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.mark_start_ns.store(os::monotonic_ns(), std::memory_order_relaxed);
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
+  barrier::check_all_empty_stopped();
   write_barrier_on.store(true, std::memory_order_relaxed);
   begin_allocate_black();
   mark_cache_roots();
@@ -642,6 +644,7 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     if (!slots) mark::scan_roots(lo, hi, "an add_roots range");
   });
+  barrier::flush_all_stopped();  // the values the threads' barriers buffered (barrier.cpp, step 6)
   // What is left is what the program shaded since the last round of the
   // concurrent mark: little, unless that mark gave up (mark_converged). Waking
   // the helper threads for it costs more than it saves: the drain would wait
@@ -1011,7 +1014,10 @@ void on_slow_path() {
 
 void on_thread_started() { stack::register_thread(); }
 void on_thread_exiting() {
-  if (scope_depth == 0) stack::unregister_thread();
+  if (scope_depth == 0) {
+    barrier::detach_thread();
+    stack::unregister_thread();
+  }
 }
 void on_park() { flush_own_mcache(); }
 
@@ -1032,8 +1038,10 @@ void fork_prepare() {
   roots::atfork_prepare();
   sweep::atfork_prepare();
   mark::atfork_prepare();
+  barrier::atfork_prepare();
 }
 void fork_parent() {
+  barrier::atfork_parent();
   mark::atfork_parent();
   sweep::atfork_parent();
   roots::atfork_release();
@@ -1047,6 +1055,7 @@ void fork_child() {
   alloc_atfork_child();
   stack::atfork_child();
   mark::atfork_child();
+  barrier::atfork_child();
   scavenger::atfork_child();
   state& s = st();
   {
@@ -1221,7 +1230,10 @@ thread_scope::thread_scope() {
 }
 
 thread_scope::~thread_scope() {
-  if (--collector::scope_depth == 0 && mcache_is_empty_sentinel(tls_mcache)) stack::unregister_thread();
+  if (--collector::scope_depth == 0 && mcache_is_empty_sentinel(tls_mcache)) {
+    barrier::detach_thread();
+    stack::unregister_thread();
+  }
 }
 
 namespace {

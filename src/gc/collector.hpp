@@ -17,7 +17,8 @@
 //    nothing left to help with, wait for the end of the cycle.
 // 3. Mark termination, a short stop: scan again the threads the stop signal
 //    interrupted (they may be inside a barrier sequence) and the add_roots
-//    ranges (no barrier), drain the rest, the checkmark pass if asked, turn
+//    ranges (no barrier), shade what the threads' barrier buffers hold
+//    (barrier.cpp, step 6), drain the rest, the checkmark pass if asked, turn
 //    off the barrier and allocate-black, begin the sweep phase
 //    (src/gc/sweep.hpp), set the next goal and trigger (pacer step 8).
 // 4. Concurrent sweep, after the restart: the background thread sweeps

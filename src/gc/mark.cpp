@@ -134,31 +134,37 @@ work_buf* get_full() {
   return b;
 }
 
-// A mutator shaded an object that may hold pointers: queue it for a worker.
-void push_grey(work_item item) {
+// Appends to the grey list; false if no spare buffer was left for it.
+bool push_grey_locked(shared_state& s, work_item item) {
+  if (s.grey == nullptr && s.empty != nullptr) {
+    s.grey = s.empty;
+    s.empty = s.grey->next;
+    s.grey->next = nullptr;
+    s.grey->n = 0;
+    s.full_count.fetch_add(1, std::memory_order_release);  // the grey buffer counts as one
+  }
+  if (s.grey == nullptr) return false;
+  s.grey->items[s.grey->n++] = item;
+  if (s.grey->n == buf_items) {
+    work_buf* b = s.grey;
+    s.grey = nullptr;
+    s.full_count.fetch_sub(1, std::memory_order_relaxed);
+    put_full_locked(s, b);
+  }
+  return true;
+}
+
+// Mutators shaded objects that may hold pointers: queue them for a worker,
+// under one acquisition of the lock (more when buffers must be mapped).
+void push_grey(const work_item* items, std::size_t n) {
   shared_state& s = st();
-  for (;;) {
+  std::size_t i = 0;
+  while (i < n) {
     {
       lock_guard g(s.mu);
-      if (s.grey == nullptr && s.empty != nullptr) {
-        s.grey = s.empty;
-        s.empty = s.grey->next;
-        s.grey->next = nullptr;
-        s.grey->n = 0;
-        s.full_count.fetch_add(1, std::memory_order_release);  // the grey buffer counts as one
-      }
-      if (s.grey != nullptr) {
-        s.grey->items[s.grey->n++] = item;
-        if (s.grey->n == buf_items) {
-          work_buf* b = s.grey;
-          s.grey = nullptr;
-          s.full_count.fetch_sub(1, std::memory_order_relaxed);
-          put_full_locked(s, b);
-        }
-        return;
-      }
+      while (i < n && push_grey_locked(s, items[i])) ++i;
     }
-    put_empty(get_empty());  // no spare buffer: map more, outside the lock, and retry
+    if (i < n) put_empty(get_empty());  // no spare buffer: map more, outside the lock, and retry
   }
 }
 
@@ -623,7 +629,53 @@ void shade(const void* p) {
   const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
   if (!s->try_mark(s->object_index(base))) return;
   totals.marked.fetch_add(s->elem_size, std::memory_order_relaxed);
-  if (!s->noscan) push_grey({base, reinterpret_cast<std::uintptr_t>(s) | 1});
+  if (!s->noscan) {
+    const work_item item{base, reinterpret_cast<std::uintptr_t>(s) | 1};
+    push_grey(&item, 1);
+  }
+}
+
+void shade_batch(const std::uintptr_t* values, std::size_t n) {
+  constexpr std::size_t chunk = 128, ahead_map = 8, ahead_span = 4;
+  const std::uintptr_t lo = heap_lo.load(std::memory_order_relaxed);
+  const std::uintptr_t hi = heap_hi.load(std::memory_order_relaxed);
+  work_item grey[chunk];
+  for (std::size_t start = 0; start < n; start += chunk) {
+    const std::size_t end = std::min(n, start + chunk);
+    std::size_t ngrey = 0;
+    std::uint64_t marked = 0;
+    for (std::size_t i = start; i < end; ++i) {
+      // The pipeline: the page-map entry 8 values ahead, the span's header
+      // and bitmap lines 4 ahead (its entry is in cache by then).
+      if (i + ahead_map < end) {
+        const std::uintptr_t v = values[i + ahead_map];
+        if (v >= lo && v < hi)
+          if (arena_meta* a = arena_of(v)) __builtin_prefetch(&a->spans[page_in_arena(v)]);
+      }
+      if (i + ahead_span < end) {
+        const std::uintptr_t v = values[i + ahead_span];
+        if (v >= lo && v < hi)
+          if (const span* sp = span_of(v)) {
+            const char* b = reinterpret_cast<const char*>(sp);
+            __builtin_prefetch(b);
+            __builtin_prefetch(b + 64);
+            __builtin_prefetch(b + offsetof_bits);
+            __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
+          }
+      }
+      const std::uintptr_t v = values[i];
+      if (v < lo || v >= hi) continue;
+      const object_ref ref = find_object(v);
+      if (!ref) continue;
+      span* s = ref.s;
+      const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
+      if (!s->try_mark(s->object_index(base))) continue;
+      marked += s->elem_size;
+      if (!s->noscan) grey[ngrey++] = {base, reinterpret_cast<std::uintptr_t>(s) | 1};
+    }
+    if (marked != 0) totals.marked.fetch_add(marked, std::memory_order_relaxed);
+    if (ngrey != 0) push_grey(grey, ngrey);
+  }
 }
 
 std::size_t grey_pending() {

@@ -42,9 +42,11 @@
 //
 // Invariants
 // - Grey objects are exactly those in some work buffer or on the mutators'
-//   grey list; black ones are marked and not in a buffer (or were allocated
-//   during a concurrent mark). A pushed object is marked first, so no
-//   object is pushed twice per cycle.
+//   grey list, or named by a value in a thread's write-barrier buffer
+//   (barrier.cpp, step 6: shaded before mark termination drains); black
+//   ones are marked and not in a buffer (or were allocated during a
+//   concurrent mark). A pushed object is marked first, so no object is
+//   pushed twice per cycle.
 // - Marking allocates no malloc memory: buffers come from metadata memory
 //   (a thread stopped inside malloc may hold its lock).
 //
@@ -92,6 +94,11 @@ void set_checkmark_mode(bool on, bool after_concurrent_mark = false);
 // hold pointers queues it on the grey list, which workers drain with the
 // full buffers. Non-heap addresses are ignored.
 void shade(const void* p);
+// The same for n values at once (a thread's write-barrier buffer): the
+// metadata of each is prefetched a few values ahead, and the grey objects
+// are queued under one acquisition of the lock. Values need not be gc
+// pointers; null and non-heap values are ignored.
+void shade_batch(const std::uintptr_t* values, std::size_t n);
 // Items waiting on the shared lists (full buffers and the grey list).
 std::size_t grey_pending();
 

@@ -1,0 +1,27 @@
+// src/gc/barrier.hpp: what the collector needs of the write barrier's
+// buffers (src/gc/barrier.cpp, step 6 of its argument). The barrier itself
+// is <gort/internal/barrier.hpp> and barrier.cpp.
+#pragma once
+
+namespace gc::internal::barrier {
+
+// Mark termination, world stopped, before the last drain: shades every
+// thread's buffered values (as roots of the collector's worker) and empties
+// the buffers.
+void flush_all_stopped();
+// Mark start, world stopped: every buffer is empty (a GORT_CHECK).
+void check_all_empty_stopped();
+// The calling thread is about to unregister (or exit): shades its buffer if
+// marking is on, and gives the buffer back. No-op if it has none.
+void detach_thread();
+// Tests: shades the calling thread's buffered values now, if marking is on
+// (a barrier's effect is otherwise seen only when the buffer fills, or at
+// mark termination).
+void flush_own();
+// fork: prepare takes the buffers' lock; parent and child release it, and
+// the child keeps only its own thread's buffer.
+void atfork_prepare();
+void atfork_parent();
+void atfork_child();
+
+}  // namespace gc::internal::barrier
