@@ -1050,12 +1050,12 @@ void fork_parent() {
   st().world.unlock();
 }
 void fork_child() {
+  barrier::atfork_child();  // the last lock prepare took: released first
   sweep::atfork_child();
   roots::atfork_release();
   alloc_atfork_child();
   stack::atfork_child();
   mark::atfork_child();
-  barrier::atfork_child();
   scavenger::atfork_child();
   state& s = st();
   {
