@@ -1004,7 +1004,12 @@ void on_slow_path() {
   if (stack::current_thread() == nullptr) return;
   stack::safepoint();
   if (in_collector) return;
-  if (pacing_heap(st()) >= st().trigger.load(std::memory_order_relaxed)) collect_automatic();
+  if (pacing_heap(st()) >= st().trigger.load(std::memory_order_relaxed)) {
+    collect_automatic();
+    // An assist ends early when a stop is pending (mark.cpp, drain_until):
+    // park now rather than at the next slow path, or the stop signals.
+    stack::safepoint();
+  }
   if (sweep::queued_hint() > assist_threshold) {
     in_collector = true;
     sweep::run_destructors(assist_batch);

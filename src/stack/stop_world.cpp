@@ -12,14 +12,17 @@
 //    already: its registers were saved when it entered the region).
 // 3. Raise detail::stop_requested, the flag safepoint() polls.
 // 4. Grace period: wait up to signal_grace_ns (20 us by default; Go signals
-//    after about 5 us) for the
-//    claimed threads to park at a safepoint. Poll first, then signal: a
+//    after about 5 us), spinning when the machine has more than one core,
+//    for the claimed threads to park at a safepoint. Poll first, then signal: a
 //    thread that polls is stopped cooperatively, so the park callback
 //    flushes its allocation cache; only the stragglers get the signal.
 // 5. Send the stop signal to each thread still in must_park.
-// 6. Sleep on pending_acks until it reaches 0 (each acknowledgement
-//    decrements it; the last one wakes the stopper). After 5 s print one
-//    warning naming a thread that has not stopped (signal blocked?).
+// 6. Spin up to signal_spin_ns (more than one core), then sleep on
+//    pending_acks until it reaches 0 (each acknowledgement decrements it;
+//    the last one wakes the stopper). A futex sleep on a VM can end 100-200
+//    us after its wake-up or timeout: longer than the whole stop should be.
+//    After 5 s print one warning naming a thread that has not stopped
+//    (signal blocked?).
 // A claimed thread acknowledges exactly once, by its own CAS out of
 // must_park, in one of four places:
 //   - safepoint() (or the deferred-stop hook at its last rank_mutex unlock):
@@ -115,6 +118,8 @@ constinit std::atomic<void (*)()> park_callback{nullptr};
 // beside an allocating one on 2 cores, mean mark-start stop 0.43-0.57 ms
 // at 100 us, 0.13-0.17 ms at 20 us).
 constinit std::atomic<std::uint64_t> signal_grace_ns{20'000};
+// After the signal (step 6), how long the stopper spins before it sleeps.
+constexpr std::uint64_t signal_spin_ns = 100'000;
 
 // Registered threads inside a blocking region (outermost level). Atomic.
 constinit std::atomic<std::size_t> threads_blocking{0};
@@ -522,10 +527,16 @@ void await_acknowledgements(thread_info* self, int sig) {
   // 4. Grace period for safepoints.
   const std::uint64_t start = os::monotonic_ns();
   const std::uint64_t grace_end = start + signal_grace_ns.load(std::memory_order_relaxed);
+  // Spin where another core can run the threads being waited for: a futex
+  // sleep with a 20 us timeout returned after 127-186 us on a 2-vCPU VM, and
+  // a wake-up by the last acknowledgement came as late. With one core, the
+  // threads need it: sleep.
+  const bool spin = os::usable_cpus() > 1;
   for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
     const std::uint64_t now = os::monotonic_ns();
     if (now >= grace_end) break;
-    os::futex_wait(pending_acks, p, static_cast<std::int64_t>(grace_end - now));
+    if (spin) cpu_relax();
+    else os::futex_wait(pending_acks, p, static_cast<std::int64_t>(grace_end - now));
   }
 
   // 5. Signal the threads that have not parked.
@@ -541,6 +552,8 @@ void await_acknowledgements(thread_info* self, int sig) {
 
   // 6. Wait for every acknowledgement.
   bool warned = false;
+  const std::uint64_t spin_end = os::monotonic_ns() + (spin ? signal_spin_ns : 0);
+  while (pending_acks.load(std::memory_order_acquire) != 0 && os::monotonic_ns() < spin_end) cpu_relax();
   for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
     os::futex_wait(pending_acks, p, 100'000'000);
     if (!warned && os::monotonic_ns() - start > stuck_warning_ns) {
