@@ -21,7 +21,9 @@
 //    and 16 do better than 8, benchmarks.md).
 //    An item is an object (scanned by its type's trace() when it has one,
 //    else conservatively, word by word) or a 128 KiB piece of a large object
-//    (so one huge array spreads over workers). A range of 32 words or more
+//    (so one huge array spreads over workers); a mark assist scans at most
+//    16 KiB of a piece at once and pushes the rest back, so that one piece
+//    cannot hold it past its time bound. A range of 32 words or more
 //    (a large object's piece, a stack) is scanned through a 16-word ring
 //    that prefetches each candidate word's page-map entry, then its span's
 //    header and bitmaps, before marking it (mark.cpp, scan_range_pipelined).
