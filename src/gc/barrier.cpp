@@ -89,7 +89,7 @@
 //    the same scope). A thread not registered with the collector cannot be
 //    stopped, so it shades at once, as before buffering.
 //
-// Buffer states (the list and free list guarded by wb_lock, a rank_mutex;
+// Buffer states (the list and free list guarded by lists.lock, a rank_mutex;
 // a buffer's values and count written only by its thread inside a
 // no_stop_scope, and by the collector only while the world is stopped):
 //   free     -> attached   a registered thread's first barrier of a mark
@@ -128,8 +128,8 @@ struct wb_buffer {
   // collector while the world is stopped; atomic so that neither is a data
   // race to ThreadSanitizer, which does not see the stop as ordering.
   std::atomic<unsigned> n{0};
-  wb_buffer* next = nullptr;  // guarded by wb_lock (attached list, or free list)
-  wb_buffer* prev = nullptr;  // guarded by wb_lock (attached list only)
+  wb_buffer* next = nullptr;  // guarded by lists.lock (attached list, or free list)
+  wb_buffer* prev = nullptr;  // guarded by lists.lock (attached list only)
 };
 
 // Constant-initialised, never destroyed (threads may exit after main).
@@ -175,9 +175,7 @@ void flush(wb_buffer* b) {
   b->n.store(0, std::memory_order_relaxed);
 }
 
-}  // namespace
-
-namespace {
+// The barrier's work, inside its no_stop_scope (step 3).
 void buffer_values(const void* old_value, const void* new_value) {
   no_stop_scope no_stop;  // step 3: the flag cannot change until the values are buffered
   if (!write_barrier_on.load(std::memory_order_relaxed)) return;
