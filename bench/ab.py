@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Alternated A/B runs of benchmark binaries on a noisy machine.
+
+Runs each binary in turn, `rounds` times over (A B C A B C ...), under
+/usr/bin/time, and prints per binary the median of every figure: wall and
+user seconds, peak RSS (MB = 10^6 bytes), the `key=value` fields the program
+prints on stdout (the latency benchmark's), and, for the "*stw" kinds, the
+mean background mark CPU of the last 6 cycles in gctrace (ms). Alternation
+matters more than the number of rounds on a shared VM: two binaries run one
+after the other see the same host.
+
+  bench/ab.py ROUNDS KIND BIN...     KIND: lat | latstw | bt | btstw
+
+lat runs BIN with no argument (bench/latency), bt runs BIN 21
+(bench/binarytrees); the *stw kinds add GODEBUG=gctrace=1,gcstoptheworld=1."""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+
+def run(binary, kind):
+    env = dict(os.environ)
+    args = [binary] + (["21"] if kind.startswith("bt") else [])
+    if kind.endswith("stw"):
+        env["GODEBUG"] = "gctrace=1,gcstoptheworld=1"
+    p = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %M"] + args, capture_output=True, text=True, env=env)
+    t = re.search(r"TIME ([\d.]+) ([\d.]+) (\d+)", p.stderr)
+    if p.returncode != 0 or t is None:
+        raise RuntimeError("%s failed (%d): %s" % (binary, p.returncode, p.stderr[-2000:]))
+    d = {"wall": float(t.group(1)), "user": float(t.group(2)), "rss": int(t.group(3)) * 1024 / 1e6}
+    if kind.endswith("stw"):
+        marks = [float(m) for m in re.findall(r"ms clock, [\d.]+\+[\d.]+/([\d.]+)/", p.stderr)]
+        if marks:
+            d["markcpu"] = sum(marks[-6:]) / len(marks[-6:])
+    for k, v in re.findall(r"(\w+)=([\d.]+)", p.stdout):
+        if k != "cycles":
+            d[k] = float(v)
+    return d
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[2] not in ("lat", "latstw", "bt", "btstw"):
+        sys.exit(__doc__)
+    rounds, kind, bins = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    results = {b: [] for b in bins}
+    for _ in range(rounds):
+        for b in bins:
+            results[b].append(run(b, kind))
+    for b in bins:
+        keys = results[b][0].keys()
+        print(b, " ".join("%s=%.4g" % (k, statistics.median(r[k] for r in results[b])) for k in keys))
+
+
+if __name__ == "__main__":
+    main()
