@@ -608,11 +608,6 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   t.idle_cpu_ns = idle_ns;
 }
 
-// Part 3, by the marking thread: mark termination, a short stop, taken under
-// the world mutex. What the barrier cannot cover is scanned again: threads
-// the signal interrupted (they may be inside a barrier sequence: barrier.cpp,
-// step 3) and add_roots ranges (no barrier). The rest of the work is
-// drained, then the sweep. Returns how much heap the scavenger may keep.
 // This mark's rates so far (pacer.hpp step 11): scan bytes per ns of the
 // background workers (all the scanning but the assists'), and heap bytes
 // per ns of the program. Zeros while the heap has not grown.
@@ -631,6 +626,12 @@ mark_rates measure_mark_rates(const state& s, std::uint64_t scanned, std::uint64
   return r;
 }
 
+// Part 3, by the marking thread: mark termination, a short stop, taken under
+// the world mutex. What the barrier cannot cover is scanned again: threads
+// the signal interrupted (they may be inside a barrier sequence: barrier.cpp,
+// step 3) and add_roots ranges (no barrier); the values left in the
+// threads' barrier buffers are shaded (step 6). The rest of the work is
+// drained, then the sweep. Returns how much heap the scavenger may keep.
 retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self) {
   lock_world(s);
   std::lock_guard g(s.world, std::adopt_lock);

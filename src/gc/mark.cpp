@@ -33,6 +33,16 @@ constexpr std::uintptr_t oblet_bytes = 128 * 1024;
 constexpr std::uintptr_t assist_piece_bytes = 16 * 1024;
 constexpr int max_helpers = 7;
 
+// The lines marking reads from span s first: its header (two lines) and the
+// first line of each bitmap (alloc and mark bits, whichever array is which).
+GORT_ALWAYS_INLINE void prefetch_span_lines(const span* s) {
+  const char* b = reinterpret_cast<const char*>(s);
+  __builtin_prefetch(b);
+  __builtin_prefetch(b + 64);
+  __builtin_prefetch(b + offsetof_bits);
+  __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
+}
+
 struct work_buf {
   work_buf* next = nullptr;
   std::size_t n = 0;
@@ -266,13 +276,7 @@ class worker {
       if (a == nullptr) continue;
       __builtin_prefetch(&a->spans[page_in_arena(v)]);
       if (count >= half) {
-        if (const span* s = span_of(ring[(pos - half) % ring_size])) {
-          const char* b = reinterpret_cast<const char*>(s);
-          __builtin_prefetch(b);
-          __builtin_prefetch(b + 64);
-          __builtin_prefetch(b + offsetof_bits);
-          __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
-        }
+        if (const span* s = span_of(ring[(pos - half) % ring_size])) prefetch_span_lines(s);
       }
       if (count == ring_size) {
         mark_word(ring[pos]);
@@ -385,13 +389,7 @@ class worker {
   // is not in cache costs as much as the object itself.
   static void prefetch_item(const work_item& item) {
     __builtin_prefetch(reinterpret_cast<const void*>(item.addr));
-    if (item.len & 1) {
-      const char* b = reinterpret_cast<const char*>(item.len & ~std::uintptr_t{1});
-      __builtin_prefetch(b);
-      __builtin_prefetch(b + 64);
-      __builtin_prefetch(b + offsetof_bits);
-      __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
-    }
+    if (item.len & 1) prefetch_span_lines(reinterpret_cast<const span*>(item.len & ~std::uintptr_t{1}));
   }
 
   // Adds this worker's scan work to the cycle's total (read by assists).
@@ -644,17 +642,7 @@ void set_checkmark_mode(bool on, bool after_concurrent_mark) { root_w.set_checki
 
 void shade(const void* p) {
   const auto v = reinterpret_cast<std::uintptr_t>(p);
-  if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) return;
-  const object_ref ref = find_object(v);
-  if (!ref) return;
-  span* s = ref.s;
-  const auto base = reinterpret_cast<std::uintptr_t>(ref.base);
-  if (!s->try_mark(s->object_index(base))) return;
-  totals.marked.fetch_add(s->elem_size, std::memory_order_relaxed);
-  if (!s->noscan) {
-    const work_item item{base, reinterpret_cast<std::uintptr_t>(s) | 1};
-    push_grey(&item, 1);
-  }
+  shade_batch(&v, 1);
 }
 
 void shade_batch(const std::uintptr_t* values, std::size_t n) {
@@ -677,13 +665,7 @@ void shade_batch(const std::uintptr_t* values, std::size_t n) {
       if (i + ahead_span < end) {
         const std::uintptr_t v = values[i + ahead_span];
         if (v >= lo && v < hi)
-          if (const span* sp = span_of(v)) {
-            const char* b = reinterpret_cast<const char*>(sp);
-            __builtin_prefetch(b);
-            __builtin_prefetch(b + 64);
-            __builtin_prefetch(b + offsetof_bits);
-            __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
-          }
+          if (const span* sp = span_of(v)) prefetch_span_lines(sp);
       }
       const std::uintptr_t v = values[i];
       if (v < lo || v >= hi) continue;
