@@ -9,10 +9,11 @@ mean background mark CPU of the last 6 cycles in gctrace (ms). Alternation
 matters more than the number of rounds on a shared VM: two binaries run one
 after the other see the same host.
 
-  bench/ab.py ROUNDS KIND BIN...     KIND: lat | latstw | bt | btstw
+  bench/ab.py ROUNDS KIND BIN...     KIND: lat | latstw | lattrace | bt | btstw | bttrace
 
 lat runs BIN with no argument (bench/latency), bt runs BIN 21
-(bench/binarytrees); the *stw kinds add GODEBUG=gctrace=1,gcstoptheworld=1."""
+(bench/binarytrees); the *stw kinds add GODEBUG=gctrace=1,gcstoptheworld=1,
+the *trace kinds GODEBUG=gctrace=1."""
 
 import os
 import re
@@ -26,6 +27,8 @@ def run(binary, kind):
     args = [binary] + (["21"] if kind.startswith("bt") else [])
     if kind.endswith("stw"):
         env["GODEBUG"] = "gctrace=1,gcstoptheworld=1"
+    if kind.endswith("trace"):
+        env["GODEBUG"] = "gctrace=1"
     p = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %M"] + args, capture_output=True, text=True, env=env)
     t = re.search(r"TIME ([\d.]+) ([\d.]+) (\d+)", p.stderr)
     if p.returncode != 0 or t is None:
@@ -35,6 +38,15 @@ def run(binary, kind):
         marks = [float(m) for m in re.findall(r"ms clock, [\d.]+\+[\d.]+/([\d.]+)/", p.stderr)]
         if marks:
             d["markcpu"] = sum(marks[-6:]) / len(marks[-6:])
+    if kind.endswith("trace"):
+        stops = []
+        for a, c in re.findall(r"^gc \d+ @[\d.]+s \d+%: ([\d.]+)\+[\d.]+\+([\d.]+) ms clock", p.stderr, re.M):
+            stops += [float(a) * 1000, float(c) * 1000]
+        if stops:
+            stops.sort()
+            d["stopmax"] = stops[-1]
+            d["stopp90"] = stops[int(0.9 * (len(stops) - 1))]
+            d["stops100"] = sum(1 for x in stops if x >= 100)
     for k, v in re.findall(r"(\w+)=([\d.]+)", p.stdout):
         if k != "cycles":
             d[k] = float(v)
@@ -42,7 +54,7 @@ def run(binary, kind):
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[2] not in ("lat", "latstw", "bt", "btstw"):
+    if len(sys.argv) < 4 or sys.argv[2] not in ("lat", "latstw", "lattrace", "bt", "btstw", "bttrace"):
         sys.exit(__doc__)
     rounds, kind, bins = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     results = {b: [] for b in bins}

@@ -337,6 +337,7 @@ void alloc_atfork_parent() {
 
 void alloc_atfork_child() {
   alloc_atfork_parent();
+  page_heap::instance().atfork_child();
   // Only the forking thread exists now. Flush and retire every other cache.
   mcache* others = nullptr;
   {

@@ -74,6 +74,7 @@ void page_heap::set_page_map_locked(span* s, bool all_pages) {
 }
 
 void page_heap::list_add_locked(span* s) {
+  ++free_spans_;
   if (s->npages < short_lists) {
     free_short_[s->npages].push_front(s);
     nonempty_[s->npages / 64] |= std::uint64_t{1} << (s->npages % 64);
@@ -83,6 +84,7 @@ void page_heap::list_add_locked(span* s) {
 }
 
 void page_heap::list_remove_locked(span* s) {
+  --free_spans_;
   span_list::remove(s);
   if (s->npages < short_lists && free_short_[s->npages].empty())
     nonempty_[s->npages / 64] &= ~(std::uint64_t{1} << (s->npages % 64));
@@ -115,7 +117,7 @@ void page_heap::insert_free_locked(span* s) {
   free_pages_ += s->npages;
   s->state.store(span_state::free, std::memory_order_release);
   if (span* l = span_of(s->base - 1); l && l != s && l->state.load(std::memory_order_relaxed) == span_state::free &&
-                                      l->end() == s->base) {
+                                      !l->releasing && l->end() == s->base) {
     list_remove_locked(l);
     l->npages += s->npages;
     l->needzero = l->needzero || s->needzero;
@@ -123,7 +125,7 @@ void page_heap::insert_free_locked(span* s) {
     s = l;
   }
   if (span* r = span_of(s->end()); r && r != s && r->state.load(std::memory_order_relaxed) == span_state::free &&
-                                   r->base == s->end()) {
+                                   !r->releasing && r->base == s->end()) {
     list_remove_locked(r);
     s->npages += r->npages;
     s->needzero = s->needzero || r->needzero;
@@ -311,57 +313,133 @@ void page_heap::meta_table_free_locked(span* s) {
 
 // ---- scavenging ------------------------------------------------------------------
 
-std::size_t page_heap::scavenge_span_locked(span* s, std::size_t want, bool use_madv_free) {
-  // Release maximal runs of not-yet-released pages; a run ends at a released
-  // page, at an arena boundary (each arena has its own bitmap), or once
-  // `want` bytes are covered.
-  std::size_t released = 0;
-  std::uintptr_t run = 0;  // start of the current run, or 0
-  auto flush = [&](std::uintptr_t end) {
+namespace {
+// Are all 64 pages of bitmap word i / 64 released, with [p, p + 64 pages)
+// inside the span? Then a walk skips them in one step (the background
+// scavenger looks often at free spans that are mostly released).
+bool whole_word_released(const arena_meta* a, std::size_t i, std::uintptr_t p, std::uintptr_t end) {
+  return i % 64 == 0 && a->scavenged[i / 64] == ~std::uint64_t{0} && p + 64 * page_bytes <= end;
+}
+}  // namespace
+
+// Step 5(a): the first free span, long runs first, with a page not yet
+// returned to the OS; nullptr if there is none.
+span* page_heap::find_unreleased_locked() {
+  auto unreleased = [](const span* s) {
+    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
+      const arena_meta* a = arena_of(p);
+      const std::size_t i = page_in_arena(p);
+      if (whole_word_released(a, i, p, s->end())) {
+        p += 63 * page_bytes;
+        continue;
+      }
+      if (!((a->scavenged[i / 64] >> (i % 64)) & 1)) return true;
+    }
+    return false;
+  };
+  span* found = nullptr;
+  auto visit = [&](span* s) {
+    if (found == nullptr && unreleased(s)) found = s;
+  };
+  free_long_.for_each(visit);
+  for (std::size_t n = short_lists - 1; n > 0 && found == nullptr; --n) {
+    if ((nonempty_[n / 64] >> (n % 64)) & 1) free_short_[n].for_each(visit);
+  }
+  return found;
+}
+
+// Step 5(a): marks up to `want` bytes (whole pages) of s's unreturned pages
+// as returned, as at most max_release_runs runs; a run ends at a returned
+// page or at an arena boundary (each arena has its own bitmap). Returns the
+// bytes marked, which heap_released now counts.
+std::size_t page_heap::mark_released_locked(span* s, std::size_t want, page_run* runs, std::size_t& nruns) {
+  std::size_t marked = 0;
+  nruns = 0;
+  std::uintptr_t run = 0;  // start of the open run, or 0
+  auto close = [&](std::uintptr_t end) {
     if (run != 0) {
-      os::release(reinterpret_cast<void*>(run), end - run, use_madv_free);
-      released += end - run;
+      runs[nruns++] = {run, end - run};
+      marked += end - run;
       run = 0;
     }
   };
   for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
     arena_meta* a = arena_of(p);
-    std::size_t i = page_in_arena(p);
-    std::uint64_t bit = std::uint64_t{1} << (i % 64);
-    if (i == 0) flush(p);
-    // 64 pages already released: skip them in one step (the background
-    // scavenger calls this often, over mostly released free spans).
-    if (i % 64 == 0 && a->scavenged[i / 64] == ~std::uint64_t{0} && p + 64 * page_bytes <= s->end()) {
-      flush(p);
+    const std::size_t i = page_in_arena(p);
+    const std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    if (i == 0) close(p);
+    if (nruns == max_release_runs) break;
+    if (whole_word_released(a, i, p, s->end())) {
+      close(p);
       p += 63 * page_bytes;
       continue;
     }
     if (a->scavenged[i / 64] & bit) {
-      flush(p);
+      close(p);
       continue;
     }
+    if (nruns == max_release_runs) break;
     a->scavenged[i / 64] |= bit;
     if (run == 0) run = p;
-    if (released + (p + page_bytes - run) >= want) {
-      flush(p + page_bytes);
-      return released;
+    if (marked + (p + page_bytes - run) >= want) {
+      close(p + page_bytes);
+      break;
     }
   }
-  flush(s->end());
-  return released;
+  close(s->end());  // an open run: nruns < max_release_runs (a run opens only then)
+  c_.heap_released += marked;
+  return marked;
 }
 
 std::size_t page_heap::release(std::size_t bytes) {
   const bool use_madv_free = godebug().madvdontneed == 0;  // read before locking: may print a warning
-  lock_guard g(lock_);
   std::size_t released = 0;
-  auto visit = [&](span* s) {
-    if (released < bytes) released += scavenge_span_locked(s, bytes - released, use_madv_free);
-  };
-  free_long_.for_each(visit);
-  for (std::size_t n = short_lists - 1; n > 0 && released < bytes; --n) free_short_[n].for_each(visit);
-  c_.heap_released += released;
+  while (released < bytes) {
+    span* s;
+    {
+      lock_guard g(lock_);
+      s = find_unreleased_locked();
+      if (s == nullptr) break;
+      list_remove_locked(s);
+      s->releasing = true;
+      releasing_.push_back(s);
+      ++free_spans_;
+    }
+    // Steps 5(a) and 5(b), a piece at a time: s is ours until step 5(c).
+    for (;;) {
+      page_run runs[max_release_runs];
+      std::size_t nruns = 0;
+      std::size_t got;
+      {
+        lock_guard g(lock_);
+        got = mark_released_locked(s, std::min(bytes - released, release_piece_pages * page_bytes), runs, nruns);
+      }
+      for (std::size_t r = 0; r < nruns; ++r)
+        os::release(reinterpret_cast<void*>(runs[r].base), runs[r].bytes, use_madv_free);
+      released += got;
+      if (got == 0 || released >= bytes) break;
+    }
+    lock_guard g(lock_);
+    put_back_released_locked(s);
+  }
   return released;
+}
+
+// Step 5(c).
+void page_heap::put_back_released_locked(span* s) {
+  span_list::remove(s);
+  --free_spans_;
+  s->releasing = false;
+  free_pages_ -= s->npages;  // insert_free_locked counts them again
+  insert_free_locked(s);
+}
+
+void page_heap::atfork_child() {
+  // A release that another thread of the parent was in the middle of: its
+  // span goes back to the free lists (pages it had marked but not yet
+  // returned hold old data, which their spans' needzero already says).
+  lock_guard g(lock_);
+  while (span* s = releasing_.front()) put_back_released_locked(s);
 }
 
 // ---- counters and verification -----------------------------------------------------
@@ -369,8 +447,7 @@ std::size_t page_heap::release(std::size_t bytes) {
 page_heap_counters page_heap::counters() {
   lock_guard g(lock_);
   page_heap_counters out = c_;
-  out.free_spans = free_long_.size();
-  for (std::size_t n = 1; n < short_lists; ++n) out.free_spans += free_short_[n].size();
+  out.free_spans = free_spans_;
   return out;
 }
 
@@ -383,7 +460,8 @@ void page_heap::verify() {
     GORT_CHECK(span_of(s->base) == s && span_of(s->end() - page_bytes) == s,
                "free span [{:#x}, {:#x}): page map does not point at it at its first and last page", s->base, s->end());
     span* l = span_of(s->base - 1);
-    GORT_CHECK(!(l && l->state.load(std::memory_order_relaxed) == span_state::free && l->end() == s->base),
+    GORT_CHECK(s->releasing || !(l && l->state.load(std::memory_order_relaxed) == span_state::free &&
+                                 !l->releasing && l->end() == s->base),
                "free spans [{:#x}, {:#x}) and [{:#x}, {:#x}) are adjacent: coalescing missed them", l ? l->base : 0,
                l ? l->end() : 0, s->base, s->end());
     pages += s->npages;
@@ -405,6 +483,15 @@ void page_heap::verify() {
     GORT_CHECK(s->npages >= short_lists, "span of {} pages on the long free list", s->npages);
     check(s);
   });
+  std::uint64_t spans = 0;
+  for (std::size_t n = 1; n < short_lists; ++n) spans += free_short_[n].size();
+  spans += free_long_.size();
+  releasing_.for_each([&](span* s) {
+    GORT_CHECK(s->releasing, "span [{:#x}, {:#x}) is on the releasing list without its flag", s->base, s->end());
+    check(s);
+  });
+  spans += releasing_.size();
+  GORT_CHECK(spans == free_spans_, "{} free spans on the lists but free_spans is {}", spans, free_spans_);
   GORT_CHECK(pages == free_pages_, "free lists hold {} pages but free_pages is {}", pages, free_pages_);
   GORT_CHECK(c_.heap_sys == c_.heap_inuse + free_pages_ * page_bytes,
              "heap_sys {} != heap_inuse {} + idle {}", c_.heap_sys, c_.heap_inuse, free_pages_ * page_bytes);

@@ -18,15 +18,30 @@
 //    contiguous ones for a huge object), commit the old reservation's rest as
 //    free memory, and continue there. Each committed range enters through
 //    free(), so it coalesces with its neighbours.
-// 5. Scavenging (release, release_all): walk free spans, largest first, and
-//    madvise the pages not yet returned, marking them in the arena's
-//    scavenged bitmap. alloc() clears those bits (the pages come back into
-//    use by being touched) and keeps heap_released exact.
+// 5. Scavenging (release, release_all), in pieces of at most
+//    release_piece_pages, so that the heap lock is never held across a
+//    madvise (a 256 KiB MADV_DONTNEED, with its TLB shootdown, took 87-272 us
+//    on a 2-vCPU VM; an allocating thread waiting for the lock meanwhile
+//    held off a stop of the world just as long). For each piece:
+//    (a) under the lock, find a free span with pages not yet returned
+//        (long runs first, then short runs from the longest), move it from
+//        its free list to releasing_ (span.releasing = true: alloc cannot
+//        take it and free() does not coalesce with it), and mark up to a
+//        piece's worth of its unreturned pages in the arena's scavenged
+//        bitmap, remembering them as runs (heap_released counts them now);
+//    (b) without the lock, madvise those runs;
+//    (c) under the lock, put the span back through the free path, which
+//        coalesces it with neighbours freed meanwhile.
+//    alloc() clears the scavenged bits of the pages it hands out (they come
+//    back into use by being touched) and keeps heap_released exact.
 //
 // Invariants (heap lock held):
 //   heap_sys == heap_inuse + heap_idle, where heap_idle == pages in free spans
+//     (on the free lists, or on releasing_ while step 5(b) runs)
 //   heap_released == pages with a scavenged bit set, all of them in free spans
-//   no two free spans are adjacent (coalescing is complete)
+//   free_spans == spans on the free lists and on releasing_
+//   no two free spans on the free lists are adjacent (coalescing is complete);
+//     a span on releasing_ may have free neighbours until step 5(c)
 //
 // Reference: Go's mheap.go (allocSpan, freeSpan, grow); the older Go 1.11
 // treap-free design for the free lists; Go's mgcscavenge.go for scavenging.
@@ -88,6 +103,9 @@ class page_heap {
 
   void lock_for_fork() { lock_.lock_for_fork(); }
   void unlock_for_fork() { lock_.unlock_for_fork(); }
+  // fork child, after unlock_for_fork: spans a parent's thread was releasing
+  // go back to the free lists.
+  void atfork_child();
 
   // Calls f(span*) for every span struct ever made (any state: callers check
   // state). Only while the world is stopped, or with no other thread
@@ -116,7 +134,14 @@ class page_heap {
   void list_remove_locked(span* s);
   span* take_run_locked(std::size_t npages);
   std::size_t clear_scavenged_locked(std::uintptr_t base, std::size_t npages);
-  std::size_t scavenge_span_locked(span* s, std::size_t want, bool use_madv_free);
+  struct page_run {
+    std::uintptr_t base, bytes;
+  };
+  static constexpr std::size_t release_piece_pages = 64;  // 512 KiB per lock round (step 5)
+  static constexpr std::size_t max_release_runs = 16;
+  span* find_unreleased_locked();
+  std::size_t mark_released_locked(span* s, std::size_t want, page_run* runs, std::size_t& nruns);
+  void put_back_released_locked(span* s);
   void set_page_map_locked(span* s, bool all_pages);
   obj_meta* meta_table_alloc_locked(int size_class);
   void meta_table_free_locked(span* s);
@@ -130,6 +155,8 @@ class page_heap {
   rank_mutex lock_{lock_rank::heap};
   span_list free_short_[short_lists];  // guarded by lock_; index = npages
   span_list free_long_;                // guarded by lock_; npages >= 128
+  span_list releasing_;                // guarded by lock_; free spans whose pages release() is returning (step 5)
+  std::uint64_t free_spans_ = 0;       // guarded by lock_; spans on the free lists and releasing_
   std::uint64_t nonempty_[2] = {};     // guarded by lock_; bit n: free_short_[n] non-empty
   std::uintptr_t cur_ = 0;             // guarded by lock_; next uncommitted byte of the reservation
   std::uintptr_t cur_end_ = 0;         // guarded by lock_; end of the current reservation

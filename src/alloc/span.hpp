@@ -60,6 +60,10 @@ struct span {
   bool noscan = false;
   std::atomic<span_state> state{span_state::dead};
   bool needzero = false;          // heap lock; memory may hold old data
+  // Heap lock. A free span taken off the free lists while page_heap::release
+  // returns some of its pages to the OS without the lock: nothing may
+  // allocate it or coalesce it with a neighbour meanwhile (page_heap.hpp, step 5).
+  bool releasing = false;
   // The sweep state of the span against heap_sweepgen (sg, alloc.hpp), as in
   // Go's mspan.sweepgen. Atomic; see mcentral.hpp for the transitions:
   //   sweepgen == sg - 2   unswept: the alloc bits still hold the objects
