@@ -241,6 +241,38 @@ TEST_CASE("barrier: a registered thread buffers its shades until the buffer fill
   gc::set_gc_percent(percent);
 }
 
+TEST_CASE("barrier: a thread asked to flush shades its buffer at its next slow path", "[barrier]") {
+  // barrier.cpp, step 7: the collector asks (request_flush); each thread
+  // shades its own buffer at its next barrier or allocation slow path, and
+  // all_flushed says when every buffer holding values has.
+  const int percent = gc::set_gc_percent(-1);
+  gc::collect();
+  gc::root<node> a = gc::gc_new<node>();
+  gc::root<node> old1 = gc::gc_new<node>();
+  gc::root<node> old2 = gc::gc_new<node>();
+  gc::root<node> other = gc::gc_new<node>();
+  a->next = old1.get();
+  {
+    barrier_on on;
+    a->next = nullptr;  // old1 buffered
+    CHECK_FALSE(marked_now(old1.get()));
+    CHECK(gc::internal::barrier::all_flushed());  // nothing asked yet
+    gc::internal::barrier::request_flush();
+    CHECK_FALSE(gc::internal::barrier::all_flushed());  // this thread holds a value
+    // An allocation slow path flushes: allocate until a refill happens.
+    for (int i = 0; i < 1000 && !marked_now(old1.get()); ++i) gc::gc_new<leaf>();
+    CHECK(marked_now(old1.get()));
+    CHECK(gc::internal::barrier::all_flushed());
+    // A barrier after a request flushes at once, the new values with the old.
+    a->next = old2.get();
+    gc::internal::barrier::request_flush();
+    a->next = other.get();  // the barrier's slow path: old2 and everything before it shaded
+    CHECK(marked_now(old2.get()));
+    CHECK(gc::internal::barrier::all_flushed());
+  }
+  gc::set_gc_percent(percent);
+}
+
 TEST_CASE("barrier: copy_members copies like memmove and shades both sides", "[barrier]") {
   struct array {
     gc::member<node> items[8];

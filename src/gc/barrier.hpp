@@ -18,6 +18,15 @@ void detach_thread();
 // (a barrier's effect is otherwise seen only when the buffer fills, or at
 // mark termination).
 void flush_own();
+// Step 7 of barrier.cpp, the ragged flush. The collector, marking
+// concurrently with no work left: asks every thread to shade its buffer.
+void request_flush();
+// A registered thread at a slow path (allocation refill): shades its buffer
+// if the collector asked since its last flush. Cheap when it did not.
+void flush_if_requested();
+// Has every attached buffer that holds values flushed since the last
+// request? (Takes the buffers' lock.)
+bool all_flushed();
 // fork: prepare takes the buffers' lock; parent and child release it, and
 // the child keeps only its own thread's buffer.
 void atfork_prepare();

@@ -558,6 +558,11 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   // it marks for its share of each slice and sleeps for the rest.
   constexpr std::uint64_t slice_ns = 1'000'000;
   constexpr std::uint64_t max_assist_wait_ns = 50'000'000;
+  // Once no work is left, the threads shade their write-barrier buffers
+  // themselves (barrier.cpp, step 7), so that mark termination does not
+  // have to inside its stop; waited for at most this long.
+  constexpr std::uint64_t max_ragged_flush_ns = 1'000'000;
+  std::uint64_t ragged_since = 0;  // when the flush was requested; 0: not yet
   std::uint64_t waited_ns = 0;
   s.mark_converged = false;
   for (;;) {
@@ -595,8 +600,29 @@ void concurrent_mark(state& s, const stack::self_context* self) {
       continue;
     }
     if (mark::mark_quiescent()) {
-      s.mark_converged = true;
-      break;
+      if (ragged_since == 0) {
+        barrier::request_flush();
+        ragged_since = os::monotonic_ns();
+        continue;
+      }
+      // Wait for the flushes (without a drain, which wakes the helpers, per
+      // look), then drain what they shaded; quiescent after that (what they
+      // shaded is visible here: all_flushed acquires each buffer's epoch),
+      // the mark has converged.
+      bool flushed = barrier::all_flushed();
+      if (flushed && mark::mark_quiescent()) {
+        s.mark_converged = true;
+        break;
+      }
+      while (!flushed && os::monotonic_ns() - ragged_since < max_ragged_flush_ns) {
+        for (int i = 0; i < 64; ++i) cpu_relax();
+        flushed = barrier::all_flushed();
+      }
+      if (!flushed) {  // a thread made no slow-path call in time: mark termination shades its buffer
+        s.mark_converged = mark::mark_quiescent();
+        if (s.mark_converged) break;
+      }
+      continue;
     }
     if (waited_ns >= max_assist_wait_ns) break;
     const clock::time_point w0 = clock::now();
@@ -1004,6 +1030,7 @@ constexpr std::size_t assist_batch = 64;
 void on_slow_path() {
   if (stack::current_thread() == nullptr) return;
   stack::safepoint();
+  barrier::flush_if_requested();  // barrier.cpp, step 7
   if (in_collector) return;
   if (pacing_heap(st()) >= st().trigger.load(std::memory_order_relaxed)) {
     collect_automatic();
