@@ -247,7 +247,8 @@ TEST_CASE("barrier: a thread asked to flush shades its buffer at its next slow p
   // all_flushed says when every buffer holding values has.
   const int percent = gc::set_gc_percent(-1);
   gc::collect();
-  gc::root<node> a = gc::gc_new<node>();
+  node* a = gc::gc_new<node>();
+  gc::root<node> keep_a(a);
   gc::root<node> old1 = gc::gc_new<node>();
   gc::root<node> old2 = gc::gc_new<node>();
   gc::root<node> other = gc::gc_new<node>();

@@ -208,16 +208,20 @@ bool sweep_finished() {
          sweeps_active.load(std::memory_order_acquire) == 0;
 }
 
-void begin_sweep_phase() {
+void begin_sweep_phase(bool others_may_sweep) {
   GORT_CHECK(sweeps_active.load(std::memory_order_relaxed) == 0,
              "begin_sweep_phase: {} spans are still being swept (sweep termination did not finish)",
              sweeps_active.load(std::memory_order_relaxed));
-  for (int spc = 0; spc < num_span_classes; ++spc)
-    if (has_central(spc)) central(spc).lock_for_fork();
+  if (others_may_sweep) {
+    for (int spc = 0; spc < num_span_classes; ++spc)
+      if (has_central(spc)) central(spc).lock_for_fork();
+  }
   heap_sweepgen.fetch_add(2, std::memory_order_relaxed);
   sweep_cursor.store(0, std::memory_order_release);
-  for (int spc = num_span_classes - 1; spc >= 0; --spc)
-    if (has_central(spc)) central(spc).unlock_for_fork();
+  if (others_may_sweep) {
+    for (int spc = num_span_classes - 1; spc >= 0; --spc)
+      if (has_central(spc)) central(spc).unlock_for_fork();
+  }
 }
 
 }  // namespace gc::internal

@@ -218,6 +218,10 @@ void lock_world(state& s) {
 // The thread running a cycle or destructors must not start another from an
 // allocation inside it.
 constinit thread_local bool in_collector = false;
+// True on the background collector thread, the one thread that sweeps
+// while another may have stopped the world (sweep_background is not
+// stopped: the thread is unregistered).
+constinit thread_local bool on_background_thread = false;
 constinit thread_local int scope_depth = 0;
 
 // gort's memory that is neither live objects nor free heap pages, for the
@@ -302,7 +306,7 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   const std::uint64_t black = t.heap_end > t.heap_start ? t.heap_end - t.heap_start : 0;
   // The sweep phase begins: the spans mcaches own are swept here; the rest
   // after the world restarts (concurrent), or here too (stop-the-world).
-  sweep::begin_phase();
+  sweep::begin_phase(/*others_may_sweep=*/!on_background_thread);
   // Owned spans are swept by their owners, except in a forced cycle
   // (gc::collect() promises a finished sweep) and in stop-the-world mode.
   if (forced || !t.concurrent) sweep::sweep_owned_now();
@@ -805,6 +809,7 @@ void wake_finalizer(state& s) {
 // and runs each as a cycle. Unregistered: it is never stopped, and holds no
 // gc pointer of its own.
 void background_main() {
+  on_background_thread = true;
   state& s = st();
   std::uint64_t seen = 0;
   for (;;) {

@@ -221,8 +221,8 @@ sweep_result totals() {
   return r;
 }
 
-void begin_phase() {
-  begin_sweep_phase();
+void begin_phase(bool others_may_sweep) {
+  begin_sweep_phase(others_may_sweep);
   phase_totals.freed_objects.store(0, std::memory_order_relaxed);
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
   phase_totals.queued.store(0, std::memory_order_relaxed);

@@ -75,7 +75,9 @@ sweep_result totals();
 
 // World stopped, after marking (and after the checkmark pass): starts the
 // sweep phase (src/alloc's begin_sweep_phase) and resets the totals.
-void begin_phase();
+// others_may_sweep: false only when the caller is the one thread that
+// sweeps while the world is stopped (the collector's background thread).
+void begin_phase(bool others_may_sweep);
 // The allocator's hook for an owned span (alloc_hooks::sweep_owned_span):
 // its owner sweeps it at its first window change of the phase, around the
 // window word it had at mark termination (step 3).
