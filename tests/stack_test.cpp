@@ -774,12 +774,15 @@ std::pair<int, std::string> run_helper(const char* stop_signal, const char* mode
 
 // Hidden ([.]): run only by run_helper. GORT_STACK_HELPER names what to do:
 // "urg" / "usr2": expect that stop signal and stop a spinning thread with it;
-// "preinstall": install a program handler for SIGURG first (must abort).
+// "preinstall": install a program handler for SIGURG first (must abort);
+// "replace": replace gort's handler after it is installed (the first stop
+// that has to signal must abort).
 TEST_CASE("stack: helper for the GORT_STOP_SIGNAL tests", "[.][stack_helper]") {
   const char* mode_env = std::getenv("GORT_STACK_HELPER");
   const std::string mode = mode_env ? mode_env : "";
   if (mode == "preinstall") std::signal(SIGURG, ignore_signal);
   stk::register_thread();
+  if (mode == "replace") std::signal(SIGURG, ignore_signal);
   const int expected = mode == "usr2" ? SIGUSR2 : SIGURG;
   REQUIRE(stk::testing::stop_signal() == expected);
   slot s;
@@ -828,6 +831,18 @@ TEST_CASE("stack: a program handler on the stop signal aborts with a message nam
   CHECK(status == 128 + SIGABRT);
   CHECK(err.find("gort: fatal error: ") == 0);
   CHECK(err.find("SIGURG") != std::string::npos);
+  CHECK(err.find("GORT_STOP_SIGNAL=SIGUSR2") != std::string::npos);
+}
+
+TEST_CASE("stack: a program that replaces gort's stop handler later aborts at the first stop that signals",
+          "[stack]") {
+  // The handler is checked only when a thread has to be signalled (a stop
+  // that needs no signal makes no system call for it): the spinner here
+  // never reaches a safepoint.
+  auto [status, err] = run_helper(nullptr, "replace");
+  CHECK(status == 128 + SIGABRT);
+  CHECK(err.find("gort: fatal error: ") == 0);
+  CHECK(err.find("the handler of SIGURG") != std::string::npos);
   CHECK(err.find("GORT_STOP_SIGNAL=SIGUSR2") != std::string::npos);
 }
 

@@ -83,7 +83,7 @@ thread_info* register_thread() {
              "register_thread: thread {} holds or is acquiring {} runtime lock(s) (rank_mutex); register threads "
              "before taking any, or a stop of the world could deadlock",
              tid, runtime_locks_held());
-  init_stop_machinery();
+  unblock_stop_signal();
   std::call_once(exit_key_once, [] {
     exit_key = os::create_thread_exit_key(unregister_at_exit);
     GORT_CHECK(exit_key >= 0, "register_thread: pthread_key_create failed (too many thread-specific keys)");

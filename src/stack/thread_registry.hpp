@@ -162,6 +162,10 @@ void unlock_registry();
 // Chooses the stop signal and installs its handler and the deferred-stop
 // hook, once. Never called inside a stop (it may print a warning).
 void init_stop_machinery();
+// init_stop_machinery, then unblocks the stop signal in the calling thread
+// (a thread registering: the stop may signal it). A stopper needs neither
+// the signal nor the system call.
+void unblock_stop_signal();
 // True on the thread between its stop_the_world and start_the_world.
 bool calling_thread_is_stopper();
 // Resets the stop state in a fork child (single-threaded, registry locked).
