@@ -323,9 +323,10 @@ bool whole_word_released(const arena_meta* a, std::size_t i, std::uintptr_t p, s
 }  // namespace
 
 // Step 5(a): the first free span, long runs first, with a page not yet
-// returned to the OS; nullptr if there is none.
-span* page_heap::find_unreleased_locked() {
-  auto unreleased = [](const span* s) {
+// returned to the OS, and in *page the first such page; nullptr if there is
+// none.
+span* page_heap::find_unreleased_locked(std::uintptr_t* page) {
+  auto first_unreleased = [](const span* s) -> std::uintptr_t {
     for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
       const arena_meta* a = arena_of(p);
       const std::size_t i = page_in_arena(p);
@@ -333,19 +334,48 @@ span* page_heap::find_unreleased_locked() {
         p += 63 * page_bytes;
         continue;
       }
-      if (!((a->scavenged[i / 64] >> (i % 64)) & 1)) return true;
+      if (!((a->scavenged[i / 64] >> (i % 64)) & 1)) return p;
     }
-    return false;
+    return 0;
   };
   span* found = nullptr;
   auto visit = [&](span* s) {
-    if (found == nullptr && unreleased(s)) found = s;
+    if (found == nullptr && (*page = first_unreleased(s)) != 0) found = s;
   };
   free_long_.for_each(visit);
   for (std::size_t n = short_lists - 1; n > 0 && found == nullptr; --n) {
     if ((nonempty_[n / 64] >> (n % 64)) & 1) free_short_[n].for_each(visit);
   }
   return found;
+}
+
+// Step 5(a): takes [lo, hi) out of the free span s (on its free list) as a
+// span of its own, off every list; the parts of s before and after it stay
+// on the free lists as spans of their own. nullptr, with nothing changed,
+// if no span struct can be had for them.
+span* page_heap::carve_locked(span* s, std::uintptr_t lo, std::uintptr_t hi) {
+  span* head = nullptr;
+  span* tail = nullptr;
+  if (lo > s->base && (head = new_span_locked()) == nullptr) return nullptr;
+  if (hi < s->end() && (tail = new_span_locked()) == nullptr) {
+    if (head != nullptr) free_span_struct_locked(head);
+    return nullptr;
+  }
+  list_remove_locked(s);
+  auto part = [&](span* p, std::uintptr_t base, std::uintptr_t end) {
+    p->base = base;
+    p->npages = (end - base) / page_bytes;
+    p->needzero = s->needzero;
+    p->state.store(span_state::free, std::memory_order_release);
+    set_page_map_locked(p, false);
+    list_add_locked(p);
+  };
+  if (head != nullptr) part(head, s->base, lo);
+  if (tail != nullptr) part(tail, hi, s->end());
+  s->base = lo;
+  s->npages = (hi - lo) / page_bytes;
+  set_page_map_locked(s, false);
+  return s;
 }
 
 // Step 5(a): marks up to `want` bytes (whole pages) of s's unreturned pages
@@ -395,30 +425,26 @@ std::size_t page_heap::release(std::size_t bytes) {
   const bool use_madv_free = godebug().madvdontneed == 0;  // read before locking: may print a warning
   std::size_t released = 0;
   while (released < bytes) {
+    page_run runs[max_release_runs];
+    std::size_t nruns = 0;
     span* s;
     {
       lock_guard g(lock_);
-      s = find_unreleased_locked();
+      std::uintptr_t page = 0;
+      s = find_unreleased_locked(&page);
       if (s == nullptr) break;
-      list_remove_locked(s);
+      // One piece, from the first page to return: only it is off the free
+      // lists while the lock is dropped.
+      const std::size_t pages = std::min(release_piece_pages, (s->end() - page) / page_bytes);
+      s = carve_locked(s, page, page + pages * page_bytes);
+      if (s == nullptr) break;  // no memory for a span struct: keep what is left
       s->releasing = true;
       releasing_.push_back(s);
       ++free_spans_;
+      released += mark_released_locked(s, bytes - released, runs, nruns);
     }
-    // Steps 5(a) and 5(b), a piece at a time: s is ours until step 5(c).
-    for (;;) {
-      page_run runs[max_release_runs];
-      std::size_t nruns = 0;
-      std::size_t got;
-      {
-        lock_guard g(lock_);
-        got = mark_released_locked(s, std::min(bytes - released, release_piece_pages * page_bytes), runs, nruns);
-      }
-      for (std::size_t r = 0; r < nruns; ++r)
-        os::release(reinterpret_cast<void*>(runs[r].base), runs[r].bytes, use_madv_free);
-      released += got;
-      if (got == 0 || released >= bytes) break;
-    }
+    for (std::size_t r = 0; r < nruns; ++r)  // step 5(b)
+      os::release(reinterpret_cast<void*>(runs[r].base), runs[r].bytes, use_madv_free);
     lock_guard g(lock_);
     put_back_released_locked(s);
   }

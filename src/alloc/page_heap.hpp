@@ -24,11 +24,13 @@
 //    on a 2-vCPU VM; an allocating thread waiting for the lock meanwhile
 //    held off a stop of the world just as long). For each piece:
 //    (a) under the lock, find a free span with pages not yet returned
-//        (long runs first, then short runs from the longest), move it from
-//        its free list to releasing_ (span.releasing = true: alloc cannot
-//        take it and free() does not coalesce with it), and mark up to a
-//        piece's worth of its unreturned pages in the arena's scavenged
-//        bitmap, remembering them as runs (heap_released counts them now);
+//        (long runs first, then short runs from the longest), carve the
+//        piece that starts at its first such page out of it as a span of
+//        its own (the rest stays on the free lists), put that on releasing_
+//        (span.releasing = true: alloc cannot take it and free() does not
+//        coalesce with it), and mark its unreturned pages in the arena's
+//        scavenged bitmap, remembering them as runs (heap_released counts
+//        them now);
 //    (b) without the lock, madvise those runs;
 //    (c) under the lock, put the span back through the free path, which
 //        coalesces it with neighbours freed meanwhile.
@@ -139,7 +141,8 @@ class page_heap {
   };
   static constexpr std::size_t release_piece_pages = 64;  // 512 KiB per lock round (step 5)
   static constexpr std::size_t max_release_runs = 16;
-  span* find_unreleased_locked();
+  span* find_unreleased_locked(std::uintptr_t* page);
+  span* carve_locked(span* s, std::uintptr_t lo, std::uintptr_t hi);
   std::size_t mark_released_locked(span* s, std::size_t want, page_run* runs, std::size_t& nruns);
   void put_back_released_locked(span* s);
   void set_page_map_locked(span* s, bool all_pages);
