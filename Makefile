@@ -8,6 +8,8 @@
 #   make bench   Release benchmarks against glibc, mimalloc and jemalloc,
 #                binary-trees against Go, Boehm GC, glibc, mimalloc, jemalloc,
 #                and latency under a large live heap against Go and Boehm GC
+#                (with what a signal and a system call cost here, against
+#                which its stops of the world read)
 #   make clean
 #
 # Builds live under build/<name>; set JOBS to change build parallelism.
@@ -72,6 +74,7 @@ bench: deps-bench
 	python3 bench/binarytrees/run.py --build build/release --depth 21
 	cmake --build build/release -j $(JOBS) --target latency
 	python3 bench/latency/run.py --build build/release
+	./build/release/bench/latency/signal_latency
 
 clean:
 	rm -rf build
