@@ -63,7 +63,11 @@ def main():
             results[b].append(run(b, kind))
     for b in bins:
         keys = results[b][0].keys()
-        print(b, " ".join("%s=%.4g" % (k, statistics.median(r[k] for r in results[b])) for k in keys))
+        def fmt(k):
+            vals = [r[k] for r in results[b]]
+            spread = " [%.4g..%.4g]" % (min(vals), max(vals)) if k in ("stopmax", "worst_us") else ""
+            return "%s=%.4g%s" % (k, statistics.median(vals), spread)
+        print(b, " ".join(fmt(k) for k in keys))
 
 
 if __name__ == "__main__":
