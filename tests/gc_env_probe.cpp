@@ -24,7 +24,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <regex>
+#include <thread>
+#include <vector>
 #include <string>
 #include <unistd.h>
 
@@ -131,6 +134,47 @@ int main(int argc, char** argv) {
     }
     std::fputs(err.c_str(), stdout);
     return lines == 3 ? 0 : fail("expected 3 lines, got " + std::to_string(lines));
+  }
+  if (mode == "gctrace2") {
+    // GODEBUG=gctrace=2: each gctrace line is followed by the stops line;
+    // a registered thread that spins without safe points must be signalled
+    // at every stop, and the parts of each stop add up to its total (each
+    // printed figure is truncated on its own: within one us per part).
+    std::atomic<bool> quit{false}, running{false};
+    std::thread spinner([&] {
+      gc::thread_scope registered;
+      running = true;
+      volatile unsigned long x = 0;
+      while (!quit.load(std::memory_order_relaxed)) x = x + 1;
+    });
+    while (!running.load()) std::this_thread::yield();
+    std::string err = capture_stderr([] {
+      for (int i = 0; i < 3; ++i) gc::collect();
+    });
+    quit = true;
+    spinner.join();
+    std::regex trace(gc::internal::gctrace_line_regex), stops(gc::internal::gctrace_stops_line_regex);
+    std::vector<std::string> lines;
+    for (std::size_t start = 0; start < err.size();) {
+      std::size_t nl = err.find('\n', start);
+      lines.push_back(err.substr(start, nl - start));
+      start = nl == std::string::npos ? err.size() : nl + 1;
+    }
+    std::fputs(err.c_str(), stdout);
+    if (lines.size() != 6) return fail("expected 6 lines, got " + std::to_string(lines.size()));
+    for (std::size_t i = 0; i < lines.size(); i += 2) {
+      std::smatch m;
+      if (!std::regex_match(lines[i], trace)) return fail("not a gctrace line: " + lines[i]);
+      if (!std::regex_match(lines[i + 1], m, stops)) return fail("not a stops line: " + lines[i + 1]);
+      if (m[1].str() != std::to_string(i / 2 + 1)) return fail("the stops line names another cycle: " + lines[i + 1]);
+      if (!m[2].matched) return fail("gc::collect() runs a concurrent cycle, not this: " + lines[i + 1]);
+      auto n = [&](int g) { return std::stol(m[g].str()); };
+      if (n(4) < 1 || n(11) < 1) return fail("the spinning thread was not signalled at both stops: " + lines[i + 1]);
+      const long start_parts = n(3) + n(6) + n(7) + n(8), term_parts = n(10) + n(13) + n(14) + n(15) + n(17) + n(18);
+      if (start_parts > n(2) || n(2) > start_parts + 4) return fail("the start stop's parts do not add up: " + lines[i + 1]);
+      if (term_parts > n(9) || n(9) > term_parts + 6) return fail("termination's parts do not add up: " + lines[i + 1]);
+    }
+    return 0;
   }
   if (mode == "gomemlimit") {
     const std::int64_t limit = std::int64_t{48} << 20;

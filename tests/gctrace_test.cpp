@@ -274,3 +274,46 @@ TEST_CASE("gctrace: every formatted line matches the regex", "[gctrace]") {
     bytes = bytes * 3 / 2 + 300'000;
   }
 }
+
+TEST_CASE("gctrace: gctrace=2's stops line says where each stop went, and its parts add up", "[gctrace]") {
+  std::regex re(gctrace_stops_line_regex);
+  gc_cycle_record r;
+  r.cycle = 7;
+  r.concurrent = true;
+  r.sweep_term_clock_ns = 12'345;
+  r.mark_term_clock_ns = 38'999;
+  r.start_stop.threads_ns = 3'100;
+  r.start_stop.phase_ns[0] = 2'000;  // sweep
+  r.start_stop.phase_ns[1] = 6'900;  // setup
+  r.term_stop.threads_ns = 9'000;
+  r.term_stop.signalled = 1;
+  r.term_stop.deferred = 2;
+  r.term_stop.phase_ns[0] = 4'500;   // rescan
+  r.term_stop.phase_ns[1] = 2'000;   // buffers
+  r.term_stop.phase_ns[2] = 999;     // drain
+  r.term_drained_bytes = 4096;
+  r.term_sweep_ns = 18'000;
+  const std::string line = gctrace_stops_line(r);
+  CHECK(line ==
+        "gc 7 stops (us): start 12 = threads 3 (0 signalled, 0 deferred) + sweep 2 + setup 6 + other 0; "
+        "termination 38 = threads 9 (1 signalled, 2 deferred) + rescan 4 + buffers 2 + drain 0 (4096 B) + sweep 18 "
+        "+ other 4");
+  CHECK(std::regex_match(line, re));
+
+  gc_cycle_record w;  // stop-the-world: one stop, the three clock figures
+  w.cycle = 3;
+  w.sweep_term_clock_ns = 5'000;
+  w.mark_clock_ns = 1'200'000;
+  w.mark_term_clock_ns = 300'000;
+  w.start_stop.threads_ns = 4'000;
+  w.start_stop.signalled = 2;
+  const std::string stw = gctrace_stops_line(w);
+  CHECK(stw == "gc 3 stop (us): 1505 = threads 4 (2 signalled, 0 deferred) + sweep termination 1 + mark 1200 + "
+               "sweep 300 + other 0");
+  CHECK(std::regex_match(stw, re));
+
+  // Parts larger than the total (clocks read in a different order) never
+  // make "other" negative.
+  r.term_sweep_ns = 100'000;
+  CHECK(gctrace_stops_line(r).find("+ other 0") != std::string::npos);
+}

@@ -28,8 +28,8 @@ struct godebug_settings {
   int madvdontneed = 1;
 
   // gctrace=1: one line on stderr per collection, in Go's format
-  // (docs/gctrace.md, src/gc/gctrace.hpp). gctrace=2 is accepted, as Go
-  // accepts it, and for now prints the same as 1.
+  // (docs/gctrace.md, src/gc/gctrace.hpp). gctrace=2 adds a line of gort's
+  // own per collection: where each stop of the world's time went.
   int gctrace = 0;
   // gcstoptheworld=1: every collection marks with the world stopped (no
   // concurrent mark); 2 also sweeps with the world stopped, as in Go.

@@ -61,7 +61,19 @@ struct cycle_timing {
   std::uint64_t mark_cpu_ns = 0;  // concurrent: the CPU time of dedicated and fractional marking
   std::uint64_t idle_cpu_ns = 0;  // concurrent: the CPU time of marking on idle cores
   bool concurrent = false;
+  // gctrace=2: where the stops went (gctrace.hpp, step 4).
+  gc_cycle_record::stop_parts start_stop, term_stop;
+  std::uint64_t term_sweep_ns = 0;
+  std::uint64_t term_drained_bytes = 0;  // scan work done inside mark termination
 };
+
+// The stop just made, for gctrace=2: how long the threads took to stop.
+void record_stop_threads(gc_cycle_record::stop_parts& p) {
+  const stack::stop_stats st = stack::last_stop_stats();
+  p.threads_ns = st.wait_ns;
+  p.signalled = st.signalled;
+  p.deferred = st.deferred;
+}
 
 // A thread started on the first request, that then waits for requests and
 // serves each (requests arriving while it works are served by one more
@@ -400,7 +412,12 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     r.globals_bytes = roots::range_bytes();
     r.procs = static_cast<std::uint64_t>(procs);
     r.forced = forced;
-    emit_gctrace(r);
+    r.concurrent = t.concurrent;
+    r.start_stop = t.start_stop;
+    r.term_stop = t.term_stop;
+    r.term_sweep_ns = t.term_sweep_ns;
+    r.term_drained_bytes = t.term_drained_bytes;
+    emit_gctrace(r, godebug().gctrace >= 2);
   }
 }
 
@@ -412,6 +429,7 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   t.heap_start = t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
   const std::uint64_t goal = s.pace.heap_goal();
   stack::stop_the_world();
+  record_stop_threads(t.start_stop);
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept();
   t.stop1_ns = ns_since(t.t0);
@@ -493,8 +511,12 @@ void start_concurrent_cycle(state& s, bool forced) {
       s.alloc_rate_per_ns = static_cast<double>(t.heap_start - s.last_end_heap) / static_cast<double>(since);
   }
   stack::stop_the_world();
+  record_stop_threads(t.start_stop);
+  const std::uint64_t p0 = os::monotonic_ns();
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept();
+  const std::uint64_t p1 = os::monotonic_ns();
+  t.start_stop.phase_ns[0] = p1 - p0;
   mark::begin_cycle();
   s.mark_goal.store(s.cur_goal, std::memory_order_relaxed);
   s.mark_hard_goal.store(s.pace.hard_goal(), std::memory_order_relaxed);
@@ -514,6 +536,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.pending_at_mark_start = sweep::pending_bytes();
   s.cycle_active.store(true, std::memory_order_release);
   s.marking.store(true, std::memory_order_release);
+  t.start_stop.phase_ns[1] = os::monotonic_ns() - p1;
   t.stop1_ns = ns_since(t.t0);  // the stop ends as the restart begins (see run_cycle_stw)
   stack::start_the_world();
 }
@@ -668,6 +691,8 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   cycle_timing& t = s.cur;
   const clock::time_point t2 = clock::now();
   stack::stop_the_world();
+  record_stop_threads(t.term_stop);
+  const std::uint64_t p0 = os::monotonic_ns();
   t.heap_end = counters.heap_live.load(std::memory_order_relaxed);
   stack::for_each_stack([](const stack::stack_view& v) {
     if (v.kind == stack::stop_kind::signal) scan_stack_view(v);
@@ -675,7 +700,9 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   roots::for_each_root_range([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     if (!slots) mark::scan_roots(lo, hi, "an add_roots range");
   });
+  const std::uint64_t p1 = os::monotonic_ns();
   barrier::flush_all_stopped();  // the values the threads' barriers buffered (barrier.cpp, step 6)
+  const std::uint64_t p2 = os::monotonic_ns();
   // What is left is what the program shaded since the last round of the
   // concurrent mark: little, unless that mark gave up (mark_converged). Waking
   // the helper threads for it costs more than it saves: the drain would wait
@@ -684,13 +711,20 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
   termination_scan_bytes.store(mark::scan_work_done() - scan_before, std::memory_order_relaxed);
+  const std::uint64_t p3 = os::monotonic_ns();
+  t.term_drained_bytes = termination_scan_bytes.load(std::memory_order_relaxed);
+  t.term_stop.phase_ns[0] = p1 - p0;
+  t.term_stop.phase_ns[1] = p2 - p1;
+  t.term_stop.phase_ns[2] = p3 - p2;
   // The mark's rates, for the next mark's first assists (pacer.hpp step 11).
   if (const mark_rates r = measure_mark_rates(s, scan_before, t.heap_end, os::monotonic_ns()); r.alloc > 0) {
     s.last_bg_rate.store(r.bg, std::memory_order_relaxed);
     s.last_alloc_rate.store(r.alloc, std::memory_order_relaxed);
   }
   s.marking.store(false, std::memory_order_release);
+  const std::uint64_t p4 = os::monotonic_ns();
   const sweep::sweep_result swept = finish_mark(s, self, t, s.cur_forced);
+  t.term_sweep_ns = os::monotonic_ns() - p4;
   s.cycle_active.store(false, std::memory_order_release);
   s.last_end_heap = pacing_heap(s);
   s.last_end_time = clock::now();

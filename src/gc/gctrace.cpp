@@ -51,9 +51,44 @@ std::string gctrace_line(const gc_cycle_record& r) {
   return line;
 }
 
-void emit_gctrace(const gc_cycle_record& r) {
+namespace {
+// "threads W (S signalled, D deferred)" and the parts' sum so far.
+std::string threads_part(const gc_cycle_record::stop_parts& p) {
+  return fmt::format("threads {} ({} signalled, {} deferred)", p.threads_ns / 1000, p.signalled, p.deferred);
+}
+// The total less the parts, never negative.
+std::uint64_t other_ns(std::uint64_t total, std::uint64_t parts) { return total > parts ? total - parts : 0; }
+}  // namespace
+
+std::string gctrace_stops_line(const gc_cycle_record& r) {
+  const auto& a = r.start_stop;
+  if (!r.concurrent) {
+    const std::uint64_t total = r.sweep_term_clock_ns + r.mark_clock_ns + r.mark_term_clock_ns;
+    const std::uint64_t sweep_term = other_ns(r.sweep_term_clock_ns, a.threads_ns);
+    return fmt::format("gc {} stop (us): {} = {} + sweep termination {} + mark {} + sweep {} + other {}", r.cycle,
+                       total / 1000, threads_part(a), sweep_term / 1000, r.mark_clock_ns / 1000,
+                       r.mark_term_clock_ns / 1000,
+                       other_ns(total, a.threads_ns + sweep_term + r.mark_clock_ns + r.mark_term_clock_ns) / 1000);
+  }
+  const auto& b = r.term_stop;
+  const std::uint64_t start_parts = a.threads_ns + a.phase_ns[0] + a.phase_ns[1];
+  const std::uint64_t term_parts = b.threads_ns + b.phase_ns[0] + b.phase_ns[1] + b.phase_ns[2] + r.term_sweep_ns;
+  return fmt::format(
+      "gc {} stops (us): start {} = {} + sweep {} + setup {} + other {}; termination {} = {} + rescan {} + buffers {} "
+      "+ drain {} ({} B) + sweep {} + other {}",
+      r.cycle, r.sweep_term_clock_ns / 1000, threads_part(a), a.phase_ns[0] / 1000, a.phase_ns[1] / 1000,
+      other_ns(r.sweep_term_clock_ns, start_parts) / 1000, r.mark_term_clock_ns / 1000, threads_part(b),
+      b.phase_ns[0] / 1000, b.phase_ns[1] / 1000, b.phase_ns[2] / 1000, r.term_drained_bytes, r.term_sweep_ns / 1000,
+      other_ns(r.mark_term_clock_ns, term_parts) / 1000);
+}
+
+void emit_gctrace(const gc_cycle_record& r, bool stops) {
   std::string line = gctrace_line(r);
   line += '\n';
+  if (stops) {
+    line += gctrace_stops_line(r);
+    line += '\n';
+  }
   ssize_t ignored = ::write(2, line.data(), line.size());
   (void)ignored;
 }

@@ -21,6 +21,24 @@
 //      Every cut truncates (never rounds up).
 //    - MB values: bytes >> 20 (truncated mebibytes).
 //
+// 4. gctrace=2 adds a second line per cycle (gctrace_stops_line), gort's
+//    own, saying where each stop of the world went, in whole microseconds
+//    (truncated); the parts of a stop add up to its clock figure above:
+//      gc N stops (us): start T = threads W (S signalled, D deferred)
+//        + sweep A + setup B + other C; termination T = threads W (...)
+//        + rescan A + buffers B + drain C (K B) + sweep E + other F
+//    and for a stop-the-world cycle (one stop, the three clock figures):
+//      gc N stop (us): T = threads W (S signalled, D deferred)
+//        + sweep termination A + mark B + sweep C + other D
+//    threads: from the stop request until every other thread had stopped;
+//    signalled: threads that reached no safe point in the grace period;
+//    deferred: threads that held the stop off until they released a runtime
+//    lock; rescan: stacks of signalled threads and add_roots ranges; buffers:
+//    the write-barrier values the threads had not shaded; drain: marking
+//    left for the stop, and its scan work; sweep: the sweep phase's start
+//    (and, stop-the-world, the sweep); other: the rest (the stop's own
+//    bookkeeping). docs/gctrace.md.
+//
 // Invariants
 //   The line matches gctrace_line_regex, which also matches the lines of a
 //   real Go program (Go 1.19 and later print the stacks and globals fields),
@@ -60,6 +78,19 @@ struct gc_cycle_record {
   std::uint64_t globals_bytes = 0;     // global root bytes scanned
   std::uint64_t procs = 0;             // processors (threads) the collector could use
   bool forced = false;                 // started by an explicit request (Go: runtime.GC()), not by the pacer
+
+  // gctrace=2 (step 4): where the stops' time went.
+  struct stop_parts {
+    std::uint64_t threads_ns = 0;  // until every other thread had stopped
+    std::uint32_t signalled = 0;
+    std::uint32_t deferred = 0;
+    std::uint64_t phase_ns[3] = {};  // the stop's phases, in the order step 4 names them
+  };
+  bool concurrent = false;
+  stop_parts start_stop;  // concurrent: the mark-start stop; stop-the-world: the one stop
+  stop_parts term_stop;   // concurrent: mark termination (phase_ns: rescan, buffers, drain)
+  std::uint64_t term_sweep_ns = 0;     // concurrent: mark termination's sweep part
+  std::uint64_t term_drained_bytes = 0;  // concurrent: scan work done inside mark termination
 };
 
 // The regular expression (ECMAScript, for std::regex) of one trace line,
@@ -72,6 +103,19 @@ inline constexpr const char* gctrace_line_regex =
     R"((\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?) ms cpu, )"
     R"((\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) MB stacks, (\d+) MB globals, (\d+) P( \(forced\))?$)";
 
+// The regular expression of step 4's line. Capture groups: 1 cycle; for a
+// concurrent cycle 2 start total, 3-5 threads/signalled/deferred, 6 sweep,
+// 7 setup, 8 other, 9 termination total, 10-12 threads/signalled/deferred,
+// 13 rescan, 14 buffers, 15 drain, 16 drained bytes, 17 sweep, 18 other;
+// for a stop-the-world cycle 19 total, 20-22 threads/signalled/deferred,
+// 23 sweep termination, 24 mark, 25 sweep, 26 other.
+inline constexpr const char* gctrace_stops_line_regex =
+    R"(^gc (\d+) (?:stops \(us\): start (\d+) = threads (\d+) \((\d+) signalled, (\d+) deferred\) )"
+    R"(\+ sweep (\d+) \+ setup (\d+) \+ other (\d+); termination (\d+) = threads (\d+) \((\d+) signalled, )"
+    R"((\d+) deferred\) \+ rescan (\d+) \+ buffers (\d+) \+ drain (\d+) \((\d+) B\) \+ sweep (\d+) \+ other (\d+))"
+    R"(|stop \(us\): (\d+) = threads (\d+) \((\d+) signalled, (\d+) deferred\) \+ sweep termination (\d+) )"
+    R"(\+ mark (\d+) \+ sweep (\d+) \+ other (\d+))$)";
+
 // Go's fmtNSAsMS (step 3).
 std::string format_ns_as_ms(std::uint64_t ns);
 
@@ -83,8 +127,12 @@ std::string format_fixed_point(std::uint64_t value, int decimals);
 // The trace line for one cycle, without the trailing newline.
 std::string gctrace_line(const gc_cycle_record& r);
 
+// Step 4's line for one cycle, without the trailing newline.
+std::string gctrace_stops_line(const gc_cycle_record& r);
+
 // Writes gctrace_line(r) and "\n" to stderr in one write(2), so lines from
-// concurrent writers do not interleave.
-void emit_gctrace(const gc_cycle_record& r);
+// concurrent writers do not interleave; with stops, gctrace_stops_line(r)
+// and "\n" too, in the same write.
+void emit_gctrace(const gc_cycle_record& r, bool stops = false);
 
 }  // namespace gc::internal

@@ -123,6 +123,18 @@ void stop_the_world();
 // Releases the threads stopped by the caller's stop_the_world.
 void start_the_world();
 
+// How the caller's last stop_the_world went (GODEBUG=gctrace=2): how long
+// the other threads took to stop, how many had to be sent the stop signal
+// (they reached no safe point in the grace period), and how many held the
+// stop off until they released a runtime lock. Read by the stopper, before
+// its start_the_world.
+struct stop_stats {
+  std::uint64_t wait_ns = 0;
+  std::uint32_t signalled = 0;
+  std::uint32_t deferred = 0;
+};
+stop_stats last_stop_stats();
+
 enum class stop_kind {
   safepoint,  // parked cooperatively: safepoint(), or a deferred stop at unlock
   signal,     // parked in the stop signal's handler

@@ -127,6 +127,9 @@ constinit std::atomic<std::size_t> threads_blocking{0};
 // Statistics for tests. Atomic.
 constinit std::atomic<std::uint64_t> signals_total{0};
 constinit std::atomic<std::uint64_t> deferred_total{0};
+// The last stop_the_world's figures (last_stop_stats): written by the
+// stopper during its stop, read by it before start_the_world.
+stop_stats last_stop;
 
 // Only this thread: true between its stop_the_world and start_the_world.
 constinit thread_local bool tls_is_stopper __attribute__((tls_model("initial-exec"))) = false;
@@ -138,7 +141,7 @@ constinit thread_local os::stack_range tls_stopper_bounds;
 void claim_thread(thread_info* t, const char* who);
 void release_thread(thread_info* t, const char* who);
 stack_view view_of(thread_info* t, const char* who);
-void await_acknowledgements(thread_info* self, int sig);
+std::uint32_t await_acknowledgements(thread_info* self, int sig);
 void visit_self(detail::stack_visitor visit, void* closure, const self_context* self_ctx);
 
 // Registers saved at a call boundary (unw_getcontext called from a
@@ -451,6 +454,8 @@ void stop_the_world() {
   tls_is_stopper = true;
 
   // 2. Claim every other thread.
+  const std::uint64_t wait_start = os::monotonic_ns();
+  const std::uint64_t deferred_before = deferred_total.load(std::memory_order_relaxed);
   pending_acks.store(0, std::memory_order_relaxed);
   for (thread_info* t = registry_head; t != nullptr; t = t->next) {
     if (t != self) claim_thread(t, "stop_the_world");
@@ -460,8 +465,12 @@ void stop_the_world() {
   detail::stop_requested.store(1, std::memory_order_seq_cst);
 
   // 4-6.
-  await_acknowledgements(self, sig);
+  last_stop.signalled = await_acknowledgements(self, sig);
+  last_stop.wait_ns = os::monotonic_ns() - wait_start;
+  last_stop.deferred = static_cast<std::uint32_t>(deferred_total.load(std::memory_order_relaxed) - deferred_before);
 }
+
+stop_stats last_stop_stats() { return last_stop; }
 
 namespace {
 
@@ -523,7 +532,9 @@ stack_view view_of(thread_info* t, const char* who) {
 
 namespace {
 // Steps 4-6 of stop_the_world: wait for every claimed thread's acknowledgement.
-void await_acknowledgements(thread_info* self, int sig) {
+// Returns how many threads it signalled.
+std::uint32_t await_acknowledgements(thread_info* self, int sig) {
+  std::uint32_t signalled = 0;
   // 4. Grace period for safepoints.
   const std::uint64_t start = os::monotonic_ns();
   const std::uint64_t grace_end = start + signal_grace_ns.load(std::memory_order_relaxed);
@@ -552,6 +563,7 @@ void await_acknowledgements(thread_info* self, int sig) {
     for (thread_info* t = registry_head; t != nullptr; t = t->next) {
       if (t == self || t->state.load(std::memory_order_acquire) != must_park) continue;
       t->signalled = true;
+      ++signalled;
       GORT_RAW_CHECK(os::signal_thread(t->pthread, sig),
                      .text("stop_the_world: cannot signal thread ").dec(t->tid)
                      .text(": it exited while registered"));
@@ -579,6 +591,7 @@ void await_acknowledgements(thread_info* self, int sig) {
       }
     }
   }
+  return signalled;
 }
 }  // namespace
 
