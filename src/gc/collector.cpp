@@ -710,9 +710,9 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   // 2-core VM, against a few us for the work itself).
   const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
-  termination_scan_bytes.store(mark::scan_work_done() - scan_before, std::memory_order_relaxed);
+  t.term_drained_bytes = mark::scan_work_done() - scan_before;
+  termination_scan_bytes.store(t.term_drained_bytes, std::memory_order_relaxed);
   const std::uint64_t p3 = os::monotonic_ns();
-  t.term_drained_bytes = termination_scan_bytes.load(std::memory_order_relaxed);
   t.term_stop.phase_ns[0] = p1 - p0;
   t.term_stop.phase_ns[1] = p2 - p1;
   t.term_stop.phase_ns[2] = p3 - p2;

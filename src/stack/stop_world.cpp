@@ -16,7 +16,9 @@
 //    for the claimed threads to park at a safepoint. Poll first, then signal: a
 //    thread that polls is stopped cooperatively, so the park callback
 //    flushes its allocation cache; only the stragglers get the signal.
-// 5. Send the stop signal to each thread still in must_park.
+// 5. Send the stop signal to each thread still in must_park, after checking
+//    (one sigaction call, made only here) that the program has not replaced
+//    gort's handler. A stop that needs no signal makes no system call.
 // 6. Spin up to signal_spin_ns (more than one core), then sleep on
 //    pending_acks until it reaches 0 (each acknowledgement decrements it;
 //    the last one wakes the stopper). A futex sleep on a VM can end 100-200
