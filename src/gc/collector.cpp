@@ -915,6 +915,10 @@ constinit thread_local std::uint64_t tls_assist_cycle = 0;
 // program stood still (benchmarks.md).
 constexpr std::uint64_t max_owed_wait_ns = 1'000'000;
 void wait_for_scan(state& s, std::uint64_t owed) {
+  // A thread about to wait for the mark shades its barrier buffer first: the
+  // mark may be waiting for exactly that (barrier.cpp, step 7), and the
+  // wait, a blocking region, makes no slow-path call that would do it.
+  barrier::flush_if_requested();
   const std::uint64_t target = mark::scan_work_done() + owed;
   const std::uint64_t deadline = os::monotonic_ns() + max_owed_wait_ns;
   stack::enter_blocking();
@@ -993,6 +997,7 @@ bool assist_mark(state& s) {
 // allocating thread waits for the cycle to end, inside a blocking region.
 // Mark assists are the gentler mechanism; this bounds the heap.
 void wait_for_mark(state& s) {
+  barrier::flush_if_requested();  // as in wait_for_scan
   stack::enter_blocking();
   {
     std::unique_lock g(s.cycle_mu);
