@@ -135,15 +135,19 @@ TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[g
 }
 
 namespace {
-// Counted on its own: `tracked` objects that earlier tests left to stale
-// stack words under the sanitizers (sanitizer_strays) may be destroyed by
-// this test's collection when the tests share a process.
-struct held_object {
+// An object that counts its destructions apart from `tracked` and from
+// every other Tag's: a test that shares a process with others sees only its
+// own objects' destructors.
+template <class Tag>
+struct counted_object {
   static inline std::atomic<long> destroyed{0};
   long value;
-  explicit held_object(long v) : value(v) {}
-  ~held_object() { destroyed.fetch_add(1); }
+  explicit counted_object(long v) : value(v) {}
+  ~counted_object() { destroyed.fetch_add(1); }
 };
+// `tracked` objects that earlier tests left to stale stack words under the
+// sanitizers (sanitizer_strays) may be destroyed by this test's collection.
+using held_object = counted_object<struct held_tag>;
 }  // namespace
 
 TEST_CASE("gc threads: thread_scope makes a non-allocating thread's pointers visible", "[gc_threads]") {
@@ -172,12 +176,7 @@ TEST_CASE("gc threads: thread_scope makes a non-allocating thread's pointers vis
 namespace {
 // Counted separately from `tracked`: in a child, the parent's other threads'
 // objects are garbage too (those threads do not exist there).
-struct child_object {
-  static inline std::atomic<long> destroyed{0};
-  long value;
-  explicit child_object(long v) : value(v) {}
-  ~child_object() { destroyed.fetch_add(1); }
-};
+using child_object = counted_object<struct child_tag>;
 }  // namespace
 
 TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_threads]") {
