@@ -18,9 +18,9 @@
 //    (the sweeper owns them).
 // 4. Sweeping (sweep_one): take an unswept span off its list under lock_
 //    (claim: sweepgen sg-2 -> sg-1), sweep it without the lock (the
-//    collector's hook, alloc_hooks::sweep_span), then under lock_ put it on
-//    the swept list that fits, or give it back to the page heap when empty,
-//    and publish sweepgen = sg.
+//    collector's hook, alloc_hooks::sweep_span), then publish sweepgen = sg
+//    and either give it back to the page heap, without lock_, when it is
+//    empty, or put it on the swept list that fits, under lock_.
 // 5. Large objects have one list of their own, central(0): each large span
 //    is on its full lists while allocated, so the sweeper finds it.
 //
