@@ -16,6 +16,7 @@
 
 namespace {
 
+using gc::internal::init_barrier_on;
 using gc::internal::write_barrier_on;
 
 struct node {
@@ -51,10 +52,14 @@ std::size_t grey_pending() {
 // (a mark must begin with every mark bit clear: debug builds check it), and
 // a full collection drains the grey objects the barrier queued.
 struct barrier_on {
-  barrier_on() { write_barrier_on.store(true); }
+  barrier_on() {
+    write_barrier_on.store(true);
+    init_barrier_on.store(true);
+  }
   ~barrier_on() {
     gc::internal::barrier::flush_own();
     write_barrier_on.store(false);
+    init_barrier_on.store(false);
     gc::internal::page_heap::instance().synchronize();
     gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
       if (s->state.load() != gc::internal::span_state::in_use) return;
@@ -133,6 +138,50 @@ TEST_CASE("barrier: once this thread's stack was scanned, a store shades only th
     a->next = e;
     CHECK(marked(c));
     CHECK(marked(e));
+  }
+  gc::set_gc_percent(percent);
+}
+
+TEST_CASE("barrier: once every stack is scanned, initialising stores skip it until a thread registers",
+          "[barrier]") {
+  // barrier.cpp, step 8. As in the test above, no cycle may run meanwhile.
+  const int percent = gc::set_gc_percent(-1);
+  gc::collect();
+  node* b = gc::gc_new<node>();
+  node* c = gc::gc_new<node>();
+  node* d = gc::gc_new<node>();
+  namespace stack = gc::internal::stack;
+  namespace barrier = gc::internal::barrier;
+  {
+    barrier_on on;  // as the mark-start stop: both flags on, every stack grey
+    stack::begin_scan_epoch();
+    const std::uint64_t before = stack::registrations();
+    stack::handshake_each_stack([](const stack::stack_view&) {});
+    barrier::stacks_scanned(before);
+    CHECK_FALSE(init_barrier_on.load());
+    CHECK(write_barrier_on.load());  // stores still shade their old values
+    gc::member<node> m(b);
+    CHECK_FALSE(marked(b));
+    // A thread that registers now is grey: the flag goes back on before its
+    // first store, and its initialising store shades.
+    bool flag_after_registering = false;
+    std::thread([&] {
+      node* n = gc::gc_new<node>();  // registers this thread
+      flag_after_registering = init_barrier_on.load();
+      gc::member<node> m2(c);
+      n->next = nullptr;
+    }).join();
+    CHECK(flag_after_registering);
+    CHECK(marked(c));
+    // A thread that registers between the marking thread's first read and
+    // its handshake's end leaves the flag on, whichever of them runs last.
+    const std::uint64_t before2 = stack::registrations();
+    std::thread([] { gc::gc_new<node>(); }).join();
+    stack::handshake_each_stack([](const stack::stack_view&) {});
+    barrier::stacks_scanned(before2);
+    CHECK(init_barrier_on.load());
+    gc::member<node> m3(d);  // this thread's stack is black: the slow path shades nothing
+    CHECK_FALSE(marked(d));
   }
   gc::set_gc_percent(percent);
 }

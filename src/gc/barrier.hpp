@@ -3,6 +3,8 @@
 // is <gort/internal/barrier.hpp> and barrier.cpp.
 #pragma once
 
+#include <cstdint>
+
 namespace gc::internal::barrier {
 
 // Mark termination, world stopped, before the last drain: shades every
@@ -21,6 +23,13 @@ void flush_own();
 // Step 7 of barrier.cpp, the ragged flush. The collector, marking
 // concurrently with no work left: asks every thread to shade its buffer.
 void request_flush();
+// Step 8: the marking thread's handshake has visited every stack; it read
+// stack::registrations() before it began. Clears init_barrier_on unless a
+// thread registered meanwhile.
+void stacks_scanned(std::uint64_t registrations_before);
+// Step 8: the calling thread has just registered; if marking is on, its
+// stack is grey for the rest of the mark.
+void thread_registered();
 // A registered thread at a slow path (allocation refill): shades its buffer
 // if the collector asked since its last flush. Cheap when it did not.
 void flush_if_requested();

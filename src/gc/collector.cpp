@@ -306,6 +306,7 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self, t.concurrent);
   write_barrier_on.store(false, std::memory_order_relaxed);
+  init_barrier_on.store(false, std::memory_order_relaxed);
   if (t.concurrent) end_allocate_black();
   // The live heap for the pacer. Concurrent: what marking marked, plus what
   // was allocated black meanwhile, which this cycle keeps whether reachable
@@ -531,6 +532,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   barrier::check_all_empty_stopped();
   write_barrier_on.store(true, std::memory_order_relaxed);
+  init_barrier_on.store(true, std::memory_order_relaxed);
   begin_allocate_black();
   mark_cache_roots();
   s.pending_at_mark_start = sweep::pending_bytes();
@@ -551,10 +553,12 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   roots::for_each_root_range_locked([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
+  const std::uint64_t registrations = stack::registrations();
   stack::handshake_each_stack([&](const stack::stack_view& v) {
     scan_stack_view(v);
     t.stack_bytes += v.hi - v.lo;
   }, self);
+  barrier::stacks_scanned(registrations);  // initialising stores stop calling the barrier (barrier.cpp, step 8)
   // The roots' grey objects sit in this thread's worker; the fractional
   // worker below marks through an assist worker, which takes work from the
   // shared lists only. (Without this, a fractional mark found nothing to
@@ -819,6 +823,7 @@ bool want_cycle(state& s, std::uint64_t heap_live) {
 void finalizer_main() {
   state& s = st();
   stack::register_thread();
+  barrier::thread_registered();
   std::uint64_t seen = 0;
   for (;;) {
     // The destructors just run left pointers to their (now free) objects in
@@ -1089,7 +1094,10 @@ void on_slow_path() {
   }
 }
 
-void on_thread_started() { stack::register_thread(); }
+void on_thread_started() {
+  stack::register_thread();
+  barrier::thread_registered();  // barrier.cpp, step 8
+}
 void on_thread_exiting() {
   if (scope_depth == 0) {
     barrier::detach_thread();
@@ -1303,7 +1311,10 @@ void safepoint() {
 
 thread_scope::thread_scope() {
   collector::init();
-  if (collector::scope_depth++ == 0) stack::register_thread();
+  if (collector::scope_depth++ == 0) {
+    stack::register_thread();
+    barrier::thread_registered();
+  }
 }
 
 thread_scope::~thread_scope() {
