@@ -266,6 +266,10 @@ namespace barrier {
 
 void flush_all_stopped() {
   for (wb_buffer* b = lists.attached; b != nullptr; b = b->next) {
+    // Empty after this: flushed at this epoch, as attach() records it. Left
+    // at an older epoch, the thread's first barrier of the next mark found
+    // a request of this mark and shaded its first value at once.
+    b->flushed.store(flush_epoch.load(std::memory_order_relaxed), std::memory_order_relaxed);
     const unsigned n = b->n.load(std::memory_order_relaxed);
     if (n == 0) continue;
     const auto lo = reinterpret_cast<std::uintptr_t>(b->values);
