@@ -50,9 +50,17 @@ std::size_t grey_pending() {
 // The flag on for the scope, as between a concurrent mark's two stops. No
 // mark is running, so the mark bits the barrier set are cleared afterwards
 // (a mark must begin with every mark bit clear: debug builds check it), and
-// a full collection drains the grey objects the barrier queued.
+// a full collection drains the grey objects the barrier queued. Automatic
+// collection is off for the scope, and a cycle an earlier test left running
+// is finished first: a real mark would turn the flags off under the test.
+// As a mark start does, it begins a scan epoch: every stack is grey until a
+// handshake (an earlier test's cycles left this thread's stack black
+// otherwise). Both are needed when the tests share a process.
 struct barrier_on {
+  int percent = gc::set_gc_percent(-1);
   barrier_on() {
+    gc::collect();
+    gc::internal::stack::begin_scan_epoch();
     write_barrier_on.store(true);
     init_barrier_on.store(true);
   }
@@ -66,12 +74,15 @@ struct barrier_on {
       for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->mark_bits[w] = 0;
     });
     gc::collect();
+    gc::set_gc_percent(percent);
   }
 };
 
 }  // namespace
 
 TEST_CASE("barrier: with marking off, stores shade nothing", "[barrier]") {
+  const int percent = gc::set_gc_percent(-1);  // and no cycle left running by an earlier test
+  gc::collect();
   node* a = gc::gc_new<node>();
   node* b = gc::gc_new<node>();
   gc::root<node> r(a);
@@ -80,6 +91,7 @@ TEST_CASE("barrier: with marking off, stores shade nothing", "[barrier]") {
   CHECK_FALSE(marked(a));
   CHECK_FALSE(marked(b));
   CHECK(grey_pending() == 0);
+  gc::set_gc_percent(percent);
 }
 
 TEST_CASE("barrier: a member store shades the old and the new value", "[barrier]") {
@@ -116,12 +128,11 @@ TEST_CASE("barrier: once this thread's stack was scanned, a store shades only th
   node* e = gc::gc_new<node>();
   a->next = b;
   namespace stack = gc::internal::stack;
-  stack::begin_scan_epoch();
-  CHECK_FALSE(stack::self_stack_scanned());
-  stack::handshake_each_stack([](const stack::stack_view&) {});
-  CHECK(stack::self_stack_scanned());
   {
-    barrier_on on;
+    barrier_on on;  // begins a scan epoch
+    CHECK_FALSE(stack::self_stack_scanned());
+    stack::handshake_each_stack([](const stack::stack_view&) {});
+    CHECK(stack::self_stack_scanned());
     a->next = c;
     CHECK(marked(b));        // deletion: always
     CHECK_FALSE(marked(c));  // insertion: not from a black stack

@@ -91,13 +91,16 @@ TEST_CASE("gc pacing: set_gc_percent returns the old value and negative turns co
 
 TEST_CASE("gc pacing: automatic collections happen with the default GOGC", "[gc_pacing]") {
   gc::set_gc_percent(100);
-  std::uint32_t before = gc::read_mem_stats().num_gc;
+  const gc::mem_stats start = gc::read_mem_stats();
+  const std::uint32_t before = start.num_gc;
   gort_test::on_fresh_thread([] {
     for (int i = 0; i < 400000; ++i) gc::gc_new<blob>();  // 50 MiB of garbage
   });
   gc::mem_stats st = gc::read_mem_stats();
   CHECK(st.num_gc - before >= 3);
-  CHECK(st.heap_sys < (40u << 20));
+  // The heap grew by less than the garbage (alone in a process, the heap
+  // starts near empty; after other tests it may have room already).
+  CHECK(st.heap_sys - start.heap_sys < (40u << 20));
 }
 
 TEST_CASE("gc pacing: after a cycle the heap keeps at most about 10% over its goal", "[gc_pacing]") {
