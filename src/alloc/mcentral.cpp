@@ -16,7 +16,7 @@ std::atomic<std::uint32_t> heap_sweepgen{2};
 std::atomic<std::uint32_t> sweeps_active{0};
 
 namespace {
-// The first span class sweep_one_any may still find unswept spans in.
+// The first span class sweep_some_any may still find unswept spans in.
 // Atomic; reset by begin_sweep_phase.
 std::atomic<int> sweep_cursor{num_span_classes};
 
@@ -155,30 +155,41 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
   return true;
 }
 
-bool mcentral::sweep_one() {
+std::size_t mcentral::sweep_some(std::size_t max_spans) {
+  span* claimed[max_sweep_batch];
+  if (max_spans > max_sweep_batch) max_spans = max_sweep_batch;
   std::uint32_t sg;
-  span* s;
+  std::size_t n = 0;
   {
     lock_guard g(lock_);
     sg = heap_sweepgen.load(std::memory_order_relaxed);
-    s = claim_unswept_locked(sg);
+    while (n < max_spans) {
+      span* s = claim_unswept_locked(sg);
+      if (s == nullptr) break;
+      claimed[n++] = s;
+    }
   }
-  if (s == nullptr) return false;
-  hooks.sweep_span(s);
-  if (s->alloc_count == 0) {
-    // Empty: back to the page heap without lock_ (step 4). The span is on
-    // no list and claimed by this thread, so nothing else reaches it
-    // through this central; under lock_, the page heap's free made every
-    // refill of the class wait behind it (binary-trees, whose spans mostly
-    // die whole: 2-4% of the time in the mutex, mutator and sweeper alike).
-    s->sweepgen.store(sg, std::memory_order_release);
-    page_heap::instance().free(s);
-    sweeps_active.fetch_sub(1, std::memory_order_release);
-    return true;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    span* s = claimed[i];
+    hooks.sweep_span(s);
+    if (s->alloc_count == 0) {
+      // Empty: back to the page heap without lock_ (step 4). The span is on
+      // no list and claimed by this thread, so nothing else reaches it
+      // through this central; under lock_, the page heap's free made every
+      // refill of the class wait behind it.
+      s->sweepgen.store(sg, std::memory_order_release);
+      page_heap::instance().free(s);
+      sweeps_active.fetch_sub(1, std::memory_order_release);
+    } else {
+      claimed[kept++] = s;
+    }
   }
-  lock_guard g(lock_);
-  place_swept_locked(s, sg);
-  return true;
+  if (kept != 0) {
+    lock_guard g(lock_);
+    for (std::size_t i = 0; i < kept; ++i) place_swept_locked(claimed[i], sg);
+  }
+  return n;
 }
 
 std::size_t mcentral::partial_count() {
@@ -193,18 +204,20 @@ std::size_t mcentral::full_count() {
 
 // ---- the sweep phase ------------------------------------------------------------
 
-bool sweep_one_any() {
-  if (hooks.sweep_span == nullptr) return false;
+std::size_t sweep_some_any(std::size_t max_spans) {
+  if (hooks.sweep_span == nullptr) return 0;
   for (int c = sweep_cursor.load(std::memory_order_acquire); c < num_span_classes;
        c = sweep_cursor.load(std::memory_order_acquire)) {
-    if (has_central(c) && central(c).sweep_one()) return true;
+    if (has_central(c)) {
+      if (const std::size_t n = central(c).sweep_some(max_spans)) return n;
+    }
     sweep_cursor.compare_exchange_strong(c, c + 1, std::memory_order_acq_rel);
   }
-  return false;
+  return 0;
 }
 
 void finish_sweep() {
-  while (sweep_one_any()) {
+  while (sweep_some_any(max_sweep_batch) != 0) {
   }
   // Spans other threads claimed (a refill's sweep in cache_span, the
   // background sweeper): each is one span's work.

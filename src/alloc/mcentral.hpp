@@ -16,11 +16,14 @@
 //    Declined (the caller reports it; the next cycle frees the object) while
 //    an mcache owns s (its alloc bits are the owner's) or s is not swept
 //    (the sweeper owns them).
-// 4. Sweeping (sweep_one): take an unswept span off its list under lock_
-//    (claim: sweepgen sg-2 -> sg-1), sweep it without the lock (the
-//    collector's hook, alloc_hooks::sweep_span), then publish sweepgen = sg
-//    and either give it back to the page heap, without lock_, when it is
-//    empty, or put it on the swept list that fits, under lock_.
+// 4. Sweeping (sweep_some): take up to 16 unswept spans off the lists under
+//    one acquisition of lock_ (claim: sweepgen sg-2 -> sg-1), sweep them
+//    without the lock (the collector's hook, alloc_hooks::sweep_span), give
+//    the empty ones back to the page heap without lock_, and put the others
+//    on the swept lists that fit under one more acquisition; each publishes
+//    sweepgen = sg as it is placed. (One span per acquisition: the lock's
+//    line went back and forth between the background sweeper and the
+//    refills of the same class, span after span.)
 // 5. Large objects have one list of their own, central(0): each large span
 //    is on its full lists while allocated, so the sweeper finds it.
 //
@@ -67,8 +70,9 @@ class mcentral {
   bool free_object(span* s, std::uintptr_t idx);
   // central(0) only: puts a newly allocated large span on the swept list.
   void add_large(span* s);
-  // Sweeps one unswept span of this class (step 4); false if none is left.
-  bool sweep_one();
+  // Sweeps up to max_spans (at most max_sweep_batch) unswept spans of this
+  // class (step 4); returns how many, 0 if none is left.
+  std::size_t sweep_some(std::size_t max_spans);
 
   // Spans on the partial / full lists, swept and unswept (tests).
   std::size_t partial_count();
@@ -110,15 +114,17 @@ inline mcentral& large_central() { return central(0); }
 //    When that thread is the caller (others_may_sweep false), no central
 //    lock can be held, and taking them all (10-60 us of each mark
 //    termination on a 2-vCPU VM) is skipped.
-// 2. Any thread may call sweep_one_any: it sweeps one span of the class at
-//    the cursor, moving the cursor on when a class has none left; allocating
-//    threads also sweep in cache_span. The collector's background thread
-//    sweeps until none is left.
+// 2. Any thread may call sweep_some_any: it sweeps up to max_spans spans of
+//    the class at the cursor, moving the cursor on when a class has none
+//    left; allocating threads also sweep in cache_span. The collector's
+//    background thread sweeps until none is left.
 // 3. finish_sweep (sweep termination, before the next mark, and in
 //    gc::collect): sweeps what is left, then waits until no claimed span is
 //    being swept anywhere. Afterwards every in-use span is swept, until the
 //    next begin_sweep_phase.
-bool sweep_one_any();
+inline constexpr std::size_t max_sweep_batch = 16;
+// Returns the number of spans swept (0: none left).
+std::size_t sweep_some_any(std::size_t max_spans);
 void finish_sweep();
 // No span left unswept and none being swept.
 bool sweep_finished();

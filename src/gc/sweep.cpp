@@ -272,7 +272,7 @@ std::uint64_t freed_bytes() { return phase_totals.freed_bytes.load(std::memory_o
 
 bool sweep_background() {
   bool any = false;
-  while (sweep_one_any()) any = true;
+  while (sweep_some_any(max_sweep_batch) != 0) any = true;
   return any;
 }
 
