@@ -65,6 +65,7 @@ struct slot {
   std::atomic<std::uint64_t> counter{0};  // advances while it runs
   std::atomic<int> parks{0};              // park callbacks run on it
   std::atomic<std::uint64_t> returned{0}; // reader: read() calls that returned
+  std::atomic<bool> blocking{false};      // reader: inside its blocking region
 };
 
 // Park callback: counts on the thread that parks.
@@ -118,8 +119,10 @@ void reader(slot& s, int fd) {
   for (;;) {
     char c = 0;
     stk::enter_blocking();
+    s.blocking = true;
     ssize_t n = ::read(fd, &c, 1);
     s.returned.fetch_add(1);
+    s.blocking = false;
     stk::exit_blocking();
     s.counter.fetch_add(1, std::memory_order_relaxed);
     if (n <= 0 || c == 'x') break;
@@ -140,10 +143,13 @@ struct three_threads {
     a = std::thread(spinner, std::ref(slots[0]), std::cref(quit));
     b = std::thread(poller, std::ref(slots[1]), std::cref(quit));
     c = std::thread(reader, std::ref(slots[2]), fds[0]);
+    // The reader must be inside its blocking region, not just started: a
+    // stop that found it between its local and read() stopped it as a
+    // running thread (seen once under ctest -j2, 2026-12-02).
     REQUIRE(wait_until([&] {
       for (auto& sl : slots)
         if (sl.local.load() == 0) return false;
-      return true;
+      return slots[2].blocking.load();
     }));
   }
   ~three_threads() {
