@@ -16,7 +16,7 @@
 
 namespace {
 
-using gc::internal::init_barrier_on;
+using gc::internal::init_barrier_state;
 using gc::internal::write_barrier_on;
 
 struct node {
@@ -62,12 +62,12 @@ struct barrier_on {
     gc::collect();
     gc::internal::stack::begin_scan_epoch();
     write_barrier_on.store(true);
-    init_barrier_on.store(true);
+    gc::internal::barrier::init_barrier_begin_mark();
   }
   ~barrier_on() {
     gc::internal::barrier::flush_own();
     write_barrier_on.store(false);
-    init_barrier_on.store(false);
+    gc::internal::barrier::init_barrier_end_mark();
     gc::internal::page_heap::instance().synchronize();
     gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
       if (s->state.load() != gc::internal::span_state::in_use) return;
@@ -165,11 +165,12 @@ TEST_CASE("barrier: once every stack is scanned, initialising stores skip it unt
   namespace barrier = gc::internal::barrier;
   {
     barrier_on on;  // as the mark-start stop: both flags on, every stack grey
-    stack::begin_scan_epoch();
-    const std::uint64_t before = stack::registrations();
+    auto init_on = [] { return (init_barrier_state.load() & 1) != 0; };
+    CHECK(init_on());
+    const std::uint64_t before = barrier::init_barrier_snapshot();
     stack::handshake_each_stack([](const stack::stack_view&) {});
     barrier::stacks_scanned(before);
-    CHECK_FALSE(init_barrier_on.load());
+    CHECK_FALSE(init_on());
     CHECK(write_barrier_on.load());  // stores still shade their old values
     gc::member<node> m(b);
     CHECK_FALSE(marked(b));
@@ -178,19 +179,21 @@ TEST_CASE("barrier: once every stack is scanned, initialising stores skip it unt
     bool flag_after_registering = false;
     std::thread([&] {
       node* n = gc::gc_new<node>();  // registers this thread
-      flag_after_registering = init_barrier_on.load();
+      flag_after_registering = init_on();
       gc::member<node> m2(c);
       n->next = nullptr;
     }).join();
     CHECK(flag_after_registering);
     CHECK(marked(c));
-    // A thread that registers between the marking thread's first read and
-    // its handshake's end leaves the flag on, whichever of them runs last.
-    const std::uint64_t before2 = stack::registrations();
+    // A thread that registers between the marking thread's snapshot and
+    // the end of its handshakes keeps the bit set: the clear fails.
+    barrier::init_barrier_end_mark();
+    barrier::init_barrier_begin_mark();  // a second mark, for the test
+    const std::uint64_t before2 = barrier::init_barrier_snapshot();
     std::thread([] { gc::gc_new<node>(); }).join();
     stack::handshake_each_stack([](const stack::stack_view&) {});
     barrier::stacks_scanned(before2);
-    CHECK(init_barrier_on.load());
+    CHECK(init_on());
     gc::member<node> m3(d);  // this thread's stack is black: the slow path shades nothing
     CHECK_FALSE(marked(d));
   }

@@ -105,25 +105,29 @@
 //    the stop finds. It only moves work out of the stop.
 // 8. Initialising stores (barriered_init: a member's constructor, a root's
 //    creation) have no old value, so by step 2(b) they shade nothing once
-//    the storing thread's stack is scanned. They read their own flag,
-//    init_barrier_on, which is true only while some registered thread's
-//    stack may be grey, so that in most of a mark they make no call at all
-//    (binary-trees: every gc_new of a node stores two children; the calls
-//    that found nothing to do took 3-4% of its time):
-//    - the mark-start stop sets it with write_barrier_on; mark termination
-//      clears both;
-//    - the marking thread clears it after the handshake has visited every
-//      stack (stacks_scanned), unless a thread registered since it first
-//      read stack::registrations() (that thread counts as grey, step 2);
-//    - a thread that registers while marking sets it again
-//      (thread_registered), after its registration counts and before it
-//      runs the program's code.
-//    With the marking thread's clear and check and the registering
-//    thread's count and set all seq_cst, whichever order they run in, a
-//    thread registered after the first read leaves the flag set: either the
-//    check sees its count and sets the flag again, or its own set comes
-//    after the clear. A thread whose flag load is stale takes the slow path,
-//    which checks its own stack (step 2(b)) as before.
+//    the storing thread's stack is scanned. They read their own word,
+//    init_barrier_state, whose bit 0 is set only while some registered
+//    thread's stack may be grey, so that in most of a mark they make no
+//    call at all (binary-trees: every gc_new of a node stores two
+//    children; the calls that found nothing to do took 3-4% of its time).
+//    The bits above bit 0 count registrations.
+//    - The mark-start stop sets bit 0 with write_barrier_on; mark
+//      termination clears both.
+//    - The marking thread reads the word before its handshakes
+//      (init_barrier_snapshot) and, once they have visited every stack,
+//      clears bit 0 with a compare-exchange from that value
+//      (stacks_scanned). It fails, and bit 0 stays set for the rest of the
+//      mark, if a thread has registered meanwhile (that thread counts as
+//      grey, step 2).
+//    - A thread that registers (thread_registered) adds to the count and,
+//      while marking, sets bit 0, in one compare-exchange, after its
+//      registration and before it runs the program's code.
+//    So bit 0 is never clear while a registered thread's stack may be
+//    grey: a thread registered before the snapshot was in the registry
+//    when the handshakes ran, and one registered after it either makes the
+//    clear fail or sets the bit itself, before its first store. A thread
+//    that reads a stale set bit takes the slow path, which checks its own
+//    stack (step 2(b)) as before.
 //
 // Buffer states (the list and free list guarded by lists.lock, a rank_mutex;
 // a buffer's values and count written only by its thread inside a
@@ -151,7 +155,7 @@
 namespace gc::internal {
 
 std::atomic<bool> write_barrier_on{false};
-std::atomic<bool> init_barrier_on{false};
+std::atomic<std::uint64_t> init_barrier_state{0};
 
 namespace {
 
@@ -309,14 +313,23 @@ void flush_own() {
   if (tls_wb != nullptr && write_barrier_on.load(std::memory_order_relaxed)) flush(tls_wb);
 }
 
-void stacks_scanned(std::uint64_t registrations_before) {
-  init_barrier_on.store(false, std::memory_order_seq_cst);
-  if (stack::registrations() != registrations_before) init_barrier_on.store(true, std::memory_order_seq_cst);
+std::uint64_t init_barrier_snapshot() { return init_barrier_state.load(std::memory_order_seq_cst); }
+
+void stacks_scanned(std::uint64_t snapshot) {
+  init_barrier_state.compare_exchange_strong(snapshot, snapshot & ~std::uint64_t{1}, std::memory_order_seq_cst);
 }
 
 void thread_registered() {
-  if (write_barrier_on.load(std::memory_order_seq_cst)) init_barrier_on.store(true, std::memory_order_seq_cst);
+  std::uint64_t old = init_barrier_state.load(std::memory_order_relaxed);
+  std::uint64_t next;
+  do {
+    next = old + 2;
+    if (write_barrier_on.load(std::memory_order_seq_cst)) next |= 1;
+  } while (!init_barrier_state.compare_exchange_weak(old, next, std::memory_order_seq_cst));
 }
+
+void init_barrier_begin_mark() { init_barrier_state.fetch_or(1, std::memory_order_relaxed); }
+void init_barrier_end_mark() { init_barrier_state.fetch_and(~std::uint64_t{1}, std::memory_order_relaxed); }
 
 void request_flush() { flush_epoch.fetch_add(1, std::memory_order_relaxed); }
 

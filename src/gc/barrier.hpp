@@ -23,13 +23,19 @@ void flush_own();
 // Step 7 of barrier.cpp, the ragged flush. The collector, marking
 // concurrently with no work left: asks every thread to shade its buffer.
 void request_flush();
-// Step 8: the marking thread's handshake has visited every stack; it read
-// stack::registrations() before it began. Clears init_barrier_on unless a
-// thread registered meanwhile.
-void stacks_scanned(std::uint64_t registrations_before);
-// Step 8: the calling thread has just registered; if marking is on, its
-// stack is grey for the rest of the mark.
+// Step 8. The marking thread, before its handshakes: the word to pass to
+// stacks_scanned.
+std::uint64_t init_barrier_snapshot();
+// Step 8: the marking thread's handshakes have visited every stack.
+// Clears bit 0 of init_barrier_state unless a thread registered since the
+// snapshot.
+void stacks_scanned(std::uint64_t snapshot);
+// Step 8: the calling thread has just registered; counted, and if marking
+// is on, its stack is grey for the rest of the mark.
 void thread_registered();
+// Step 8: bit 0 on at mark start and off at mark termination (world stopped).
+void init_barrier_begin_mark();
+void init_barrier_end_mark();
 // A registered thread at a slow path (allocation refill): shades its buffer
 // if the collector asked since its last flush. Cheap when it did not.
 void flush_if_requested();

@@ -306,7 +306,7 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self, t.concurrent);
   write_barrier_on.store(false, std::memory_order_relaxed);
-  init_barrier_on.store(false, std::memory_order_relaxed);
+  barrier::init_barrier_end_mark();
   if (t.concurrent) end_allocate_black();
   // The live heap for the pacer. Concurrent: what marking marked, plus what
   // was allocated black meanwhile, which this cycle keeps whether reachable
@@ -532,7 +532,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   barrier::check_all_empty_stopped();
   write_barrier_on.store(true, std::memory_order_relaxed);
-  init_barrier_on.store(true, std::memory_order_relaxed);
+  barrier::init_barrier_begin_mark();
   begin_allocate_black();
   mark_cache_roots();
   s.pending_at_mark_start = sweep::pending_bytes();
@@ -553,12 +553,12 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   roots::for_each_root_range_locked([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
-  const std::uint64_t registrations = stack::registrations();
+  const std::uint64_t init_barrier = barrier::init_barrier_snapshot();
   stack::handshake_each_stack([&](const stack::stack_view& v) {
     scan_stack_view(v);
     t.stack_bytes += v.hi - v.lo;
   }, self);
-  barrier::stacks_scanned(registrations);  // initialising stores stop calling the barrier (barrier.cpp, step 8)
+  barrier::stacks_scanned(init_barrier);  // initialising stores stop calling the barrier (barrier.cpp, step 8)
   // The roots' grey objects sit in this thread's worker; the fractional
   // worker below marks through an assist worker, which takes work from the
   // shared lists only. (Without this, a fractional mark found nothing to

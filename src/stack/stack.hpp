@@ -66,12 +66,6 @@ void unregister_thread();
 thread_info* current_thread();
 // The number of registered threads (the caller included if registered).
 std::size_t registered_threads();
-// How many times a thread has registered since the process started (a
-// registration that found the thread registered already does not count).
-// Incremented under the registry lock; seq_cst, so that a caller that reads
-// it before and after a handshake_each_stack and sees one value knows that
-// every thread registered after its first read was visited.
-std::uint64_t registrations();
 // Registered threads not inside a blocking region: those that may be using a
 // core. A snapshot (atomic counters).
 std::size_t running_threads();

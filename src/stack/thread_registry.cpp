@@ -42,8 +42,6 @@ constinit thread_local thread_info* tls_current __attribute__((tls_model("initia
 
 futex_lock registry_lock;
 thread_info* registry_head = nullptr;
-// stack.hpp's registrations(). Atomic (incremented under registry_lock).
-std::atomic<std::uint64_t> registration_count{0};
 std::atomic<std::size_t> registry_count{0};
 
 namespace {
@@ -113,7 +111,6 @@ thread_info* register_thread() {
   if (registry_head != nullptr) registry_head->prev = t;
   registry_head = t;
   registry_count.store(registry_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  registration_count.fetch_add(1, std::memory_order_seq_cst);
   tls_current = t;
   std::atomic_signal_fence(std::memory_order_seq_cst);
   unlock_registry();
@@ -147,7 +144,6 @@ void unregister_thread() {
 thread_info* current_thread() { return tls_current; }
 
 std::size_t registered_threads() { return registry_count.load(std::memory_order_relaxed); }
-std::uint64_t registrations() { return registration_count.load(std::memory_order_seq_cst); }
 
 int thread_id(const thread_info* t) { return t->tid; }
 

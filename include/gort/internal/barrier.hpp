@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include <gort/internal/config.hpp>
 
@@ -21,13 +22,15 @@ namespace gc::internal {
 // True while the collector marks concurrently. Written only while the world
 // is stopped; read relaxed by every barriered store.
 extern std::atomic<bool> write_barrier_on;
-// The flag an initialising store reads (barriered_init): true while the
+// What an initialising store reads (barriered_init). Bit 0: on while the
 // collector marks concurrently and some registered thread's stack may still
-// be grey. An initialising store has no old value to shade, and the new one
-// needs a shade only from a thread whose stack is grey (src/gc/barrier.cpp,
-// step 2(b)), so once every stack is scanned such stores make no call.
-// Atomic (seq_cst where it is cleared and set again: barrier.cpp, step 8).
-extern std::atomic<bool> init_barrier_on;
+// be grey; the bits above count the threads registered so far, so that the
+// marking thread's clear (a compare-exchange) fails when one registered
+// during its handshakes. An initialising store has no old value to shade,
+// and the new one needs a shade only from a thread whose stack is grey
+// (src/gc/barrier.cpp, step 2(b)), so once every stack is scanned such
+// stores make no call. Atomic; barrier.cpp, step 8.
+extern std::atomic<std::uint64_t> init_barrier_state;
 
 // Shades old_value and new_value (null is ignored) if marking is still on.
 GORT_NOINLINE void write_barrier_slow(const void* old_value, const void* new_value) noexcept;
@@ -56,7 +59,7 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
   slot_store(slot, value);
-  if (GORT_UNLIKELY(init_barrier_on.load(std::memory_order_relaxed)) && value != nullptr)
+  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & 1) && value != nullptr)
     write_barrier_slow(nullptr, value);
 }
 
