@@ -84,8 +84,7 @@ T* gc_new(Args&&... args) {
     internal::obj_meta* meta = nullptr;
     void* p = internal::allocate_typed<sizeof(T), alignof(T), is_pointer_free_v<T>>(meta);
     T* object = ::new (p) T(std::forward<Args>(args)...);
-    meta->count = 1;
-    meta->type = &internal::type_info_of<T>;
+    internal::publish_meta(meta, &internal::type_info_of<T>, 1);
     return object;
   } else {
     void* p = internal::allocate<sizeof(T), alignof(T), is_pointer_free_v<T>, true>();
@@ -130,8 +129,7 @@ std::remove_extent_t<T>* gc_new(std::size_t n) {
   if constexpr (typed) {
     // Published once every element is built (see gc_new<T>).
     internal::obj_meta* meta = internal::meta_of(p);
-    meta->count = n;
-    meta->type = &internal::type_info_of<E>;
+    internal::publish_meta(meta, &internal::type_info_of<E>, n);
   }
   return std::launder(first);
 }

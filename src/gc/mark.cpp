@@ -335,12 +335,15 @@ class worker {
     const std::uintptr_t idx = s->object_index(item.addr);
     if (s->typed) {
       const obj_meta& m = s->meta[idx];
-      if (m.type != nullptr) {
-        const auto* ti = static_cast<const type_info*>(m.type);
+      // The object's thread may be publishing this entry now (publish_meta):
+      // the type with acquire, then the count that goes with it.
+      if (const void* type = __atomic_load_n(&m.type, __ATOMIC_ACQUIRE)) {
+        const auto* ti = static_cast<const type_info*>(type);
         if (ti->trace != nullptr) {
+          const std::size_t count = __atomic_load_n(&m.count, __ATOMIC_RELAXED);
           tracer t = tracer_access::make(this);
-          for (std::size_t i = 0; i < m.count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
-          scanned_ += m.count * ti->size;
+          for (std::size_t i = 0; i < count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
+          scanned_ += count * ti->size;
           return;
         }
       }

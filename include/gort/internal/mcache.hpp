@@ -67,6 +67,17 @@ struct obj_meta {
   std::size_t count = 0;       // number of elements (gc_new<T[]>(n)), else 1
 };
 
+// Publishes a typed object's entry once its constructor has returned: the
+// count, then the type with release, so that a marker that reads the type
+// with acquire (mark.cpp, scan) reads the count that goes with it. A marker
+// can be scanning an object its thread is still constructing: one popped
+// from its window just before a mark-start stop is greyed by that thread's
+// handshake (src/gc/barrier.cpp, step 2(b)).
+GORT_ALWAYS_INLINE void publish_meta(obj_meta* m, const void* type, std::size_t count) noexcept {
+  __atomic_store_n(&m->count, count, __ATOMIC_RELAXED);
+  __atomic_store_n(&m->type, type, __ATOMIC_RELEASE);
+}
+
 // One per span class in each mcache.
 struct alloc_slot {
   std::atomic<std::uint64_t> free_bits{0};      // atomic; bit i: object i of the window is free
