@@ -61,13 +61,11 @@ struct barrier_on {
   barrier_on() {
     gc::collect();
     gc::internal::stack::begin_scan_epoch();
-    write_barrier_on.store(true);
-    gc::internal::barrier::init_barrier_begin_mark();
+    gc::internal::barrier::set_marking(true);
   }
   ~barrier_on() {
     gc::internal::barrier::flush_own();
-    write_barrier_on.store(false);
-    gc::internal::barrier::init_barrier_end_mark();
+    gc::internal::barrier::set_marking(false);
     gc::internal::page_heap::instance().synchronize();
     gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
       if (s->state.load() != gc::internal::span_state::in_use) return;
@@ -187,8 +185,8 @@ TEST_CASE("barrier: once every stack is scanned, initialising stores skip it unt
     CHECK(marked(c));
     // A thread that registers between the marking thread's snapshot and
     // the end of its handshakes keeps the bit set: the clear fails.
-    barrier::init_barrier_end_mark();
-    barrier::init_barrier_begin_mark();  // a second mark, for the test
+    barrier::set_marking(false);
+    barrier::set_marking(true);  // a second mark, for the test
     const std::uint64_t before2 = barrier::init_barrier_snapshot();
     std::thread([] { gc::gc_new<node>(); }).join();
     stack::handshake_each_stack([](const stack::stack_view&) {});

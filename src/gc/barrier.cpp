@@ -328,8 +328,11 @@ void thread_registered() {
   } while (!init_barrier_state.compare_exchange_weak(old, next, std::memory_order_seq_cst));
 }
 
-void init_barrier_begin_mark() { init_barrier_state.fetch_or(1, std::memory_order_relaxed); }
-void init_barrier_end_mark() { init_barrier_state.fetch_and(~std::uint64_t{1}, std::memory_order_relaxed); }
+void set_marking(bool on) {
+  write_barrier_on.store(on, std::memory_order_relaxed);
+  if (on) init_barrier_state.fetch_or(1, std::memory_order_relaxed);
+  else init_barrier_state.fetch_and(~std::uint64_t{1}, std::memory_order_relaxed);
+}
 
 void request_flush() { flush_epoch.fetch_add(1, std::memory_order_relaxed); }
 

@@ -33,9 +33,9 @@ void stacks_scanned(std::uint64_t snapshot);
 // Step 8: the calling thread has just registered; counted, and if marking
 // is on, its stack is grey for the rest of the mark.
 void thread_registered();
-// Step 8: bit 0 on at mark start and off at mark termination (world stopped).
-void init_barrier_begin_mark();
-void init_barrier_end_mark();
+// Mark start and mark termination (world stopped): the barrier on or off,
+// write_barrier_on and bit 0 of init_barrier_state together (step 8).
+void set_marking(bool on);
 // A registered thread at a slow path (allocation refill): shades its buffer
 // if the collector asked since its last flush. Cheap when it did not.
 void flush_if_requested();

@@ -236,6 +236,15 @@ constinit thread_local bool in_collector = false;
 constinit thread_local bool on_background_thread = false;
 constinit thread_local int scope_depth = 0;
 
+// Every registration the collector makes (a thread's first allocation, a
+// thread_scope, the finalizer thread): with the stack registry, and with
+// the barrier, which counts it grey for a mark in progress (barrier.cpp,
+// step 8) before the thread runs the program's code.
+void register_current_thread() {
+  stack::register_thread();
+  barrier::thread_registered();
+}
+
 // gort's memory that is neither live objects nor free heap pages, for the
 // memory limit (pacer.hpp step 7): the free slots of in-use spans, span
 // structs, caches and arena metadata.
@@ -305,8 +314,7 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
 sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t, bool forced) {
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self, t.concurrent);
-  write_barrier_on.store(false, std::memory_order_relaxed);
-  barrier::init_barrier_end_mark();
+  barrier::set_marking(false);
   if (t.concurrent) end_allocate_black();
   // The live heap for the pacer. Concurrent: what marking marked, plus what
   // was allocated black meanwhile, which this cycle keeps whether reachable
@@ -531,8 +539,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   barrier::check_all_empty_stopped();
-  write_barrier_on.store(true, std::memory_order_relaxed);
-  barrier::init_barrier_begin_mark();
+  barrier::set_marking(true);
   begin_allocate_black();
   mark_cache_roots();
   s.pending_at_mark_start = sweep::pending_bytes();
@@ -822,8 +829,7 @@ bool want_cycle(state& s, std::uint64_t heap_live) {
 
 void finalizer_main() {
   state& s = st();
-  stack::register_thread();
-  barrier::thread_registered();
+  register_current_thread();
   std::uint64_t seen = 0;
   for (;;) {
     // The destructors just run left pointers to their (now free) objects in
@@ -1094,10 +1100,7 @@ void on_slow_path() {
   }
 }
 
-void on_thread_started() {
-  stack::register_thread();
-  barrier::thread_registered();  // barrier.cpp, step 8
-}
+void on_thread_started() { register_current_thread(); }
 void on_thread_exiting() {
   if (scope_depth == 0) {
     barrier::detach_thread();
@@ -1311,10 +1314,7 @@ void safepoint() {
 
 thread_scope::thread_scope() {
   collector::init();
-  if (collector::scope_depth++ == 0) {
-    stack::register_thread();
-    barrier::thread_registered();
-  }
+  if (collector::scope_depth++ == 0) collector::register_current_thread();
 }
 
 thread_scope::~thread_scope() {

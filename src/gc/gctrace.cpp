@@ -52,7 +52,7 @@ std::string gctrace_line(const gc_cycle_record& r) {
 }
 
 namespace {
-// "threads W (S signalled, D deferred)" and the parts' sum so far.
+// "threads W (S signalled, D deferred)".
 std::string threads_part(const gc_cycle_record::stop_parts& p) {
   return fmt::format("threads {} ({} signalled, {} deferred)", p.threads_ns / 1000, p.signalled, p.deferred);
 }
