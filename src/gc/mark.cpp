@@ -222,7 +222,17 @@ class worker {
       if (cur_ != nullptr) put_empty(cur_);
       cur_ = b;
     }
-    item = cur_->items[--cur_->n];
+    // Two 8-byte loads, not one 16-byte copy: the item was most likely just
+    // pushed by scan() as two 8-byte stores, and a load that needs the data
+    // of two stores still in the store buffer cannot be forwarded from them.
+    // GCC copied the item with one 16-byte load, which then waited for both
+    // stores to reach the cache: a quarter of drain()'s samples in
+    // binary-trees' stop-the-world mark (benchmarks.md). Relaxed atomic
+    // loads, so that the compiler keeps them apart; the buffer is this
+    // worker's own.
+    const work_item* p = &cur_->items[--cur_->n];
+    item.addr = __atomic_load_n(&p->addr, __ATOMIC_RELAXED);
+    item.len = __atomic_load_n(&p->len, __ATOMIC_RELAXED);
     return true;
   }
 
