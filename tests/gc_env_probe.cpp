@@ -138,8 +138,15 @@ int main(int argc, char** argv) {
   if (mode == "gctrace2") {
     // GODEBUG=gctrace=2: each gctrace line is followed by the stops line;
     // a registered thread that spins without safe points must be signalled
-    // at every stop, and the parts of each stop add up to its total (each
+    // to stop, and the parts of each stop add up to its total (each
     // printed figure is truncated on its own: within one us per part).
+    // Signalled at every stop, once each: not quite. A thread still inside
+    // the handler of one stop when the next begins (mark termination can
+    // follow the mark-start stop by 80 us on this tiny heap) parks there
+    // without a new signal, which is correct; the old check that every stop
+    // signalled it failed 4-6 runs in 60 under ASan for that reason. So:
+    // in the three cycles, some mark-start stop and some termination stop
+    // signalled it.
     std::atomic<bool> quit{false}, running{false};
     std::thread spinner([&] {
       gc::thread_scope registered;
@@ -162,6 +169,7 @@ int main(int argc, char** argv) {
     }
     std::fputs(err.c_str(), stdout);
     if (lines.size() != 6) return fail("expected 6 lines, got " + std::to_string(lines.size()));
+    int start_signalled = 0, term_signalled = 0;
     for (std::size_t i = 0; i < lines.size(); i += 2) {
       std::smatch m;
       if (!std::regex_match(lines[i], trace)) return fail("not a gctrace line: " + lines[i]);
@@ -169,11 +177,14 @@ int main(int argc, char** argv) {
       if (m[1].str() != std::to_string(i / 2 + 1)) return fail("the stops line names another cycle: " + lines[i + 1]);
       if (!m[2].matched) return fail("gc::collect() runs a concurrent cycle, not this: " + lines[i + 1]);
       auto n = [&](int g) { return std::stol(m[g].str()); };
-      if (n(4) < 1 || n(11) < 1) return fail("the spinning thread was not signalled at both stops: " + lines[i + 1]);
+      start_signalled += n(4) >= 1;
+      term_signalled += n(11) >= 1;
       const long start_parts = n(3) + n(6) + n(7) + n(8), term_parts = n(10) + n(13) + n(14) + n(15) + n(17) + n(18);
       if (start_parts > n(2) || n(2) > start_parts + 4) return fail("the start stop's parts do not add up: " + lines[i + 1]);
       if (term_parts > n(9) || n(9) > term_parts + 6) return fail("termination's parts do not add up: " + lines[i + 1]);
     }
+    if (start_signalled == 0) return fail("the spinning thread was signalled at no mark-start stop");
+    if (term_signalled == 0) return fail("the spinning thread was signalled at no termination stop");
     return 0;
   }
   if (mode == "gomemlimit") {
