@@ -2,11 +2,8 @@
 // split, coalescing, the page map, and its invariants (verify()).
 #include <catch2/catch.hpp>
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -207,111 +204,4 @@ TEST_CASE("page heap: release beside allocation and free loses no page in use", 
   const page_heap_counters c = h.counters();
   CHECK(c.heap_inuse == 0);
   CHECK(c.heap_released == c.heap_sys);
-}
-
-// ---- touch-ahead (page_heap.hpp step 6) -----------------------------------------
-
-namespace {
-// Are all OS pages of [lo, hi) in memory?
-bool resident(std::uintptr_t lo, std::uintptr_t hi) {
-  const std::size_t page = 4096;
-  std::vector<unsigned char> v((hi - lo + page - 1) / page);
-  if (::mincore(reinterpret_cast<void*>(lo), hi - lo, v.data()) != 0) return false;
-  return std::all_of(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; });
-}
-bool all_zero(std::uintptr_t lo, std::uintptr_t hi) {
-  for (std::uintptr_t p = lo; p < hi; p += sizeof(std::uint64_t))
-    if (*reinterpret_cast<const std::uint64_t*>(p) != 0) return false;
-  return true;
-}
-}  // namespace
-
-TEST_CASE("page heap: touch-ahead writes memory beyond the heap, which growth then hands out zeroed",
-          "[page_heap][prefault]") {
-  page_heap& h = page_heap::instance();
-  h.pause_background_prefault(true);  // this test takes the steps itself
-  // Grow the heap so that the ahead bound (an eighth of heap_sys, at most
-  // 4 MiB) has room, and run the touch-ahead until it has nothing to do.
-  std::vector<span*> held;
-  for (int i = 0; i < 40; ++i) held.push_back(take(128));  // 40 MiB
-  while (h.prefault_step(false)) {
-  }
-  const page_heap::prefault_range r = h.prefaulted();
-  REQUIRE(r.hi > r.lo);
-  // 4 MiB ahead, or up to the end of the current reservation (arena-aligned).
-  CHECK((r.hi - r.lo >= page_heap::prefault_ahead_bytes || r.hi % arena_bytes == 0));
-  CHECK(r.hi - r.lo < page_heap::prefault_ahead_bytes + page_heap::prefault_chunk_bytes);
-  CHECK(resident(r.lo, r.hi));
-  CHECK(all_zero(r.lo, r.hi));
-  // Counted as memory obtained from the OS, outside the heap.
-  const page_heap_counters c = h.counters();
-  CHECK(c.other_sys >= r.hi - r.lo);
-  // Growth takes it: fresh spans from the written range, needzero false,
-  // zero, and the written range moves on (or is used up).
-  const std::uint64_t sys_before = c.heap_sys;
-  span* s = nullptr;
-  for (;;) {  // free runs left from earlier tests come first; then the heap grows
-    const std::uint64_t sys = h.counters().heap_sys;
-    s = take(128);
-    held.push_back(s);
-    if (h.counters().heap_sys > sys) break;
-  }
-  // The growth took the written memory into the heap (unless less than its
-  // 1 MiB step was left of the reservation: it then moved to a new one).
-  const page_heap::prefault_range after = h.prefaulted();
-  if (r.hi - r.lo >= (1u << 20)) {
-    CHECK(after.lo >= r.lo + (1u << 20));
-    CHECK(resident(r.lo, r.lo + (1u << 20)));
-  }
-  CHECK(all_zero(s->base, s->end()));
-  CHECK(h.counters().heap_sys > sys_before);
-  for (span* x : held) h.free(x);
-  h.verify();
-  h.pause_background_prefault(false);
-}
-
-TEST_CASE("page heap: growth jumps over a touch-ahead claim still being written, which later becomes free memory",
-          "[page_heap][prefault]") {
-  page_heap& h = page_heap::instance();
-  h.pause_background_prefault(true);  // this test takes the steps itself
-  std::vector<span*> held;
-  for (int i = 0; i < 40; ++i) held.push_back(take(128));
-  while (h.prefault_step(false)) {
-  }
-  // Use up what was written, then claim the next chunk and leave it
-  // unwritten: the writer "is still at it".
-  page_heap::prefault_range written = h.prefaulted();
-  while (h.prefaulted().lo < written.hi) held.push_back(take(128));
-  page_heap::prefault_range claim{};
-  // (At the end of a reservation there is nothing to claim until the heap
-  // grows into the next one.)
-  for (int i = 0; i < 8 && !h.prefault_claim(&claim); ++i) held.push_back(take(128));
-  REQUIRE(claim.hi > claim.lo);
-  REQUIRE(claim.lo == h.prefaulted().lo);  // at the heap's edge: the next growth needs it
-  REQUIRE(claim.hi - claim.lo == page_heap::prefault_chunk_bytes);
-  // The heap must grow past the claim: nothing it hands out overlaps it.
-  const std::uint64_t sys_before = h.counters().heap_sys;
-  for (int i = 0; i < 4; ++i) {
-    span* s = take(128);
-    held.push_back(s);
-    CHECK((s->end() <= claim.lo || s->base >= claim.hi));
-    std::memset(reinterpret_cast<void*>(s->base), 0xab, s->npages * page_bytes);
-  }
-  // The writer finishes (writing zeroes into pages nobody has been given).
-  h.prefault_write(claim);
-  h.verify();
-  CHECK(h.prefaulted().lo >= claim.hi);  // the next step finishes the claim...
-  // ... as free memory (coalesced with its free neighbours, if any), zeroed.
-  // (The page map names only the first and last pages of a free span.)
-  const span* home = nullptr;
-  h.synchronize();
-  h.for_each_span_struct([&](span* f) {
-    if (f->state.load() == span_state::free && f->base <= claim.lo && claim.hi <= f->end()) home = f;
-  });
-  REQUIRE(home != nullptr);  // (its needzero may be a coalesced neighbour's)
-  CHECK(all_zero(claim.lo, claim.hi));
-  CHECK(h.counters().heap_sys >= sys_before + (claim.hi - claim.lo));
-  for (span* x : held) h.free(x);
-  h.verify();
-  h.pause_background_prefault(false);
 }

@@ -2,7 +2,6 @@
 // page_heap.hpp.
 #include "alloc/page_heap.hpp"
 
-#include <algorithm>
 #include <new>
 
 #include "alloc/arena.hpp"
@@ -142,9 +141,6 @@ bool page_heap::grow_locked(std::size_t npages) {
   std::size_t ask_pages = (npages + grow_min_pages - 1) / grow_min_pages * grow_min_pages;
   if (ask_pages > max_alloc_bytes / page_bytes) return false;
   std::size_t ask = ask_pages * page_bytes;
-  skip_claim_locked(ask);  // step 6(d): no claimed page is handed out while being written
-  grow_epoch_.fetch_add(1, std::memory_order_release);
-  os::futex_wake(grow_epoch_, 1);
   if (cur_end_ - cur_ < ask) {
     std::size_t n = (ask + arena_bytes - 1) / arena_bytes;
     void* p = reserve_arenas(n, c_.other_sys);
@@ -168,7 +164,6 @@ bool page_heap::grow_locked(std::size_t npages) {
       }
       cur_ = base;
       cur_end_ = base + n * arena_bytes;
-      touched_end_ = base;  // step 6 starts over in the new reservation
     }
   }
   span* s = new_span_locked();
@@ -471,116 +466,6 @@ void page_heap::atfork_child() {
   // returned hold old data, which their spans' needzero already says).
   lock_guard g(lock_);
   while (span* s = releasing_.front()) put_back_released_locked(s);
-  // A touch-ahead claim the parent's thread was writing: the child has no
-  // such thread. Its pages are committed and read zero, written or not.
-  if (claim_hi_ != 0) claim_written_.store(true, std::memory_order_relaxed);
-  finish_claim_locked();
-}
-
-// ---- touch-ahead (step 6) ------------------------------------------------------
-
-// A free span for [lo, hi) of committed, never handed out (zero) memory.
-void page_heap::add_fresh_locked(std::uintptr_t lo, std::uintptr_t hi) {
-  if (hi <= lo) return;
-  span* s = new_span_locked();
-  if (s == nullptr) return;  // no span struct: the range stays unused
-  s->base = lo;
-  s->npages = (hi - lo) / page_bytes;
-  s->needzero = false;
-  c_.heap_sys += hi - lo;
-  insert_free_locked(s);
-}
-
-void page_heap::finish_claim_locked() {
-  if (claim_hi_ == 0 || !claim_written_.load(std::memory_order_acquire)) return;
-  if (!claim_ok_.load(std::memory_order_relaxed)) {
-    // The commit failed: nothing was written. Not orphaned, the range is
-    // claimed again later (grow commits it itself when it gets there);
-    // orphaned, it stays unused address space.
-  } else if (claim_orphaned_) {
-    add_fresh_locked(claim_lo_, claim_hi_);  // grow jumped over it (step 6(d))
-  } else if (claim_lo_ == touched_end_) {
-    touched_end_ = claim_hi_;
-  }
-  claim_lo_ = claim_hi_ = 0;
-  claim_orphaned_ = false;
-}
-
-void page_heap::skip_claim_locked(std::size_t ask) {
-  finish_claim_locked();
-  if (claim_hi_ == 0 || claim_orphaned_ || cur_ + ask <= claim_lo_) return;
-  // Being written, and in the way: the written memory before it goes to the
-  // free lists, growth continues after it, and the claim becomes free
-  // memory when its writer is done (finish_claim_locked). Waiting instead
-  // let a thread spin under the heap lock for the writer, which runs at
-  // idle priority: 486 ms (latency benchmark, worst batch).
-  add_fresh_locked(cur_, claim_lo_);
-  cur_ = claim_hi_;
-  touched_end_ = cur_;
-  claim_orphaned_ = true;
-}
-
-bool page_heap::prefault_claim(prefault_range* claimed) {
-  lock_guard g(lock_);
-  finish_claim_locked();
-  GORT_CHECK(claim_hi_ == 0, "touch-ahead: a new claim while [{:#x}, {:#x}) is still being written", claim_lo_,
-             claim_hi_);
-  if (touched_end_ < cur_) touched_end_ = cur_;
-  if (c_.heap_sys < prefault_min_heap_bytes) return false;
-  const std::uint64_t ahead = std::min<std::uint64_t>(prefault_ahead_bytes, c_.heap_sys / 8);
-  if (touched_end_ >= cur_end_ || touched_end_ - cur_ >= ahead) return false;
-  const std::uintptr_t lo = touched_end_;
-  const std::uintptr_t hi = std::min(lo + prefault_chunk_bytes, cur_end_);
-  claim_lo_ = lo;
-  claim_hi_ = hi;
-  claim_ok_.store(true, std::memory_order_relaxed);
-  claim_written_.store(false, std::memory_order_relaxed);
-  *claimed = {lo, hi};
-  return true;
-}
-
-bool page_heap::prefault_step(bool background) {
-  if (background && prefault_paused_.load(std::memory_order_acquire)) return false;
-  prefault_range r;
-  if (!prefault_claim(&r)) return false;
-  prefault_write(r);
-  return true;
-}
-
-void page_heap::prefault_write(const prefault_range& r) {
-  // Committed outside the lock: mprotect waits for the address space's
-  // lock, and the background thread runs at idle priority; a heap lock
-  // held across that would make every allocating thread wait for it too.
-  if (os::commit(reinterpret_cast<void*>(r.lo), r.hi - r.lo)) {
-    const std::size_t step = os::page_size();
-    for (std::uintptr_t p = r.lo; p < r.hi; p += step) *reinterpret_cast<volatile char*>(p) = 0;
-  } else {
-    claim_ok_.store(false, std::memory_order_relaxed);  // published by the release below
-  }
-  claim_written_.store(true, std::memory_order_release);
-}
-
-void page_heap::pause_background_prefault(bool paused) {
-  prefault_paused_.store(paused, std::memory_order_release);
-  if (!paused) return;
-  // A step already past its check may still claim one chunk: wait until
-  // no claim is being written, twice over a short sleep.
-  for (int quiet = 0; quiet < 2;) {
-    bool busy;
-    {
-      lock_guard g(lock_);
-      finish_claim_locked();
-      busy = claim_hi_ != 0;
-    }
-    quiet = busy ? 0 : quiet + 1;
-    os::sleep_ns(1'000'000);
-  }
-}
-
-page_heap::prefault_range page_heap::prefaulted() {
-  lock_guard g(lock_);
-  finish_claim_locked();
-  return {cur_, std::max(cur_, touched_end_)};
 }
 
 // ---- counters and verification -----------------------------------------------------
@@ -589,9 +474,6 @@ page_heap_counters page_heap::counters() {
   lock_guard g(lock_);
   page_heap_counters out = c_;
   out.free_spans = free_spans_;
-  // Step 6's memory, committed and written but not yet heap.
-  if (touched_end_ > cur_) out.other_sys += touched_end_ - cur_;
-  if (claim_hi_ != 0) out.other_sys += claim_hi_ - claim_lo_;
   return out;
 }
 

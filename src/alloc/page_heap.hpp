@@ -36,32 +36,6 @@
 //        coalesces it with neighbours freed meanwhile.
 //    alloc() clears the scavenged bits of the pages it hands out (they come
 //    back into use by being touched) and keeps heap_released exact.
-// 6. Touch-ahead (prefault_step, run by a background thread that the
-//    collector starts): the first write to a fresh page is a page fault,
-//    which costs 11-15 us on the 2-vCPU VM we measure on (benchmarks.md)
-//    and was the cause of 251 of the latency benchmark's 255 batches over
-//    600 us. The background thread keeps up to prefault_ahead_bytes (and
-//    at most an eighth of heap_sys; nothing below prefault_min_heap_bytes,
-//    where growth is rare and a small heap stays small) of the
-//    reservation beyond cur_ committed and written (one zero byte per OS
-//    page), so that growth hands out pages already in memory: a page that
-//    another thread wrote first costs the program 0.04 us. That memory is
-//    counted in other_sys until growth takes it into heap_sys.
-//    (a) under the lock, it claims the next prefault_chunk_bytes beyond
-//        touched_end_ (never memory grow has handed out: touched_end_ >=
-//        cur_) and records the claim;
-//    (b) without the lock, it commits the claim and writes a zero byte to
-//        each OS page (the pages were never handed out, so they read zero
-//        before and after: needzero stays false). The thread runs at idle
-//        priority, so it holds the heap lock only for (a) and (c), never
-//        across a system call;
-//    (c) it sets claim_written_ (release). The next step or grow, under
-//        the lock, moves touched_end_ to the claim's end.
-//    (d) grow never hands out claimed memory, and never waits for it: if
-//        the claim is still being written and grow needs memory beyond
-//        its start, the written memory before it goes to the free lists,
-//        cur_ jumps past it, and the claim is marked orphaned; finishing
-//        it then adds it to the free lists as fresh memory.
 //
 // Invariants (heap lock held):
 //   heap_sys == heap_inuse + heap_idle, where heap_idle == pages in free spans
@@ -109,7 +83,7 @@ struct page_heap_counters {
   std::uint64_t heap_released = 0;  // free bytes returned to the OS
   std::uint64_t spans_inuse = 0;    // in-use spans
   std::uint64_t mspan_sys = 0;      // bytes obtained for span structs
-  std::uint64_t other_sys = 0;      // arena_meta bytes; in counters(), also touch-ahead memory (step 6)
+  std::uint64_t other_sys = 0;      // arena_meta bytes
   std::uint64_t free_spans = 0;     // free runs (for tests)
 };
 
@@ -132,33 +106,8 @@ class page_heap {
   void lock_for_fork() { lock_.lock_for_fork(); }
   void unlock_for_fork() { lock_.unlock_for_fork(); }
   // fork child, after unlock_for_fork: spans a parent's thread was releasing
-  // go back to the free lists, and a touch-ahead claim is dropped (the
-  // child has no thread to finish it; its pages read zero either way).
+  // go back to the free lists.
   void atfork_child();
-
-  // Step 6, one chunk: true if it touched one, false if nothing is to be
-  // done until the heap grows again (grow_epoch() then changes). Called by
-  // one background thread, holding no lock.
-  bool prefault_step(bool background = true);
-  // Tests: stops the background thread's steps (waiting for a claim it is
-  // writing), so that a test can take them itself or see a heap that
-  // changes only under its own calls; false resumes them.
-  void pause_background_prefault(bool paused);
-  struct prefault_range {
-    std::uintptr_t lo, hi;
-  };
-  // prefault_step in its parts, for tests: 6(a), the claim (false: nothing
-  // to claim now), then 6(b) and (c), the claim committed and written.
-  bool prefault_claim(prefault_range* claimed);
-  void prefault_write(const prefault_range& claimed);
-  // +1 at every growth of the heap; the touch-ahead thread sleeps on it.
-  std::atomic<std::uint32_t>& grow_epoch() { return grow_epoch_; }
-  static constexpr std::size_t prefault_ahead_bytes = 4u << 20;
-  static constexpr std::size_t prefault_chunk_bytes = 64u << 10;
-  static constexpr std::uint64_t prefault_min_heap_bytes = 32u << 20;
-  // For tests: [cur_, touched_end_), the memory beyond the heap that the
-  // touch-ahead has written.
-  prefault_range prefaulted();
 
   // Calls f(span*) for every span struct ever made (any state: callers check
   // state). Only while the world is stopped, or with no other thread
@@ -214,19 +163,6 @@ class page_heap {
   std::uint64_t nonempty_[2] = {};     // guarded by lock_; bit n: free_short_[n] non-empty
   std::uintptr_t cur_ = 0;             // guarded by lock_; next uncommitted byte of the reservation
   std::uintptr_t cur_end_ = 0;         // guarded by lock_; end of the current reservation
-  // Step 6. [cur_, touched_end_) is committed and written (when touched_end_
-  // > cur_); [claim_lo_, claim_hi_) is being written (claim_hi_ == 0: none).
-  std::uintptr_t touched_end_ = 0;     // guarded by lock_
-  std::uintptr_t claim_lo_ = 0;        // guarded by lock_
-  std::uintptr_t claim_hi_ = 0;        // guarded by lock_
-  std::atomic<bool> claim_written_{false};  // atomic: set (release) by the writing thread, outside lock_
-  std::atomic<bool> claim_ok_{true};        // atomic: false if the claim's commit failed (read after claim_written_)
-  std::atomic<std::uint32_t> grow_epoch_{0};  // atomic
-  std::atomic<bool> prefault_paused_{false};  // atomic; tests only
-  bool claim_orphaned_ = false;        // guarded by lock_; grow jumped over the claim (step 6(d))
-  void finish_claim_locked();
-  void skip_claim_locked(std::size_t ask);
-  void add_fresh_locked(std::uintptr_t lo, std::uintptr_t hi);
   span* span_pool_ = nullptr;          // guarded by lock_; dead span structs, linked by next
   page_heap_counters c_;               // guarded by lock_ (heap_released, heap_inuse, ... )
   std::uint64_t free_pages_ = 0;       // guarded by lock_

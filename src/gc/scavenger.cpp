@@ -66,21 +66,6 @@ void scavenger_main() {
   }
 }
 
-// Step 5. seen is read before the steps: a growth after the last step
-// changes the epoch, and the wait returns at once.
-void touch_ahead_main() {
-  // Idle priority: as a third runnable thread on two CPUs it took whole
-  // time slices from the program (latency benchmark: worst batch 6 -> 15 ms).
-  os::lower_thread_to_idle_priority();
-  page_heap& h = page_heap::instance();
-  for (;;) {
-    const std::uint32_t seen = h.grow_epoch().load(std::memory_order_acquire);
-    while (h.prefault_step()) {
-    }
-    os::futex_wait(h.grow_epoch(), seen, 1'000'000'000);
-  }
-}
-
 }  // namespace
 
 std::uint64_t pause_after(std::uint64_t work_ns, double fraction) {
@@ -106,10 +91,7 @@ void set_goal(std::uint64_t retained_bytes) {
 std::uint64_t released_in_background() { return st().released.load(std::memory_order_relaxed); }
 
 void init() {
-  if (state_ptr == nullptr) {
-    state_ptr = new state();
-    std::thread(touch_ahead_main).detach();
-  }
+  if (state_ptr == nullptr) state_ptr = new state();
 }
 
 void atfork_child() {

@@ -18,14 +18,8 @@
 //    again before each chunk: a new cycle may have moved it.
 // 4. gc::collect() and gc::free_os_memory() release at once, on the calling
 //    thread: a program that asks for a collection asks for its effect.
-// 5. The other direction: a touch-ahead thread, started by init(), runs
-//    the page heap's step 6 (page_heap.hpp) whenever the heap grows: it
-//    writes the next few MiB of the reservation before the heap hands them
-//    out, so that the program's first writes there are not page faults.
-//    It sleeps on the page heap's grow epoch between growths. A fork child
-//    has no such thread (its heap grows unprefaulted).
 //
-// Invariants: the threads hold no lock while they sleep; it touches no gc
+// Invariants: the thread holds no lock while it sleeps; it touches no gc
 // object and is not registered with src/stack (a stop does not wait for
 // it; it never holds a rank_mutex across a stop because it is never
 // stopped).

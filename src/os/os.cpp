@@ -139,12 +139,6 @@ std::uint64_t thread_cpu_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-bool lower_thread_to_idle_priority() {
-  sched_param p{};
-  p.sched_priority = 0;
-  return ::sched_setscheduler(0, SCHED_IDLE, &p) == 0;
-}
-
 int usable_cpus() {
   static const int n = [] {
     cpu_set_t set;

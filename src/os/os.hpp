@@ -1,6 +1,6 @@
 // src/os/os.hpp: the one interface between gort and the operating system.
 // Every mmap, mprotect, madvise and munmap in the runtime is here, and so are
-// the thread, signal, futex and stack-bounds calls, so src/alloc
+// the thread, signal, futex and stack-bounds calls of src/stack, so src/alloc
 // and src/gc contain no system headers and no #ifdefs, and src/stack none but
 // libunwind's.
 //
@@ -56,8 +56,7 @@ std::size_t page_size();
 std::size_t resident_bytes();
 
 // ---------------------------------------------------------------------------
-// Threads, signals, futexes and stack bounds (used by src/stack; futexes and
-// the idle priority also by src/gc's background threads).
+// Threads, signals, futexes and stack bounds (used by src/stack only).
 //
 // Functions marked [signal-safe] are async-signal-safe: they make one system
 // call or none, never allocate, never take a lock, and leave errno as they
@@ -80,10 +79,6 @@ bool signal_thread(std::uintptr_t thread, int sig);
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::int64_t timeout_ns);
 // Wakes up to `count` threads sleeping in futex_wait on `word`. [signal-safe]
 void futex_wake(std::atomic<std::uint32_t>& word, int count);
-// The calling thread runs only when a CPU would otherwise be idle
-// (SCHED_IDLE), so a background helper never takes a time slice from the
-// program or the collector. False if the OS refused.
-bool lower_thread_to_idle_priority();
 // CLOCK_MONOTONIC in nanoseconds. [signal-safe]
 std::uint64_t monotonic_ns();
 // CPU time consumed by the calling thread, in nanoseconds.
