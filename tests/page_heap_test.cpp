@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
 #include "alloc/alloc.hpp"
+#include "os/os.hpp"
 #include "test_util.hpp"
 
 using namespace gc::internal;
@@ -22,6 +25,13 @@ span* take(std::size_t npages) {
   span* s = page_heap::instance().alloc(npages, init, needzero);
   REQUIRE(s != nullptr);
   return s;
+}
+// The OS pages of span s that are in memory (mincore).
+std::size_t resident_os_pages(const span* s) {
+  const std::size_t os_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> v((s->end() - s->base) / os_page);
+  REQUIRE(::mincore(reinterpret_cast<void*>(s->base), s->end() - s->base, v.data()) == 0);
+  return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; }));
 }
 }  // namespace
 
@@ -204,4 +214,27 @@ TEST_CASE("page heap: release beside allocation and free loses no page in use", 
   const page_heap_counters c = h.counters();
   CHECK(c.heap_inuse == 0);
   CHECK(c.heap_released == c.heap_sys);
+}
+
+// Step 2(b) of page_heap.hpp: a short span whose pages are not in memory is
+// populated as it is handed out; a long one is left to fault in.
+TEST_CASE("page heap: a cold short span is handed out in memory, a long one is not", "[page_heap]") {
+  const std::size_t os_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* probe = ::mmap(nullptr, 16 * os_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(probe != MAP_FAILED);
+  const bool can_populate = os::populate(probe, 16 * os_page);
+  ::munmap(probe, 16 * os_page);
+  if (!can_populate) {
+    WARN("this kernel has no MADV_POPULATE_WRITE (Linux 5.14): nothing to test");
+    return;
+  }
+  page_heap& h = page_heap::instance();
+  h.release_all();  // every free page is now out of memory (MADV_DONTNEED by default)
+  span* small = take(4);  // from a released run or from fresh growth: cold either way
+  span* big = take(64);   // 512 KiB, longer than populate_max_bytes
+  CHECK(resident_os_pages(small) == 4 * page_bytes / os_page);
+  CHECK(resident_os_pages(big) == 0);
+  h.free(small);
+  h.free(big);
+  h.verify();
 }

@@ -225,6 +225,18 @@ std::size_t page_heap::clear_scavenged_locked(std::uintptr_t base, std::size_t n
 }
 
 span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero) {
+  bool cold = false;
+  span* s = alloc_span(npages, init, needzero, cold);
+  // Step 2(b): pages not in memory (never touched since growth committed
+  // them, or returned by the scavenger) are backed now, in one call, outside
+  // the lock, rather than one fault per 4 KiB page as the owner first writes
+  // them.
+  if (s != nullptr && cold && npages * page_bytes <= populate_max_bytes)
+    os::populate(reinterpret_cast<void*>(s->base), npages * page_bytes);
+  return s;
+}
+
+span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& needzero, bool& cold) {
   GORT_CHECK(npages > 0, "page_heap::alloc of 0 pages");
   lock_guard g(lock_);
   // A typed small span's metadata table first: nothing to undo if it fails.
@@ -241,8 +253,10 @@ span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero
     }
     return nullptr;
   }
-  c_.heap_released -= clear_scavenged_locked(s->base, npages) * page_bytes;
+  const std::size_t released = clear_scavenged_locked(s->base, npages);
+  c_.heap_released -= released * page_bytes;
   needzero = s->needzero;
+  cold = released != 0 || !s->needzero;
   s->size_class = init.size_class;
   s->noscan = init.noscan;
   s->elem_size = init.elem_size;

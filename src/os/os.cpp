@@ -2,6 +2,7 @@
 #include "os/os.hpp"
 
 #include <sched.h>
+#include <atomic>
 #include <thread>
 
 #include <cerrno>
@@ -59,6 +60,20 @@ bool release(void* p, std::size_t bytes, bool use_madv_free) {
   (void)use_madv_free;
 #endif
   return ::madvise(p, bytes, MADV_DONTNEED) == 0;
+}
+
+bool populate(void* p, std::size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  static std::atomic<bool> unsupported{false};
+  if (unsupported.load(std::memory_order_relaxed)) return false;
+  if (::madvise(p, bytes, MADV_POPULATE_WRITE) == 0) return true;
+  if (errno == EINVAL) unsupported.store(true, std::memory_order_relaxed);  // a kernel before 5.14
+  return false;
+#else
+  (void)p;
+  (void)bytes;
+  return false;
+#endif
 }
 
 void unreserve(void* p, std::size_t bytes) { ::munmap(p, bytes); }

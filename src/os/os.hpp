@@ -39,6 +39,10 @@ bool commit(void* p, std::size_t bytes);
 // use_madv_free selects MADV_FREE (falls back to MADV_DONTNEED where the
 // kernel lacks it). Returns true if the pages now read as zero.
 bool release(void* p, std::size_t bytes, bool use_madv_free);
+// Backs [p, p+bytes) (page-aligned, committed) with physical pages now, in
+// one call, as writes would one fault at a time (MADV_POPULATE_WRITE). False
+// where the kernel cannot (before 5.14): the pages then fault in on use.
+bool populate(void* p, std::size_t bytes);
 // Unmaps a whole reservation.
 void unreserve(void* p, std::size_t bytes);
 // Read-write zeroed memory for runtime metadata; nullptr on failure.
