@@ -88,7 +88,7 @@ void clear_victim_mark() {
   using namespace gc::internal;
   object_ref ref = find_object(~hidden_victim);
   std::uintptr_t idx = ref.s->object_index(reinterpret_cast<std::uintptr_t>(ref.base));
-  std::atomic_ref<std::uint64_t>(ref.s->mark_bits[idx / 64]).fetch_and(~(std::uint64_t{1} << (idx % 64)));
+  ref.s->unmark(idx);
 }
 
 }  // namespace

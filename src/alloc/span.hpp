@@ -12,10 +12,20 @@
 // from the page map without a lock still points at a span struct; readers
 // check state and [base, limit) before trusting it.
 //
-// Bitmaps: alloc_bits and mark_bits point into the two inline arrays. The
-// collector's sweep will make the mark bits the new alloc bits by swapping the
-// two pointers and clearing the new mark bits, as Go's sweep does. Both live
-// here, outside the heap arenas: no object overflow can reach them.
+// Bitmaps: alloc_bits and mark_bits point into the first two inline arrays.
+// The collector's sweep will make the mark bits the new alloc bits by
+// swapping the two pointers and clearing the new mark bits, as Go's sweep
+// does. All live here, outside the heap arenas: no object overflow can reach
+// them.
+//
+// An object is marked when its bit is set in mark_bits OR in owned_marks, a
+// third array that only one marker at a time writes (the mark's owning
+// worker, mark.cpp): it sets its bits with plain stores, where every other
+// marker sets mark_bits with a locked OR (in binary-trees' single-worker
+// mark, the locked OR took about half of scan's samples). Both markers test
+// both arrays first; in the rare race where both see the object white, both
+// scan it, which is harmless (scanning is idempotent; the marked-bytes count
+// then counts it twice). Sweep ORs owned_marks into mark_bits and clears it.
 //
 // Counting invariant, for an in-use small span s:
 //   s.alloc_count == popcount(s.alloc_bits[0 .. nelems))
@@ -82,6 +92,10 @@ struct span {
   std::uint64_t* alloc_bits = bits_[0];
   std::uint64_t* mark_bits = bits_[1];
   std::uint64_t bits_[2][bitmap_words] = {};
+  // Written by the owning marker only, while a mark runs; read by every
+  // marker and the sweep (relaxed atomics; the sweep runs after mark
+  // termination's stop, which orders it after the owner's stores).
+  std::uint64_t owned_marks[bitmap_words] = {};
 
   int span_class() const { return make_span_class(size_class, noscan, typed); }
   std::size_t bitmap_nwords() const { return (nelems + 63u) / 64u; }
@@ -103,16 +117,42 @@ struct span {
   std::uintptr_t end() const { return base + npages * page_bytes; }
   std::uintptr_t object_base(std::uintptr_t idx) const { return base + idx * elem_size; }
 
-  // Mark bits: set by the collector's workers concurrently (atomic OR).
-  bool is_marked(std::uintptr_t idx) const {
-    return (std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).load(std::memory_order_relaxed) >> (idx % 64)) & 1;
+  // Mark bits: set by the collector's workers concurrently (atomic OR), or
+  // by the owning marker in owned_marks (plain stores).
+  std::uint64_t load_mark_word(std::size_t w) const {
+    return std::atomic_ref<std::uint64_t>(mark_bits[w]).load(std::memory_order_relaxed) |
+           std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_marks[w])).load(std::memory_order_relaxed);
   }
+  bool is_marked(std::uintptr_t idx) const { return (load_mark_word(idx / 64) >> (idx % 64)) & 1; }
   // Sets the mark bit; true if this call set it (the object was white).
   bool try_mark(std::uintptr_t idx) {
-    std::uint64_t bit = std::uint64_t{1} << (idx % 64);
-    std::atomic_ref<std::uint64_t> word(mark_bits[idx / 64]);
-    if (word.load(std::memory_order_relaxed) & bit) return false;
-    return !(word.fetch_or(bit, std::memory_order_relaxed) & bit);
+    const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+    if (load_mark_word(idx / 64) & bit) return false;
+    return !(std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_or(bit, std::memory_order_relaxed) & bit);
+  }
+  // try_mark for the owning marker only: at most one thread at a time.
+  bool try_mark_owned(std::uintptr_t idx) {
+    const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+    std::atomic_ref<std::uint64_t> own(owned_marks[idx / 64]);
+    const std::uint64_t mine = own.load(std::memory_order_relaxed);
+    if ((mine | std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).load(std::memory_order_relaxed)) & bit)
+      return false;
+    own.store(mine | bit, std::memory_order_relaxed);
+    return true;
+  }
+  // Clears object idx's mark in both arrays (tests; the checkmark probe).
+  void unmark(std::uintptr_t idx) {
+    const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+    std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(owned_marks[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
+  }
+  // Sweep, after mark termination: ORs the owner's marks of word w into
+  // mark_bits and clears them; returns the word's marks.
+  std::uint64_t fold_mark_word(std::size_t w) {
+    const std::uint64_t m = mark_bits[w] | owned_marks[w];
+    mark_bits[w] = m;
+    owned_marks[w] = 0;
+    return m;
   }
 
   // Is object idx allocated? Exact when the owner thread is the caller or is

@@ -34,13 +34,15 @@ constexpr std::uintptr_t assist_piece_bytes = 16 * 1024;
 constexpr int max_helpers = 7;
 
 // The lines marking reads from span s first: its header (two lines) and the
-// first line of each bitmap (alloc and mark bits, whichever array is which).
+// first line of each bitmap (alloc and mark bits, whichever array is which,
+// and the owner's marks, which follow them).
 GORT_ALWAYS_INLINE void prefetch_span_lines(const span* s) {
   const char* b = reinterpret_cast<const char*>(s);
   __builtin_prefetch(b);
   __builtin_prefetch(b + 64);
   __builtin_prefetch(b + offsetof_bits);
   __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
+  __builtin_prefetch(b + offsetof_bits + 2 * sizeof(span::bits_[0]));
 }
 
 struct work_buf {
@@ -184,6 +186,12 @@ void push_grey(const work_item* items, std::size_t n) {
 
 class worker {
  public:
+  worker() = default;
+  // owns_marks: this worker is the mark's owning marker (span.hpp), which
+  // sets its mark bits with plain stores. At most one such worker (root_w),
+  // used by one thread at a time: the thread that runs the cycle.
+  explicit constexpr worker(bool owns_marks) : owns_marks_(owns_marks) {}
+
   void push(work_item item) {
     if (cur_ == nullptr) cur_ = get_empty();
     if (cur_->n == buf_items) {
@@ -236,7 +244,7 @@ class worker {
     return true;
   }
 
-  void mark_word(std::uintptr_t v) {
+  GORT_ALWAYS_INLINE void mark_word(std::uintptr_t v) {
     if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) return;
     object_ref ref = find_object(v);
     if (!ref) return;
@@ -246,7 +254,8 @@ class worker {
       check_object(s, base);
       return;
     }
-    if (!s->try_mark(s->object_index(base))) return;
+    const std::uintptr_t idx = s->object_index(base);
+    if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) return;
     marked_ += s->elem_size;
     if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
   }
@@ -555,6 +564,7 @@ class worker {
   }
 
  private:
+  bool owns_marks_ = false;
   work_buf* cur_ = nullptr;
   std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to totals.scan_work
   std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in totals.marked
@@ -575,7 +585,7 @@ class worker {
 
 namespace {
 
-worker root_w;  // the collector's worker
+worker root_w{true};  // the collector's worker, the mark's owning marker (span.hpp)
 
 // Helper threads: not registered with the collector (never stopped); they
 // mark only while the world is stopped, woken per cycle.

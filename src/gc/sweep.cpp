@@ -121,7 +121,7 @@ void add_totals(const sweep_result& r) {
 
 // Step 1. mcentral gives the pages back when alloc_count is 0.
 void sweep_large(span* s, sweep_result& r) {
-  const bool marked = s->mark_bits[0] & 1;
+  const bool marked = s->fold_mark_word(0) & 1;
   s->mark_bits[0] = 0;
   if (marked) {
     r.live_bytes += s->elem_size;
@@ -152,6 +152,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
   std::uint64_t freed = 0;
 
   if (!owned && !s->typed) {
+    for (std::size_t w = 0; w < nwords; ++w) s->fold_mark_word(w);
     std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
       new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
@@ -162,7 +163,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     const std::size_t window = owned ? s->window.load(std::memory_order_relaxed) : nwords;
     for (std::size_t w = 0; w < nwords; ++w) {
       std::uint64_t alloc = s->alloc_bits[w];
-      const std::uint64_t mark = s->mark_bits[w];
+      const std::uint64_t mark = s->fold_mark_word(w);
       s->mark_bits[w] = 0;
       if (w != window) {
         std::uint64_t dead = alloc & ~mark & s->valid_mask(w);
@@ -263,8 +264,8 @@ void verify_all_swept() {
     GORT_CHECK(g == sg, "span [{:#x}, {:#x}) of class {} is unswept (sweepgen {}, heap {}) as a mark begins: sweep "
                "termination missed it", s->base, s->end(), s->span_class(), g, sg);
     for (std::size_t w = 0; w < s->bitmap_nwords(); ++w)
-      GORT_CHECK(s->mark_bits[w] == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a "
-                 "mark begins", s->base, s->end(), s->span_class(), w, s->mark_bits[w]);
+      GORT_CHECK(s->load_mark_word(w) == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a "
+                 "mark begins", s->base, s->end(), s->span_class(), w, s->load_mark_word(w));
   });
 }
 
