@@ -18,6 +18,23 @@
 #include "os/os.hpp"
 #include "stack/stack.hpp"
 
+// mark_word is forced inline: GCC otherwise outlines it and find_object
+// from the scanners, and the owner's plain-store marks (span.hpp) then gain
+// nothing (binary-trees' single-worker mark, benchmarks.md). Not in
+// sanitizer builds: inlined into the no_sanitize scanners, its locals' scope
+// poisoning was left half done, and AddressSanitizer reported
+// stack-use-after-scope in later, unrelated frames.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define GORT_MARK_WORD_INLINE
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define GORT_MARK_WORD_INLINE
+#  endif
+#endif
+#ifndef GORT_MARK_WORD_INLINE
+#  define GORT_MARK_WORD_INLINE GORT_ALWAYS_INLINE
+#endif
+
 namespace gc::internal::mark {
 
 namespace {
@@ -244,7 +261,7 @@ class worker {
     return true;
   }
 
-  GORT_ALWAYS_INLINE void mark_word(std::uintptr_t v) {
+  GORT_MARK_WORD_INLINE void mark_word(std::uintptr_t v) {
     if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) return;
     object_ref ref = find_object(v);
     if (!ref) return;
