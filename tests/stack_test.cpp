@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <sys/wait.h>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -361,6 +362,25 @@ TEST_CASE("stack: a thread blocked in read() in a blocking region is not signall
   ::close(fds[1]);
 }
 
+// The main thread is registered when an earlier case in the same process
+// allocated (the test binary run whole; ctest runs each case alone). A case
+// whose stopper must not wait for it keeps it in a blocking region while
+// the stopper runs: it touches no gc memory meanwhile. Without this, run
+// after a gc_new case, the rank_mutex case below deadlocked (the stopped
+// main thread was the one to release the lock holder) and this one timed
+// out (the main thread, never signalled here, could not park).
+struct main_thread_blocking {
+  const bool on = stk::current_thread() != nullptr;
+  main_thread_blocking() {
+    if (on) stk::enter_blocking();
+  }
+  ~main_thread_blocking() {
+    if (on) stk::exit_blocking();
+  }
+  main_thread_blocking(const main_thread_blocking&) = delete;
+  main_thread_blocking& operator=(const main_thread_blocking&) = delete;
+};
+
 TEST_CASE("stack: a thread entering a blocking region during a stop counts as blocking", "[stack]") {
   park_setup setup(10'000'000'000);  // never signalled: it must ack by entering the region
   std::atomic<stk::thread_info*> info{nullptr};
@@ -384,6 +404,8 @@ TEST_CASE("stack: a thread entering a blocking region during a stop counts as bl
   stk::stop_kind kind = stk::stop_kind::self;
   int phase_while_stopped = -1;
   std::uint64_t signals_during = 0;
+  std::optional<main_thread_blocking> main_blocking;
+  main_blocking.emplace();
   std::thread stopper([&] {
     stk::stop_the_world();
     stopped = true;
@@ -399,6 +421,7 @@ TEST_CASE("stack: a thread entering a blocking region during a stop counts as bl
   std::this_thread::sleep_for(20ms);
   restart = true;
   stopper.join();
+  main_blocking.reset();
   th.join();
   CHECK(kind == stk::stop_kind::blocking);
   CHECK(phase_while_stopped == 1);
@@ -543,6 +566,8 @@ TEST_CASE("stack: a thread holding or waiting for a rank_mutex stops only after 
   std::atomic<bool> stopped{false}, finished{false};
   stk::stop_kind holder_kind = stk::stop_kind::self, waiter_kind = stk::stop_kind::self;
   std::uint64_t frozen_a = 0, frozen_b = 1;
+  std::optional<main_thread_blocking> main_blocking;
+  main_blocking.emplace();
   std::thread stopper([&] {
     stk::stop_the_world();
     stopped = true;
@@ -567,6 +592,7 @@ TEST_CASE("stack: a thread holding or waiting for a rank_mutex stops only after 
   release = true;
   CHECK(wait_until([&] { return finished.load(); }));
   stopper.join();
+  main_blocking.reset();
   CHECK(holder_kind == stk::stop_kind::safepoint);
   CHECK(waiter_kind == stk::stop_kind::safepoint);
   CHECK(frozen_a == frozen_b);
