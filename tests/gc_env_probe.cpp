@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
     });
     quit = true;
     spinner.join();
-    std::regex trace(gc::internal::gctrace_line_regex), stops(gc::internal::gctrace_stops_line_regex);
+    std::regex trace(gc::internal::gctrace_line_regex), stops(gc::internal::gctrace_stops_line_regex),
+        work(gc::internal::gctrace_work_line_regex);
     std::vector<std::string> lines;
     for (std::size_t start = 0; start < err.size();) {
       std::size_t nl = err.find('\n', start);
@@ -168,13 +169,16 @@ int main(int argc, char** argv) {
       start = nl == std::string::npos ? err.size() : nl + 1;
     }
     std::fputs(err.c_str(), stdout);
-    if (lines.size() != 6) return fail("expected 6 lines, got " + std::to_string(lines.size()));
+    // Three lines per (concurrent) cycle: gctrace, stops, mark work.
+    if (lines.size() != 9) return fail("expected 9 lines, got " + std::to_string(lines.size()));
     int start_signalled = 0, term_signalled = 0;
-    for (std::size_t i = 0; i < lines.size(); i += 2) {
-      std::smatch m;
+    for (std::size_t i = 0; i < lines.size(); i += 3) {
+      std::smatch m, w;
       if (!std::regex_match(lines[i], trace)) return fail("not a gctrace line: " + lines[i]);
+      if (!std::regex_match(lines[i + 2], w, work)) return fail("not a mark work line: " + lines[i + 2]);
+      if (w[1].str() != std::to_string(i / 3 + 1)) return fail("the work line names another cycle: " + lines[i + 2]);
       if (!std::regex_match(lines[i + 1], m, stops)) return fail("not a stops line: " + lines[i + 1]);
-      if (m[1].str() != std::to_string(i / 2 + 1)) return fail("the stops line names another cycle: " + lines[i + 1]);
+      if (m[1].str() != std::to_string(i / 3 + 1)) return fail("the stops line names another cycle: " + lines[i + 1]);
       if (!m[2].matched) return fail("gc::collect() runs a concurrent cycle, not this: " + lines[i + 1]);
       auto n = [&](int g) { return std::stol(m[g].str()); };
       start_signalled += n(4) >= 1;

@@ -317,3 +317,38 @@ TEST_CASE("gctrace: gctrace=2's stops line says where each stop went, and its pa
   r.term_sweep_ns = 100'000;
   CHECK(gctrace_stops_line(r).find("+ other 0") != std::string::npos);
 }
+
+TEST_CASE("gctrace: gctrace=2's mark work line splits the scan work between assists and workers", "[gctrace]") {
+  std::regex re(gctrace_work_line_regex);
+  gc_cycle_record r;
+  r.cycle = 11;
+  r.concurrent = true;
+  r.scan_bytes = 300 * MiB + 8191;  // 307200 KB + 7 KB 1023 B
+  r.assist_scan_bytes = 50 * MiB;   // 51200 KB
+  r.term_drained_bytes = 4096 + 1023;
+  r.assist_cpu_ns = 94'012'999;                     // 94012 us
+  r.background_cpu_ns = 124'000'000;                // with idle: 248000 us
+  r.idle_cpu_ns = 124'000'500;
+  const std::string line = gctrace_work_line(r);
+  // background: 300 MiB + 8191 - 50 MiB - 5119 = 262147072 B = 256003 KB;
+  // 52428800 B / 94012999 ns = 557.67 MB/s; 262147072 B / 248000500 ns = 1057.04 MB/s.
+  CHECK(line == "gc 11 mark work: assists 51200 KB in 94012 us (557 MB/s), background 256003 KB in 248000 us "
+                "(1057 MB/s), termination 4 KB");
+  std::smatch m;
+  REQUIRE(std::regex_match(line, m, re));
+  CHECK(m[1] == "11");
+  CHECK(m[2] == "51200");
+  CHECK(m[8] == "4");
+
+  // No time measured: rate 0, not a division by zero. Counters read at
+  // slightly different moments never make the background part wrap.
+  gc_cycle_record z;
+  z.cycle = 1;
+  z.concurrent = true;
+  z.scan_bytes = 1024;
+  z.assist_scan_bytes = 4096;
+  z.term_drained_bytes = 4096;
+  const std::string zero = gctrace_work_line(z);
+  CHECK(zero == "gc 1 mark work: assists 1 KB in 0 us (0 MB/s), background 0 KB in 0 us (0 MB/s), termination 0 KB");
+  CHECK(std::regex_match(zero, re));
+}

@@ -65,6 +65,8 @@ struct cycle_timing {
   gc_cycle_record::stop_parts start_stop, term_stop;
   std::uint64_t term_sweep_ns = 0;
   std::uint64_t term_drained_bytes = 0;  // scan work done inside mark termination
+  std::uint64_t scan_bytes = 0;          // concurrent: all the cycle's scan work (gctrace=2)
+  std::uint64_t assist_scan_bytes = 0;   // concurrent: the assists' part of it
 };
 
 // The stop just made, for gctrace=2: how long the threads took to stop.
@@ -426,6 +428,8 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     r.term_stop = t.term_stop;
     r.term_sweep_ns = t.term_sweep_ns;
     r.term_drained_bytes = t.term_drained_bytes;
+    r.scan_bytes = t.scan_bytes;
+    r.assist_scan_bytes = t.assist_scan_bytes;
     emit_gctrace(r, godebug().gctrace >= 2);
   }
 }
@@ -722,6 +726,8 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   const std::uint64_t scan_before = mark::scan_work_done();
   mark::drain(s.mark_converged ? 0 : -1);
   t.term_drained_bytes = mark::scan_work_done() - scan_before;
+  t.scan_bytes = mark::scan_work_done();
+  t.assist_scan_bytes = s.assist_scan.load(std::memory_order_relaxed);
   termination_scan_bytes.store(t.term_drained_bytes, std::memory_order_relaxed);
   const std::uint64_t p3 = os::monotonic_ns();
   t.term_stop.phase_ns[0] = p1 - p0;

@@ -2,6 +2,8 @@
 // for the layout and the number formats.
 #include "gc/gctrace.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <fmt/format.h>
 #include <iterator>
@@ -82,12 +84,33 @@ std::string gctrace_stops_line(const gc_cycle_record& r) {
       other_ns(r.mark_term_clock_ns, term_parts) / 1000);
 }
 
+std::string gctrace_work_line(const gc_cycle_record& r) {
+  const std::uint64_t assist = std::min(r.assist_scan_bytes, r.scan_bytes);
+  const std::uint64_t term = std::min(r.term_drained_bytes, r.scan_bytes - assist);
+  const std::uint64_t background = r.scan_bytes - assist - term;
+  const std::uint64_t background_ns = r.background_cpu_ns + r.idle_cpu_ns;
+  // bytes per ns * 1000 = MB/s (10^6 bytes); 0 when no time was measured.
+  auto rate = [](std::uint64_t bytes, std::uint64_t ns) -> std::uint64_t {
+    if (ns == 0) return 0;
+    const double v = static_cast<double>(bytes) * 1000.0 / static_cast<double>(ns);
+    return v >= 1.8e19 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(v);
+  };
+  return fmt::format("gc {} mark work: assists {} KB in {} us ({} MB/s), background {} KB in {} us ({} MB/s), "
+                     "termination {} KB",
+                     r.cycle, assist >> 10, r.assist_cpu_ns / 1000, rate(assist, r.assist_cpu_ns), background >> 10,
+                     background_ns / 1000, rate(background, background_ns), term >> 10);
+}
+
 void emit_gctrace(const gc_cycle_record& r, bool stops) {
   std::string line = gctrace_line(r);
   line += '\n';
   if (stops) {
     line += gctrace_stops_line(r);
     line += '\n';
+    if (r.concurrent) {
+      line += gctrace_work_line(r);
+      line += '\n';
+    }
   }
   ssize_t ignored = ::write(2, line.data(), line.size());
   (void)ignored;

@@ -39,6 +39,17 @@
 //    (and, stop-the-world, the sweep); other: the rest (the stop's own
 //    bookkeeping). docs/gctrace.md.
 //
+// 5. gctrace=2, concurrent cycles: a third line (gctrace_work_line) says
+//    who did the marking and how fast, gort's own too:
+//      gc N mark work: assists A KB in T us (R MB/s), background B KB in
+//        U us (S MB/s), termination C KB
+//    A: the scan work of mark assists, T their time (the cpu field's
+//    assist figure); B: the background and idle workers' scan work, U their
+//    CPU time; C: the scan work left for mark termination. KB = 1024 bytes,
+//    MB/s = 10^6 bytes per second, all truncated. An assist scanning much
+//    slower than the background says the program's thread pays more for
+//    the same marking than a worker would (cold caches, short assists).
+//
 // Invariants
 //   The line matches gctrace_line_regex, which also matches the lines of a
 //   real Go program (Go 1.19 and later print the stacks and globals fields),
@@ -91,6 +102,10 @@ struct gc_cycle_record {
   stop_parts term_stop;   // concurrent: mark termination (phase_ns: rescan, buffers, drain)
   std::uint64_t term_sweep_ns = 0;     // concurrent: mark termination's sweep part
   std::uint64_t term_drained_bytes = 0;  // concurrent: scan work done inside mark termination
+  // gctrace=2 (step 5), concurrent cycles: who did the marking. Scan work in
+  // bytes; the times are assist_cpu_ns and background_cpu_ns + idle_cpu_ns.
+  std::uint64_t scan_bytes = 0;         // all scan work of the cycle, termination's included
+  std::uint64_t assist_scan_bytes = 0;  // the part done by mark assists
 };
 
 // The regular expression (ECMAScript, for std::regex) of one trace line,
@@ -116,6 +131,13 @@ inline constexpr const char* gctrace_stops_line_regex =
     R"(|stop \(us\): (\d+) = threads (\d+) \((\d+) signalled, (\d+) deferred\) \+ sweep termination (\d+) )"
     R"(\+ mark (\d+) \+ sweep (\d+) \+ other (\d+))$)";
 
+// The regular expression of step 5's line. Capture groups: 1 cycle, 2
+// assist KB, 3 assist us, 4 assist MB/s, 5 background KB, 6 background us,
+// 7 background MB/s, 8 termination KB.
+inline constexpr const char* gctrace_work_line_regex =
+    R"(^gc (\d+) mark work: assists (\d+) KB in (\d+) us \((\d+) MB/s\), )"
+    R"(background (\d+) KB in (\d+) us \((\d+) MB/s\), termination (\d+) KB$)";
+
 // Go's fmtNSAsMS (step 3).
 std::string format_ns_as_ms(std::uint64_t ns);
 
@@ -130,9 +152,13 @@ std::string gctrace_line(const gc_cycle_record& r);
 // Step 4's line for one cycle, without the trailing newline.
 std::string gctrace_stops_line(const gc_cycle_record& r);
 
+// Step 5's line for one concurrent cycle, without the trailing newline.
+std::string gctrace_work_line(const gc_cycle_record& r);
+
 // Writes gctrace_line(r) and "\n" to stderr in one write(2), so lines from
 // concurrent writers do not interleave; with stops, gctrace_stops_line(r)
-// and "\n" too, in the same write.
+// and "\n" too, and for a concurrent cycle gctrace_work_line(r) and "\n",
+// in the same write.
 void emit_gctrace(const gc_cycle_record& r, bool stops = false);
 
 }  // namespace gc::internal
