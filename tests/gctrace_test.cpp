@@ -329,16 +329,18 @@ TEST_CASE("gctrace: gctrace=2's mark work line splits the scan work between assi
   r.assist_cpu_ns = 94'012'999;                     // 94012 us
   r.background_cpu_ns = 124'000'000;                // with idle: 248000 us
   r.idle_cpu_ns = 124'000'500;
+  r.assist_wait_ns = 3'999'999;                     // 3999 us
   const std::string line = gctrace_work_line(r);
   // background: 300 MiB + 8191 - 50 MiB - 5119 = 262147072 B = 256003 KB;
   // 52428800 B / 94012999 ns = 557.67 MB/s; 262147072 B / 248000500 ns = 1057.04 MB/s.
-  CHECK(line == "gc 11 mark work: assists 51200 KB in 94012 us (557 MB/s), background 256003 KB in 248000 us "
-                "(1057 MB/s), termination 4 KB");
+  CHECK(line == "gc 11 mark work: assists 51200 KB in 94012 us (557 MB/s), waits 3999 us, background 256003 KB "
+                "in 248000 us (1057 MB/s), termination 4 KB");
   std::smatch m;
   REQUIRE(std::regex_match(line, m, re));
   CHECK(m[1] == "11");
   CHECK(m[2] == "51200");
-  CHECK(m[8] == "4");
+  CHECK(m[5] == "3999");
+  CHECK(m[9] == "4");
 
   // No time measured: rate 0, not a division by zero. Counters read at
   // slightly different moments never make the background part wrap.
@@ -349,6 +351,7 @@ TEST_CASE("gctrace: gctrace=2's mark work line splits the scan work between assi
   z.assist_scan_bytes = 4096;
   z.term_drained_bytes = 4096;
   const std::string zero = gctrace_work_line(z);
-  CHECK(zero == "gc 1 mark work: assists 1 KB in 0 us (0 MB/s), background 0 KB in 0 us (0 MB/s), termination 0 KB");
+  CHECK(zero ==
+        "gc 1 mark work: assists 1 KB in 0 us (0 MB/s), waits 0 us, background 0 KB in 0 us (0 MB/s), termination 0 KB");
   CHECK(std::regex_match(zero, re));
 }

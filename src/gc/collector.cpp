@@ -67,6 +67,7 @@ struct cycle_timing {
   std::uint64_t term_drained_bytes = 0;  // scan work done inside mark termination
   std::uint64_t scan_bytes = 0;          // concurrent: all the cycle's scan work (gctrace=2)
   std::uint64_t assist_scan_bytes = 0;   // concurrent: the assists' part of it
+  std::uint64_t assist_wait_ns = 0;      // concurrent: threads' waits past the goal
 };
 
 // The stop just made, for gctrace=2: how long the threads took to stop.
@@ -140,6 +141,7 @@ struct state {
   std::atomic<std::uint64_t> mark_expected{0};    // scan work expected: what the last mark reached
   std::atomic<std::uint64_t> mark_cycle{0};       // +1 at every concurrent mark start (assist credit's cycle)
   std::atomic<std::uint64_t> assist_ns{0};        // time spent in assists this cycle (wall, as Go)
+  std::atomic<std::uint64_t> assist_wait_ns{0};   // time threads waited past the goal this cycle (gctrace=2)
   // For pacer.hpp step 11: when the mark started (monotonic ns), the scan
   // work the assists did in it, and the last mark's rates (scan bytes of the
   // background workers, heap bytes of the program, per ns; 0: none yet).
@@ -430,6 +432,7 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     r.term_drained_bytes = t.term_drained_bytes;
     r.scan_bytes = t.scan_bytes;
     r.assist_scan_bytes = t.assist_scan_bytes;
+    r.assist_wait_ns = t.assist_wait_ns;
     emit_gctrace(r, godebug().gctrace >= 2);
   }
 }
@@ -538,6 +541,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   // bytes (allocated during that mark, they were not scanned either).
   s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1), std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
+  s.assist_wait_ns.store(0, std::memory_order_relaxed);
   s.assist_scan.store(0, std::memory_order_relaxed);
   s.mark_start_ns.store(os::monotonic_ns(), std::memory_order_relaxed);
   s.mark_cycle.fetch_add(1, std::memory_order_relaxed);
@@ -728,6 +732,7 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   t.term_drained_bytes = mark::scan_work_done() - scan_before;
   t.scan_bytes = mark::scan_work_done();
   t.assist_scan_bytes = s.assist_scan.load(std::memory_order_relaxed);
+  t.assist_wait_ns = s.assist_wait_ns.load(std::memory_order_relaxed);
   termination_scan_bytes.store(t.term_drained_bytes, std::memory_order_relaxed);
   const std::uint64_t p3 = os::monotonic_ns();
   t.term_stop.phase_ns[0] = p1 - p0;
@@ -937,12 +942,14 @@ void wait_for_scan(state& s, std::uint64_t owed) {
   // wait, a blocking region, makes no slow-path call that would do it.
   barrier::flush_if_requested();
   const std::uint64_t target = mark::scan_work_done() + owed;
-  const std::uint64_t deadline = os::monotonic_ns() + max_owed_wait_ns;
+  const std::uint64_t t0 = os::monotonic_ns();
+  const std::uint64_t deadline = t0 + max_owed_wait_ns;
   stack::enter_blocking();
   while (s.marking.load(std::memory_order_acquire) && mark::scan_work_done() < target &&
          os::monotonic_ns() < deadline)
     std::this_thread::yield();
   stack::exit_blocking();
+  s.assist_wait_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
 }
 
 // Returns true if the thread must wait for the end of the cycle (Go parks
@@ -1015,6 +1022,7 @@ bool assist_mark(state& s) {
 // Mark assists are the gentler mechanism; this bounds the heap.
 void wait_for_mark(state& s) {
   barrier::flush_if_requested();  // as in wait_for_scan
+  const std::uint64_t t0 = os::monotonic_ns();
   stack::enter_blocking();
   {
     std::unique_lock g(s.cycle_mu);
@@ -1023,6 +1031,9 @@ void wait_for_mark(state& s) {
       s.cycle_done.wait_for(g, std::chrono::milliseconds(10));
   }
   stack::exit_blocking();
+  // Counted in the cycle that ended meanwhile only if its record is not
+  // written yet; a wait that outlasts the mark is rare (10% past the goal).
+  s.assist_wait_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
 }
 
 GORT_NOINLINE void collect_automatic_stw(state& s);

@@ -95,10 +95,11 @@ std::string gctrace_work_line(const gc_cycle_record& r) {
     const double v = static_cast<double>(bytes) * 1000.0 / static_cast<double>(ns);
     return v >= 1.8e19 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(v);
   };
-  return fmt::format("gc {} mark work: assists {} KB in {} us ({} MB/s), background {} KB in {} us ({} MB/s), "
-                     "termination {} KB",
-                     r.cycle, assist >> 10, r.assist_cpu_ns / 1000, rate(assist, r.assist_cpu_ns), background >> 10,
-                     background_ns / 1000, rate(background, background_ns), term >> 10);
+  return fmt::format("gc {} mark work: assists {} KB in {} us ({} MB/s), waits {} us, background {} KB in {} us "
+                     "({} MB/s), termination {} KB",
+                     r.cycle, assist >> 10, r.assist_cpu_ns / 1000, rate(assist, r.assist_cpu_ns),
+                     r.assist_wait_ns / 1000, background >> 10, background_ns / 1000, rate(background, background_ns),
+                     term >> 10);
 }
 
 void emit_gctrace(const gc_cycle_record& r, bool stops) {

@@ -41,11 +41,13 @@
 //
 // 5. gctrace=2, concurrent cycles: a third line (gctrace_work_line) says
 //    who did the marking and how fast, gort's own too:
-//      gc N mark work: assists A KB in T us (R MB/s), background B KB in
-//        U us (S MB/s), termination C KB
+//      gc N mark work: assists A KB in T us (R MB/s), waits W us,
+//        background B KB in U us (S MB/s), termination C KB
 //    A: the scan work of mark assists, T their time (the cpu field's
-//    assist figure); B: the background and idle workers' scan work, U their
-//    CPU time; C: the scan work left for mark termination. KB = 1024 bytes,
+//    assist figure); W: the time allocating threads waited past the goal
+//    for the workers to scan what they owed, or for the cycle's end (not
+//    in the cpu field); B: the background and idle workers' scan work, U
+//    their CPU time; C: the scan work left for mark termination. KB = 1024 bytes,
 //    MB/s = 10^6 bytes per second, all truncated. An assist scanning much
 //    slower than the background says the program's thread pays more for
 //    the same marking than a worker would (cold caches, short assists).
@@ -106,6 +108,7 @@ struct gc_cycle_record {
   // bytes; the times are assist_cpu_ns and background_cpu_ns + idle_cpu_ns.
   std::uint64_t scan_bytes = 0;         // all scan work of the cycle, termination's included
   std::uint64_t assist_scan_bytes = 0;  // the part done by mark assists
+  std::uint64_t assist_wait_ns = 0;     // time allocating threads waited past the goal for the workers
 };
 
 // The regular expression (ECMAScript, for std::regex) of one trace line,
@@ -132,10 +135,10 @@ inline constexpr const char* gctrace_stops_line_regex =
     R"(\+ mark (\d+) \+ sweep (\d+) \+ other (\d+))$)";
 
 // The regular expression of step 5's line. Capture groups: 1 cycle, 2
-// assist KB, 3 assist us, 4 assist MB/s, 5 background KB, 6 background us,
-// 7 background MB/s, 8 termination KB.
+// assist KB, 3 assist us, 4 assist MB/s, 5 waits us, 6 background KB, 7
+// background us, 8 background MB/s, 9 termination KB.
 inline constexpr const char* gctrace_work_line_regex =
-    R"(^gc (\d+) mark work: assists (\d+) KB in (\d+) us \((\d+) MB/s\), )"
+    R"(^gc (\d+) mark work: assists (\d+) KB in (\d+) us \((\d+) MB/s\), waits (\d+) us, )"
     R"(background (\d+) KB in (\d+) us \((\d+) MB/s\), termination (\d+) KB$)";
 
 // Go's fmtNSAsMS (step 3).
