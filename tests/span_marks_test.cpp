@@ -38,6 +38,12 @@ TEST_CASE("span marks: each array sees the other's marks, and the fold unites th
   CHECK(s->is_marked(5));
   s->unmark(5);
   CHECK_FALSE(s->is_marked(5));
+  // take_mark_word: both arrays' marks, both cleared.
+  CHECK(s->try_mark_owned(7));
+  CHECK(s->try_mark(8));
+  CHECK(s->take_mark_word(0) == ((std::uint64_t{1} << 7) | (std::uint64_t{1} << 8)));
+  CHECK(s->mark_bits[0] == 0);
+  CHECK(s->owned_marks[0] == 0);
   delete s;
 }
 

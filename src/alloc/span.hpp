@@ -25,7 +25,8 @@
 // mark, the locked OR took about half of scan's samples). Both markers test
 // both arrays first; in the rare race where both see the object white, both
 // scan it, which is harmless (scanning is idempotent; the marked-bytes count
-// then counts it twice). Sweep ORs owned_marks into mark_bits and clears it.
+// then counts it twice). Sweep reads both and clears owned_marks
+// (fold_mark_word, take_mark_word).
 //
 // Counting invariant, for an in-use small span s:
 //   s.alloc_count == popcount(s.alloc_bits[0 .. nelems))
@@ -152,6 +153,13 @@ struct span {
     const std::uint64_t m = mark_bits[w] | owned_marks[w];
     mark_bits[w] = m;
     owned_marks[w] = 0;
+    return m;
+  }
+  // Sweep, after mark termination: returns the marks of word w and clears
+  // them in both arrays.
+  std::uint64_t take_mark_word(std::size_t w) {
+    const std::uint64_t m = mark_bits[w] | owned_marks[w];
+    mark_bits[w] = owned_marks[w] = 0;
     return m;
   }
 

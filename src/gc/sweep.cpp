@@ -121,8 +121,7 @@ void add_totals(const sweep_result& r) {
 
 // Step 1. mcentral gives the pages back when alloc_count is 0.
 void sweep_large(span* s, sweep_result& r) {
-  const bool marked = s->fold_mark_word(0) & 1;
-  s->mark_bits[0] = 0;
+  const bool marked = s->take_mark_word(0) & 1;
   if (marked) {
     r.live_bytes += s->elem_size;
     return;
@@ -163,8 +162,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     const std::size_t window = owned ? s->window.load(std::memory_order_relaxed) : nwords;
     for (std::size_t w = 0; w < nwords; ++w) {
       std::uint64_t alloc = s->alloc_bits[w];
-      const std::uint64_t mark = s->fold_mark_word(w);
-      s->mark_bits[w] = 0;
+      const std::uint64_t mark = s->take_mark_word(w);
       if (w != window) {
         std::uint64_t dead = alloc & ~mark & s->valid_mask(w);
         std::uint64_t pending = 0;
