@@ -274,6 +274,60 @@ TEST_CASE("stack: threads spinning without safepoints are stopped by the signal"
   for (auto& t : threads) t.join();
 }
 
+TEST_CASE("stack: a thread the last stop had to signal is signalled at once; one that parks again at a safepoint is not",
+          "[stack]") {
+  park_setup setup(300'000'000);  // a 300 ms grace for threads that parked at a safepoint last time
+  slot s;
+  std::atomic<bool> quit{false}, poll{false};
+  std::thread th([&] {
+    s.info = stk::register_thread();
+    volatile int local = 0;
+    s.local = addr(&local);
+    while (!quit.load(std::memory_order_relaxed)) {
+      if (poll.load(std::memory_order_relaxed)) stk::safepoint();
+      s.counter.fetch_add(1, std::memory_order_relaxed);
+    }
+    stk::unregister_thread();
+  });
+  REQUIRE(wait_until([&] { return s.local.load() != 0 && s.counter.load() != 0; }));
+
+  // First stop: a spinner not yet known to need the signal waits out the grace.
+  stk::stop_the_world();
+  const stk::stop_stats first = stk::last_stop_stats();
+  stk::start_the_world();
+  CHECK(first.signalled == 1);
+  CHECK(first.wait_ns >= 300'000'000);
+
+  // Second: it parked in the handler last time, so it is signalled at once.
+  stk::stop_the_world();
+  const stk::stop_stats second = stk::last_stop_stats();
+  stk::start_the_world();
+  CHECK(second.signalled == 1);
+  CHECK(second.wait_ns < 150'000'000);
+
+  // Now it polls. The early signal may still win a race with its next
+  // poll; once it has parked at a safepoint, the next stop gives it the
+  // whole grace and sends no signal.
+  poll = true;
+  const std::uint64_t c = s.counter.load();
+  REQUIRE(wait_until([&] { return s.counter.load() > c + 1000; }));
+  bool parked_at_safepoint = false;
+  for (int i = 0; i < 50 && !parked_at_safepoint; ++i) {
+    stk::stop_the_world();
+    stk::for_each_stack([&](const stk::stack_view& v) {
+      if (v.thread == s.info.load()) parked_at_safepoint = v.kind == stk::stop_kind::safepoint;
+    });
+    stk::start_the_world();
+  }
+  REQUIRE(parked_at_safepoint);
+  stk::stop_the_world();
+  const stk::stop_stats after = stk::last_stop_stats();
+  stk::start_the_world();
+  CHECK(after.signalled == 0);
+  quit = true;
+  th.join();
+}
+
 TEST_CASE("stack: threads polling safepoint() park cooperatively and the park callback runs on them", "[stack]") {
   park_setup setup(10'000'000'000);  // a 10 s grace: only safepoints stop them
   constexpr int n = 3;

@@ -271,7 +271,9 @@ std::uint64_t deferred_parks();
 // The signal used to stop threads (GORT_STOP_SIGNAL or SIGURG).
 int stop_signal();
 // How long stop_the_world waits for threads to reach a safepoint before it
-// signals those that have not (default 100 000 ns). Returns the old value.
+// signals those that have not (default 20 000 ns; a thread that needed the
+// signal in its last stop gets 5 000 ns or this, the shorter). Returns the
+// old value.
 std::uint64_t set_signal_grace_ns(std::uint64_t ns);
 // The pure part of reading GORT_STOP_SIGNAL: text (null or empty = unset)
 // to a signal number. A bad value gives SIGURG and sets *warning to the one

@@ -16,15 +16,22 @@
 //    for the claimed threads to park at a safepoint. Poll first, then signal: a
 //    thread that polls is stopped cooperatively, so the park callback
 //    flushes its allocation cache; only the stragglers get the signal.
+//    A thread that the last stop (or handshake) had to park in the signal
+//    handler (signal_first: a thread that runs without safepoints, a
+//    compute loop) is signalled after signal_first_ns (5 us) instead: the
+//    stop does not wait out the grace period for it every time.
 // 5. Send the stop signal to each thread still in must_park, after checking
-//    (one sigaction call, made only here) that the program has not replaced
-//    gort's handler. A stop that needs no signal makes no system call.
+//    (one sigaction call, made only at the first signal of a stop) that the
+//    program has not replaced gort's handler. A stop that needs no signal
+//    makes no system call. pthread_kill takes 33-41 us on a 2-vCPU VM, and
+//    the stopper sees no acknowledgement until it returns.
 // 6. Spin up to signal_spin_ns (more than one core), then sleep on
 //    pending_acks until it reaches 0 (each acknowledgement decrements it;
 //    the last one wakes the stopper). A futex sleep on a VM can end 100-200
 //    us after its wake-up or timeout: longer than the whole stop should be.
 //    After 5 s print one warning naming a thread that has not stopped
-//    (signal blocked?).
+//    (signal blocked?). Then record, for each thread that parked, whether
+//    it parked in the signal handler (signal_first, step 4).
 // A claimed thread acknowledges exactly once, by its own CAS out of
 // must_park, in one of four places:
 //   - safepoint() (or the deferred-stop hook at its last rank_mutex unlock):
@@ -120,6 +127,11 @@ constinit std::atomic<void (*)()> park_callback{nullptr};
 // beside an allocating one on 2 cores, mean mark-start stop 0.43-0.57 ms
 // at 100 us, 0.13-0.17 ms at 20 us).
 constinit std::atomic<std::uint64_t> signal_grace_ns{20'000};
+// A thread that parked in the signal handler the last time it was claimed
+// (signal_first) is signalled after this much instead (step 4). Measured
+// with one compute-bound thread beside the latency benchmark's allocating
+// one on 2 cores (docs/benchmarks.md, 2026-12-02 eleventh session).
+constexpr std::uint64_t signal_first_ns = 5'000;
 // After the signal (step 6), how long the stopper spins before it sleeps.
 constexpr std::uint64_t signal_spin_ns = 100'000;
 
@@ -545,32 +557,49 @@ std::uint32_t await_acknowledgements(thread_info* self, int sig) {
   // a wake-up by the last acknowledgement came as late. With one core, the
   // threads need it: sleep.
   const bool spin = os::usable_cpus() > 1;
-  for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
-    const std::uint64_t now = os::monotonic_ns();
-    if (now >= grace_end) break;
-    if (spin) cpu_relax();
-    else os::futex_wait(pending_acks, p, static_cast<std::int64_t>(grace_end - now));
-  }
-
-  // 5. Signal the threads that have not parked. Only now is the handler
-  // checked (a sigaction call: 2 us on a VM, where a stop that needs no
-  // signal takes 10-20 us).
-  if (pending_acks.load(std::memory_order_acquire) != 0) {
-    char name[32];
-    GORT_RAW_CHECK(os::signal_handler_is(sig, on_stop_signal),
-                   .text("stop_the_world: the handler of SIG").text(os::signal_abbrev(sig, name, sizeof name))
-                   .text(" (signal ").dec(sig)
-                   .text(") is no longer gort's: the program replaced it; choose another signal for gort with "
-                         "GORT_STOP_SIGNAL (e.g. GORT_STOP_SIGNAL=SIGUSR2)"));
+  bool checked = false;
+  // 5. Signal the threads that have not parked (only those marked
+  // signal_first when `all` is false). Only now is the handler checked (a
+  // sigaction call: 2 us on a VM, where a stop that needs no signal takes
+  // 10-20 us).
+  auto signal_stragglers = [&](bool all) {
     for (thread_info* t = registry_head; t != nullptr; t = t->next) {
-      if (t == self || t->state.load(std::memory_order_acquire) != must_park) continue;
+      if (t == self || t->signalled || (!all && !t->signal_first) ||
+          t->state.load(std::memory_order_acquire) != must_park)
+        continue;
+      if (!checked) {
+        checked = true;
+        char name[32];
+        GORT_RAW_CHECK(os::signal_handler_is(sig, on_stop_signal),
+                       .text("stop_the_world: the handler of SIG").text(os::signal_abbrev(sig, name, sizeof name))
+                       .text(" (signal ").dec(sig)
+                       .text(") is no longer gort's: the program replaced it; choose another signal for gort with "
+                             "GORT_STOP_SIGNAL (e.g. GORT_STOP_SIGNAL=SIGUSR2)"));
+      }
       t->signalled = true;
       ++signalled;
       GORT_RAW_CHECK(os::signal_thread(t->pthread, sig),
                      .text("stop_the_world: cannot signal thread ").dec(t->tid)
                      .text(": it exited while registered"));
     }
+  };
+  std::uint64_t first_end = start + std::min(signal_first_ns,
+                                             signal_grace_ns.load(std::memory_order_relaxed));
+  bool any_first = false;
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) any_first |= t != self && t->signal_first;
+  if (!any_first) first_end = grace_end;
+  for (std::uint32_t p; (p = pending_acks.load(std::memory_order_acquire)) != 0;) {
+    const std::uint64_t now = os::monotonic_ns();
+    if (now >= first_end && first_end < grace_end) {
+      signal_stragglers(false);
+      first_end = grace_end;
+      continue;
+    }
+    if (now >= grace_end) break;
+    if (spin) cpu_relax();
+    else os::futex_wait(pending_acks, p, static_cast<std::int64_t>(first_end - now));
   }
+  if (pending_acks.load(std::memory_order_acquire) != 0) signal_stragglers(true);
 
   // 6. Wait for every acknowledgement.
   bool warned = false;
@@ -592,6 +621,11 @@ std::uint32_t await_acknowledgements(thread_info* self, int sig) {
         break;
       }
     }
+  }
+  // Remember who needed the signal (parked in the handler) for the next stop.
+  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
+    if (t != self && t->state.load(std::memory_order_relaxed) == parked)
+      t->signal_first = t->stopped_kind == stop_kind::signal;
   }
   return signalled;
 }

@@ -82,6 +82,9 @@ struct thread_info {
   thread_info* prev = nullptr;
   thread_info* next = nullptr;
   bool signalled = false;  // the current stop sent it the stop signal
+  // It parked in the stop signal's handler the last time it was claimed
+  // (it reached no safepoint in time): the next stop signals it at once.
+  bool signal_first = false;
 
   // The stop protocol's state (thread_state values); a futex word the
   // thread sleeps on while parked or blocking_stopped. Atomic.
