@@ -242,3 +242,31 @@ TEST_CASE("page heap: a cold short span is handed out in memory, a long one is n
   h.free(big);
   h.verify();
 }
+
+TEST_CASE("page heap: span structs are made one at a time, not a chunk at once", "[page_heap]") {
+  // Step 6 of page_heap.hpp: a new chunk's structs are not all constructed
+  // (and their pages faulted in) when it is mapped. Allocating more 1-page
+  // spans than one chunk holds, without freeing, must never make the set of
+  // structs that for_each_span_struct sees grow by more than the two a split
+  // can need (the span and the rest of its run, or growth's new run).
+  page_heap& h = page_heap::instance();
+  auto count = [&] {
+    h.synchronize();
+    std::size_t n = 0;
+    h.for_each_span_struct([&](span*) { ++n; });
+    return n;
+  };
+  std::vector<span*> held;
+  const std::size_t start = count();
+  std::size_t prev = start, max_step = 0;
+  for (int i = 0; i < 300; ++i) {  // more than a chunk's 128 structs
+    held.push_back(take(1));
+    const std::size_t now = count();
+    max_step = std::max(max_step, now - prev);
+    prev = now;
+  }
+  CHECK(prev > start);  // the pool ran dry: new structs were made
+  CHECK(max_step <= 2);
+  for (span* s : held) h.free(s);
+  h.verify();
+}

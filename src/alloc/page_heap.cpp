@@ -24,8 +24,14 @@ page_heap& page_heap::instance() {
 
 // ---- span struct pool --------------------------------------------------------
 
+// Step 6.
 span* page_heap::new_span_locked() {
-  if (span_pool_ == nullptr) {
+  if (span* s = span_pool_) {
+    span_pool_ = s->next;
+    s->next = s->prev = nullptr;
+    return s;
+  }
+  if (nchunks_ == 0 || chunk_used_ == spans_per_chunk) {
     if (span_chunks_ == nullptr) {
       span_chunks_ = static_cast<span**>(os::map_metadata(max_span_chunks * sizeof(span*)));
       if (span_chunks_ == nullptr) return nullptr;
@@ -34,18 +40,10 @@ span* page_heap::new_span_locked() {
     void* chunk = os::map_metadata(span_chunk_bytes);
     if (chunk == nullptr) return nullptr;
     c_.mspan_sys += span_chunk_bytes;
-    auto* spans = static_cast<span*>(chunk);
-    span_chunks_[nchunks_++] = spans;
-    for (std::size_t i = 0; i < spans_per_chunk; ++i) {
-      span* s = new (&spans[i]) span();
-      s->next = span_pool_;
-      span_pool_ = s;
-    }
+    span_chunks_[nchunks_++] = static_cast<span*>(chunk);
+    chunk_used_ = 0;
   }
-  span* s = span_pool_;
-  span_pool_ = s->next;
-  s->next = s->prev = nullptr;
-  return s;
+  return new (&span_chunks_[nchunks_ - 1][chunk_used_++]) span();
 }
 
 void page_heap::free_span_struct_locked(span* s) {
