@@ -65,6 +65,15 @@ struct alloc_hooks {
   // current one: called before the window changes). Holding no lock, in a
   // no_stop_scope.
   void (*sweep_owned_span)(span* s) = nullptr;
+  // Around a system call that a slow path makes outside its no-stop scope
+  // and holding no lock (populating a fresh span, page_heap.hpp step
+  // 2(c)): the collector's blocking region, so that a stop of the world
+  // need not wait for the call. In between, the thread touches no gc
+  // memory and leaves its mcache as it is. Unlike gc::blocking_region the
+  // cache is not flushed: the thread is back within microseconds, and a
+  // stop treats its cache as it treats a thread's parked by the signal.
+  void (*enter_blocking)() = nullptr;
+  void (*exit_blocking)() = nullptr;
 };
 extern constinit alloc_hooks hooks;
 

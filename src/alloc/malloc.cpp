@@ -43,7 +43,9 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
     // One unit for the stop protocol: no stop (of a mark, or of its
     // termination) sees the span published while its allocating thread does
     // not yet hold its address, nor between the allocate-black check and
-    // the mark (alloc.hpp step 2), nor the span off the large list.
+    // the mark (alloc.hpp step 2), nor the span off the large list. The
+    // populate of a cold span comes after it (page_heap.hpp step 2(c)).
+    populate_later_scope populate_later;
     no_stop_scope no_stop;
     s = page_heap::instance().alloc(npages, init, needzero);
     if (s == nullptr) throw_bad_alloc();

@@ -266,7 +266,9 @@ void* refill_alloc(int span_class) {
       // The window change is one unit for the stop protocol (allocate-black
       // reads its flag inside it); a stop arriving meanwhile is deferred to
       // the end of the scope, where the thread parks and its park callback
-      // flushes this cache. So check the window again after it.
+      // flushes this cache. So check the window again after it. A cold
+      // span's populate comes after the scope (page_heap.hpp step 2(c)).
+      populate_later_scope populate_later;
       no_stop_scope no_stop;
       if (slot.free_bits.load(std::memory_order_relaxed) == 0 && !next_window(c, slot, span_class)) throw_bad_alloc();
     }

@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "alloc/alloc.hpp"
 #include "alloc/arena.hpp"
 #include "common/check.hpp"
 #include "common/godebug.hpp"
@@ -13,7 +14,35 @@ namespace gc::internal {
 
 namespace {
 constexpr std::size_t grow_min_pages = (1u << 20) / page_bytes;  // 1 MiB
+
+// Step 2(c). Only this thread: the open populate_later_scopes, and the one
+// cold span left for the outermost one to populate (bytes 0: none).
+struct pending_populate {
+  int depth = 0;
+  std::uintptr_t base = 0;
+  std::size_t bytes = 0;
+};
+constinit thread_local pending_populate tls_populate;
 }  // namespace
+
+populate_later_scope::populate_later_scope() noexcept { ++tls_populate.depth; }
+
+populate_later_scope::~populate_later_scope() {
+  if (--tls_populate.depth != 0 || tls_populate.bytes == 0) return;
+  void* const base = reinterpret_cast<void*>(tls_populate.base);
+  const std::size_t bytes = tls_populate.bytes;
+  tls_populate.bytes = 0;
+  GORT_DCHECK(runtime_locks_held() == 0,
+              "populate_later_scope ended inside a no_stop_scope or holding a runtime lock (span {:#x}): it must "
+              "be opened outside them",
+              tls_populate.base);
+  // Inside a no-stop scope the blocking region would let a stop go on
+  // without this thread: populate without it there (a misuse DCHECKed above).
+  const bool block = runtime_locks_held() == 0 && hooks.enter_blocking != nullptr;
+  if (block) hooks.enter_blocking();
+  os::populate(base, bytes);
+  if (block) hooks.exit_blocking();
+}
 
 page_heap& page_heap::instance() {
   // Constructed on first use and never destroyed: objects may be allocated
@@ -40,6 +69,7 @@ span* page_heap::new_span_locked() {
     void* chunk = os::map_metadata(span_chunk_bytes);
     if (chunk == nullptr) return nullptr;
     c_.mspan_sys += span_chunk_bytes;
+    os::populate(chunk, span_chunk_bytes);  // one system call, not a fault per page (step 6)
     span_chunks_[nchunks_++] = static_cast<span*>(chunk);
     chunk_used_ = 0;
   }
@@ -229,8 +259,14 @@ span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero
   // them, or returned by the scavenger) are backed now, in one call, outside
   // the lock, rather than one fault per 4 KiB page as the owner first writes
   // them.
-  if (s != nullptr && cold && npages * page_bytes <= populate_max_bytes)
-    os::populate(reinterpret_cast<void*>(s->base), npages * page_bytes);
+  if (s != nullptr && cold && npages * page_bytes <= populate_max_bytes) {
+    if (tls_populate.depth > 0 && tls_populate.bytes == 0) {  // step 2(c)
+      tls_populate.base = s->base;
+      tls_populate.bytes = npages * page_bytes;
+    } else {
+      os::populate(reinterpret_cast<void*>(s->base), npages * page_bytes);
+    }
+  }
   return s;
 }
 

@@ -1196,6 +1196,8 @@ int init() {
     hooks.thread_exiting = on_thread_exiting;
     hooks.sweep_span = sweep::sweep_span;
     hooks.sweep_owned_span = sweep::sweep_owned_span;
+    hooks.enter_blocking = stack::enter_blocking;
+    hooks.exit_blocking = stack::exit_blocking;
     stack::set_park_callback(on_park);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return 1;
