@@ -16,9 +16,9 @@
 //    for the claimed threads to park at a safepoint. Poll first, then signal: a
 //    thread that polls is stopped cooperatively, so the park callback
 //    flushes its allocation cache; only the stragglers get the signal.
-//    A thread that the last stop (or handshake) had to park in the signal
-//    handler (signal_first: a thread that runs without safepoints, a
-//    compute loop) is signalled after signal_first_ns (5 us) instead: the
+//    A thread whose last park was in the signal handler (step 2 copies its
+//    stopped_kind into signal_first: a thread that runs without safepoints,
+//    a compute loop) is signalled after signal_first_ns (5 us) instead: the
 //    stop does not wait out the grace period for it every time.
 // 5. Send the stop signal to each thread still in must_park, after checking
 //    (one sigaction call, made only at the first signal of a stop) that the
@@ -30,8 +30,7 @@
 //    the last one wakes the stopper). A futex sleep on a VM can end 100-200
 //    us after its wake-up or timeout: longer than the whole stop should be.
 //    After 5 s print one warning naming a thread that has not stopped
-//    (signal blocked?). Then record, for each thread that parked, whether
-//    it parked in the signal handler (signal_first, step 4).
+//    (signal blocked?).
 // A claimed thread acknowledges exactly once, by its own CAS out of
 // must_park, in one of four places:
 //   - safepoint() (or the deferred-stop hook at its last rank_mutex unlock):
@@ -498,6 +497,10 @@ void claim_thread(thread_info* t, const char* who) {
       if (t->state.compare_exchange_strong(s, blocking_stopped, std::memory_order_acq_rel, std::memory_order_acquire))
         return;
     } else if (s == running) {
+      // Step 4: how it parked last time. Its stopped_kind is from that park
+      // (ordered before this load of `running` through the last stopper's
+      // release); it writes the field again only after this claim.
+      t->signal_first = t->stopped_kind == stop_kind::signal;
       pending_acks.fetch_add(1, std::memory_order_relaxed);
       if (t->state.compare_exchange_strong(s, must_park, std::memory_order_acq_rel, std::memory_order_acquire)) return;
       pending_acks.fetch_sub(1, std::memory_order_relaxed);  // it entered a region meanwhile: retry
@@ -621,11 +624,6 @@ std::uint32_t await_acknowledgements(thread_info* self, int sig) {
         break;
       }
     }
-  }
-  // Remember who needed the signal (parked in the handler) for the next stop.
-  for (thread_info* t = registry_head; t != nullptr; t = t->next) {
-    if (t != self && t->state.load(std::memory_order_relaxed) == parked)
-      t->signal_first = t->stopped_kind == stop_kind::signal;
   }
   return signalled;
 }

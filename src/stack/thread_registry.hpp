@@ -82,8 +82,8 @@ struct thread_info {
   thread_info* prev = nullptr;
   thread_info* next = nullptr;
   bool signalled = false;  // the current stop sent it the stop signal
-  // It parked in the stop signal's handler the last time it was claimed
-  // (it reached no safepoint in time): the next stop signals it at once.
+  // Its last park was in the stop signal's handler (stopped_kind, copied
+  // when the current stop or handshake claimed it): signal it early.
   bool signal_first = false;
 
   // The stop protocol's state (thread_state values); a futex word the
