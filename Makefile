@@ -55,10 +55,11 @@ test: deps-test
 # from its own runtime, so a signal-stopped thread is scanned from the
 # handler's frames, whose stale words make exact reclamation counts
 # unreliable (seen with concurrent marking, 2026-11-23). The tests written
-# for concurrent marking (random-graph stress, barrier, stack handshake) and
-# the pacing tests (concurrent sweep and scavenger included) run
-# under TSan again with concurrent marking, the default.
-TSAN_CONCURRENT_TESTS := ^(gc stress|gc pacing|barrier|stack: a handshake)
+# for concurrent marking (random-graph stress, barrier, stack handshake, a
+# mark helper leaving a drain) and the pacing tests (concurrent sweep and
+# scavenger included) run under TSan again with concurrent marking, the
+# default.
+TSAN_CONCURRENT_TESTS := ^(gc stress|gc pacing|barrier|stack: a handshake|collector: a mark helper)
 # detect_deadlocks=0: the fork handler holds every central-list lock at once
 # (to copy a quiescent heap), more than TSan's lock-order detector can track;
 # that detector's limit, not a race.

@@ -471,8 +471,14 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
 // the registered threads outside blocking regions.
 mark_workers current_mark_workers() {
   if (test_fractional_only) return plan_mark_workers(1, 1);
+  if (test_helpers_leave) return plan_mark_workers(os::usable_cpus(), 0);
   return plan_mark_workers(os::usable_cpus(), static_cast<int>(stack::running_threads()));
 }
+
+// A concurrent drain's helper i (mark.hpp step 5) leaves once the plan has
+// no whole worker for it: the marking thread is the first, so helper i is
+// whole worker i + 2. Called by the helper threads every 256 objects.
+bool helper_leaves(int i) { return test_helpers_leave || i + 1 >= current_mark_workers().whole(); }
 
 // Scan work done inside the last mark termination (collector.hpp). Atomic.
 std::atomic<std::uint64_t> termination_scan_bytes{0};
@@ -623,9 +629,8 @@ void concurrent_mark(state& s, const stack::self_context* self) {
         continue;
       }
     } else {
-      const clock::time_point r0 = clock::now();
       const int helpers = std::min(plan.whole() - 1, mark::helper_count());
-      mark::drain(helpers);
+      const std::uint64_t helper_ns = mark::drain(helpers, helper_leaves);
       const std::uint64_t own = os::thread_cpu_ns() - c0;
       // This thread: a dedicated worker, or the fractional one on an idle
       // core (its share background, the rest idle).
@@ -636,10 +641,15 @@ void concurrent_mark(state& s, const stack::self_context* self) {
         background_ns += share;
         idle_ns += own - share;
       }
-      const std::uint64_t per_helper = ns_since(r0);
-      const int dedicated_helpers = std::min(helpers, std::max(plan.dedicated - 1, 0));
-      background_ns += per_helper * static_cast<std::uint64_t>(dedicated_helpers);
-      idle_ns += per_helper * static_cast<std::uint64_t>(helpers - dedicated_helpers);
+      // The helpers' time, split in their proportion (one that left early
+      // counts only its own time).
+      if (helpers > 0) {
+        const int dedicated_helpers = std::min(helpers, std::max(plan.dedicated - 1, 0));
+        const std::uint64_t dedicated_ns = helper_ns / static_cast<std::uint64_t>(helpers) *
+                                           static_cast<std::uint64_t>(dedicated_helpers);
+        background_ns += dedicated_ns;
+        idle_ns += helper_ns - dedicated_ns;
+      }
     }
     if (mark::grey_pending() != 0) {
       waited_ns = 0;  // the assists gave work back: not stuck
@@ -1210,6 +1220,7 @@ void (*test_after_mark)() = nullptr;
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
 
 bool test_fractional_only = false;
+bool test_helpers_leave = false;
 std::uint64_t last_termination_scan_bytes() { return termination_scan_bytes.load(std::memory_order_relaxed); }
 pacing_snapshot last_cycle_pacing() {
   state& s = st();

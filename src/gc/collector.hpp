@@ -80,6 +80,10 @@ std::uint64_t limited_triggers();
 // step 9), as on a machine whose cores the program keeps busy, so the
 // collector's thread is a fractional worker. Set it while no cycle runs.
 extern bool test_fractional_only;
+// Tests only: when true, concurrent marks plan a whole worker on every core
+// (helpers join every drain) and every helper is told to leave at its first
+// check (mark.hpp step 5). Set it while no cycle runs.
+extern bool test_helpers_leave;
 // Scan work (bytes) that the last concurrent cycle's mark termination did
 // inside its stop: what the concurrent mark left. Read after a cycle.
 std::uint64_t last_termination_scan_bytes();

@@ -105,6 +105,9 @@ constinit totals_state totals;
 
 GORT_ALWAYS_INLINE shared_state& st() { return shared; }
 
+// Helpers that left a drain early (step 5), ever; for tests. Atomic.
+std::atomic<std::uint64_t> departures{0};
+
 work_buf* get_empty() {
   shared_state& s = st();
   {
@@ -444,8 +447,11 @@ class worker {
     }
   }
 
-  // Works until there is no grey object left anywhere (step 4 of mark.hpp).
-  void drain() {
+  // Works until there is no grey object left anywhere (step 4 of mark.hpp),
+  // or, for a helper given `leave`, until leave() says its core is wanted
+  // (step 5 of mark.hpp): then its grey objects go to the shared list and
+  // it stops counting as a worker of this drain.
+  void drain(bool (*leave)(int) = nullptr, int index = 0) {
     shared_state& s = st();
     fifo f;
     work_item item;
@@ -453,17 +459,35 @@ class worker {
       while (next(f, item)) {
         scan(item);
         balance();
-        if ((++scans_ & 255) == 0) flush_scanned();
+        if ((++scans_ & 255) == 0) {
+          flush_scanned();
+          if (leave != nullptr && leave(index)) {
+            while (f.count != 0) push(f.take());
+            publish();
+            // Published before it stops counting: a worker that then finds
+            // every remaining worker idle also finds this work (acq_rel).
+            s.workers.fetch_sub(1, std::memory_order_acq_rel);
+            departures.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+        }
       }
       flush_scanned();
       s.idle.fetch_add(1, std::memory_order_acq_rel);
-      for (;;) {
-        if (s.idle.load(std::memory_order_acquire) == s.workers.load(std::memory_order_relaxed) &&
+      for (unsigned spins = 1;; ++spins) {
+        if (s.idle.load(std::memory_order_acquire) == s.workers.load(std::memory_order_acquire) &&
             s.full_count.load(std::memory_order_acquire) == 0)
           return;  // everyone idle, nothing published: done
         if (s.full_count.load(std::memory_order_acquire) != 0) {
           s.idle.fetch_sub(1, std::memory_order_acq_rel);
           break;
+        }
+        if (leave != nullptr && (spins & 255) == 0 && leave(index)) {
+          // Idle, holding nothing: no longer one of the workers to wait for.
+          s.idle.fetch_sub(1, std::memory_order_acq_rel);
+          s.workers.fetch_sub(1, std::memory_order_acq_rel);
+          departures.fetch_add(1, std::memory_order_relaxed);
+          return;
         }
         cpu_relax();
       }
@@ -613,6 +637,8 @@ struct helpers_state {
   std::uint64_t cycle = 0;   // guarded by mu; bumped to start helpers
   int finished = 0;          // guarded by mu
   int active = 0;            // guarded by mu; helpers 0..active-1 take part in this drain
+  bool (*leave)(int) = nullptr;  // guarded by mu; this drain's (mark.hpp step 5), or none
+  std::atomic<std::uint64_t> drain_ns{0};  // this drain's time in the helpers, summed
   int count = 0;             // helpers started
   worker workers[max_helpers];
 };
@@ -625,13 +651,19 @@ void helper_main(int i) {
   std::uint64_t seen = 0;
   for (;;) {
     bool take_part;
+    bool (*leave)(int);
     {
       std::unique_lock g(h.mu);
       h.wake.wait(g, [&] { return h.cycle != seen; });
       seen = h.cycle;
       take_part = i < h.active;
+      leave = h.leave;
     }
-    if (take_part) h.workers[i].drain();
+    if (take_part) {
+      const std::uint64_t t0 = os::monotonic_ns();
+      h.workers[i].drain(leave, i);
+      h.drain_ns.fetch_add(os::monotonic_ns() - t0, std::memory_order_relaxed);
+    }
     std::lock_guard g(h.mu);
     if (++h.finished == h.count) h.done.notify_one();
   }
@@ -647,6 +679,8 @@ void ensure_helpers() {
   helpers_ptr.store(h, std::memory_order_release);
   for (int i = 0; i < h->count; ++i) std::thread(helper_main, i).detach();
 }
+
+std::uint64_t helper_departures() { return departures.load(std::memory_order_relaxed); }
 
 int helper_count() {
   const helpers_state* h = helpers_ptr.load(std::memory_order_acquire);
@@ -730,7 +764,7 @@ std::size_t grey_pending() {
   return n;
 }
 
-void drain(int max_helpers) {
+std::uint64_t drain(int max_helpers, bool (*leave)(int)) {
   shared_state& s = st();
   int nhelpers = root_w.checking() ? 0 : helper_count();
   if (max_helpers >= 0 && max_helpers < nhelpers) nhelpers = max_helpers;
@@ -741,14 +775,16 @@ void drain(int max_helpers) {
     std::lock_guard g(helpers->mu);
     helpers->finished = 0;
     helpers->active = nhelpers;
+    helpers->leave = leave;
+    helpers->drain_ns.store(0, std::memory_order_relaxed);
     ++helpers->cycle;
     helpers->wake.notify_all();
   }
   root_w.drain();
-  if (nhelpers > 0) {
-    std::unique_lock g(helpers->mu);
-    helpers->done.wait(g, [&] { return helpers->finished == helpers->count; });
-  }
+  if (nhelpers == 0) return 0;
+  std::unique_lock g(helpers->mu);
+  helpers->done.wait(g, [&] { return helpers->finished == helpers->count; });
+  return helpers->drain_ns.load(std::memory_order_relaxed);
 }
 
 

@@ -41,6 +41,19 @@
 //    with workers of their own that busy workers also balance toward), so a
 //    concurrent drain only ends a round; the caller drains again while work
 //    or an assist remains, and mark termination drains the rest, stopped.
+// 5. Leaving (concurrent marks). Helpers beyond the first worker mark on
+//    cores that the program left idle when the round began (pacer.hpp step
+//    9), and the program may want them back at any moment: a thread leaves
+//    a blocking region, a new thread starts. A helper asks leave(i) every
+//    256 objects and every 256 idle spins; when it says so, the helper
+//    pushes its prefetch FIFO back, publishes its buffer, and only then
+//    takes itself off the worker count (workers - 1, and idle - 1 if it
+//    was idle), so the termination check of step 4 never misses its work.
+//    It stays out until the next round. (Without this, a helper woken while
+//    the latency benchmark's only thread sat for a moment in a blocking
+//    region marked beside it for the whole round: three runnable threads on
+//    two cores, and the program lost its core for 4-5 ms slices every few
+//    batches; benchmarks.md, twelfth session.)
 //
 // Invariants
 // - Grey objects are exactly those in some work buffer or on the mutators'
@@ -82,7 +95,10 @@ void mark_root(const void* p, const char* what);
 // threads (negative: all of them; checkmark mode: none). With the world
 // running (the concurrent mark), mutators may add work meanwhile: drain
 // returns once it saw none, and grey_pending() tells whether more came.
-void drain(int max_helpers = -1);
+// leave (concurrent marks; step 5): asked by helper i (0-based) every 256
+// objects and every 256 idle spins; true makes it hand back its work and
+// leave this drain. Returns the time the helpers spent in it, summed (ns).
+std::uint64_t drain(int max_helpers = -1, bool (*leave)(int) = nullptr);
 // Checkmark mode (src/gc/checkmark.hpp), world stopped: while on, the
 // collector's worker marks into the checkmark bits, leaves the mark bits
 // as they are, and aborts with a report on a reachable object that the
@@ -130,6 +146,8 @@ bool assists_running();
 bool mark_quiescent();
 // Marker threads besides the caller (hardware threads - 1, at most 7).
 int helper_count();
+// Times a helper has left a drain early (step 5), since the process began.
+std::uint64_t helper_departures();
 // Creates the helper threads if they do not exist (not while stopped: it
 // allocates). Called before every stop.
 void ensure_helpers();
