@@ -886,3 +886,35 @@ TEST_CASE("pacer: assists leave to the background workers what they are expected
       CHECK(w <= std::min<std::uint64_t>(r.remaining, r.remaining * r.allocated / (r.goal - r.heap)));
   }
 }
+
+TEST_CASE("pacer: a mark's rates are weighed against the last mark's, a prior worth 20 ms (step 11)", "[pacer]") {
+  using gc::internal::pacer;
+  using rates = pacer::mark_rates;
+  constexpr std::uint64_t ms = 1'000'000;
+  struct row {
+    const char* what;
+    rates last, measured;
+    std::uint64_t elapsed_ns;
+    rates want;
+  };
+  const row rows[] = {
+      // No last mark (the first, or its rates unknown): this mark's alone.
+      {"no prior", {0, 0}, {0.3, 2.0}, 1 * ms, {0.3, 2.0}},
+      {"half a prior", {0.5, 0}, {0.3, 2.0}, 1 * ms, {0.3, 2.0}},
+      // At the start the prior dominates; a slow start (nothing scanned yet)
+      // moves it only a little.
+      {"at 0 ms", {0.8, 0.5}, {0.0, 3.0}, 0, {0.8, 0.5}},
+      {"at 5 ms: a fifth of the way", {0.8, 0.5}, {0.0, 3.0}, 5 * ms, {0.64, 1.0}},
+      // Equal weights at 20 ms, and this mark's rates dominate later.
+      {"at 20 ms: the mean", {0.8, 0.5}, {0.4, 1.5}, 20 * ms, {0.6, 1.0}},
+      {"at 180 ms: nine tenths", {0.8, 0.5}, {0.4, 1.5}, 180 * ms, {0.44, 1.4}},
+      // The same rates in both: unchanged at any time.
+      {"steady", {0.7, 0.3}, {0.7, 0.3}, 37 * ms, {0.7, 0.3}},
+  };
+  for (const row& r : rows) {
+    INFO(r.what);
+    const rates got = pacer::blend_rates(r.last, r.measured, r.elapsed_ns);
+    CHECK(got.bg == Approx(r.want.bg));
+    CHECK(got.alloc == Approx(r.want.alloc));
+  }
+}

@@ -693,10 +693,7 @@ void concurrent_mark(state& s, const stack::self_context* self) {
 // This mark's rates so far (pacer.hpp step 11): scan bytes per ns of the
 // background workers (all the scanning but the assists'), and heap bytes
 // per ns of the program. Zeros while the heap has not grown.
-struct mark_rates {
-  double bg = 0;
-  double alloc = 0;
-};
+using mark_rates = pacer::mark_rates;
 mark_rates measure_mark_rates(const state& s, std::uint64_t scanned, std::uint64_t heap, std::uint64_t now) {
   mark_rates r;
   const std::uint64_t start = s.mark_heap_start.load(std::memory_order_relaxed);
@@ -986,14 +983,13 @@ bool assist_mark(state& s) {
   }
   const std::uint64_t remaining = expected - scanned;
   const std::uint64_t allocated = heap - from;
-  // Step 11's rates: this mark's, once it has run for 5 ms; the last
-  // mark's before (the roots and handshakes come first, and few samples).
+  // Step 11's rates: this mark's so far, with the last mark's as a prior
+  // (the roots and handshakes come first, and few samples).
   // The clock read here also times the assist below.
   const std::uint64_t now = os::monotonic_ns();
   mark_rates rates{s.last_bg_rate.load(std::memory_order_relaxed), s.last_alloc_rate.load(std::memory_order_relaxed)};
-  if (now - s.mark_start_ns.load(std::memory_order_relaxed) >= 5'000'000) {
-    if (const mark_rates r = measure_mark_rates(s, scanned, heap, now); r.alloc > 0) rates = r;
-  }
+  if (const mark_rates r = measure_mark_rates(s, scanned, heap, now); r.alloc > 0)
+    rates = pacer::blend_rates(rates, r, now - s.mark_start_ns.load(std::memory_order_relaxed));
   std::uint64_t work = pacer::assist_work(remaining, allocated, goal, heap, rates.bg, rates.alloc);
   if (work == 0) return past_hard_bound;
   // Credit from this cycle's earlier over-assists pays first.

@@ -220,6 +220,13 @@ std::uint64_t pacer::assist_work(std::uint64_t remaining, std::uint64_t allocate
   return w > remaining ? remaining : static_cast<std::uint64_t>(w);
 }
 
+pacer::mark_rates pacer::blend_rates(mark_rates last, mark_rates measured, std::uint64_t elapsed_ns) {
+  if (last.bg <= 0 || last.alloc <= 0) return measured;
+  const double el = static_cast<double>(elapsed_ns);
+  const double w = el / (el + rate_prior_ns);
+  return {w * measured.bg + (1 - w) * last.bg, w * measured.alloc + (1 - w) * last.alloc};
+}
+
 mark_workers plan_mark_workers(int cores, int running) {
   mark_workers w;
   if (cores < 1) cores = 1;

@@ -125,12 +125,22 @@
 //    goal, three quarters of
 //        bg_rate * (goal - heap) / alloc_rate
 //    (scan bytes per ns of the background workers, heap bytes per ns of the
-//    program, both measured over this mark, or the last one's early in
-//    it), is taken off the remaining work before it is shared out:
+//    program), is taken off the remaining work before it is shared out:
 //        work = (remaining - predicted_bg) * allocated / (goal - heap)
 //    This corrects itself: a background slower than predicted leaves more
 //    work remaining, and the prediction shrinks with the runway, so at the
 //    goal it is step 10's rate again.
+//    The rates (blend_rates): this mark's, measured since it began, weighed
+//    against the last mark's as a prior worth rate_prior_ns of measuring,
+//        rate = (this * elapsed + last * rate_prior_ns) / (elapsed + rate_prior_ns)
+//    (this mark's alone when no last one is known). A mark's first
+//    milliseconds are its roots and stack handshakes, with little heap
+//    scanned, while the program allocates unhindered: measured alone there
+//    (as until the twelfth session, after a 5 ms wait), the background
+//    looked slow and the program fast, and the latency benchmark's assists
+//    took 30-40% of its thread's time from 5 to 20 ms into each mark against
+//    2-8% later. With the prior, assist time in that window fell by a third
+//    (benchmarks.md, twelfth session).
 //
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
@@ -269,6 +279,16 @@ class pacer {
   // heap bytes per ns (0: unknown, step 10's rate). At most `remaining`.
   static std::uint64_t assist_work(std::uint64_t remaining, std::uint64_t allocated, std::uint64_t goal,
                                    std::uint64_t heap, double bg_rate, double alloc_rate);
+  // Step 11's rates: `measured` over the `elapsed_ns` this mark has run,
+  // blended with the last mark's (`last`, 0: unknown) as a prior worth
+  // rate_prior_ns of measuring. A rate of 0 in `measured` counts as a
+  // measurement (nothing scanned yet is evidence of a slow start).
+  struct mark_rates {
+    double bg = 0;     // background scan bytes per ns
+    double alloc = 0;  // program heap bytes per ns
+  };
+  static constexpr double rate_prior_ns = 20e6;
+  static mark_rates blend_rates(mark_rates last, mark_rates measured, std::uint64_t elapsed_ns);
 
  private:
   void commit();
