@@ -15,9 +15,10 @@
 //      arithmetic, registered with the collector but never allocating: a
 //      stop must interrupt them (gort and Boehm by signal, Go by async
 //      preemption), and they compete with the collector for the cores.
-// Output (stdout, one line): total_s, median_us, p99_us, p999_us, worst_us,
-// cycles, and for Boehm longest_stop_us (gort's and Go's stops come from
-// their gctrace lines, which run.py reads from stderr).
+// Output (stdout, one line): over1ms and over2ms (batches slower than 1
+// and 2 ms), total_s, median_us, p99_us, p999_us, worst_us, cycles, and
+// for Boehm longest_stop_us (gort's and Go's stops come from their gctrace
+// lines, which run.py reads from stderr).
 //
 //   lat_<variant> [slots [replacements]]    defaults 2000000 20000000
 #include <algorithm>
@@ -178,6 +179,11 @@ int main(int argc, char** argv) {
   }
 
   std::sort(batches.begin(), batches.end());
+  // The tail in counts (less noisy than one worst batch): batches over 1 and 2 ms.
+  const auto over = [&](std::int64_t ns) {
+    return static_cast<long>(batches.end() - std::upper_bound(batches.begin(), batches.end(), ns));
+  };
+  std::printf("over1ms=%ld over2ms=%ld ", over(1'000'000), over(2'000'000));
 #if defined(LAT_GORT)
   const unsigned cycles = gc::read_mem_stats().num_gc;
   std::printf("total_s=%.3f median_us=%.1f p99_us=%.1f p999_us=%.1f worst_us=%.1f cycles=%u\n", total,

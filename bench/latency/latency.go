@@ -96,6 +96,8 @@ func main() {
 		os.Exit(1)
 	}
 	sort.Slice(batches, func(a, b int) bool { return batches[a] < batches[b] })
+	over := func(ns int64) int { return len(batches) - sort.Search(len(batches), func(i int) bool { return batches[i] > ns }) }
+	fmt.Printf("over1ms=%d over2ms=%d ", over(1000000), over(2000000))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("total_s=%.3f median_us=%.1f p99_us=%.1f p999_us=%.1f worst_us=%.1f cycles=%d\n", total,
