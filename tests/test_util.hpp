@@ -12,31 +12,12 @@
 #include <string>
 #include <utility>
 
+#include <gort/internal/config.hpp>  // GORT_ASAN, GORT_TSAN
+
 namespace gort_test {
 
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool asan = true;
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-inline constexpr bool asan = true;
-#  else
-inline constexpr bool asan = false;
-#  endif
-#else
-inline constexpr bool asan = false;
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool tsan = true;
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-inline constexpr bool tsan = true;
-#  else
-inline constexpr bool tsan = false;
-#  endif
-#else
-inline constexpr bool tsan = false;
-#endif
+inline constexpr bool asan = GORT_ASAN;
+inline constexpr bool tsan = GORT_TSAN;
 
 // A gc object of exactly N bytes whose words may hold pointers (a scan class).
 template <std::size_t N>

@@ -24,14 +24,9 @@
 // sanitizer builds: inlined into the no_sanitize scanners, its locals' scope
 // poisoning was left half done, and AddressSanitizer reported
 // stack-use-after-scope in later, unrelated frames.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if GORT_ASAN || GORT_TSAN
 #  define GORT_MARK_WORD_INLINE
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#    define GORT_MARK_WORD_INLINE
-#  endif
-#endif
-#ifndef GORT_MARK_WORD_INLINE
+#else
 #  define GORT_MARK_WORD_INLINE GORT_ALWAYS_INLINE
 #endif
 

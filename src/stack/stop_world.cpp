@@ -89,16 +89,6 @@
 #include "common/lock.hpp"
 #include "stack/thread_registry.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#  define GORT_STACK_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define GORT_STACK_TSAN 1
-#  endif
-#endif
-#ifndef GORT_STACK_TSAN
-#  define GORT_STACK_TSAN 0
-#endif
 
 namespace gc::internal::stack {
 
@@ -241,7 +231,7 @@ GORT_NOINLINE void park_in_handler(thread_info* t, const void* ucontext) {
   unw_getcontext(&context);
   std::uintptr_t sp = current_sp();
   std::size_t words = 0;
-#if !GORT_STACK_TSAN
+#if !GORT_TSAN
   std::uintptr_t interrupted_sp = 0;
   words = os::interrupted_state(ucontext, &interrupted_sp, t->signal_regs, thread_info::signal_regs_words);
   if (words != 0 && interrupted_sp - os::red_zone_bytes >= t->stack_lo && interrupted_sp < t->stack_hi) {

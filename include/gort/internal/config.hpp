@@ -7,7 +7,31 @@
 // GORT_LIKELY(x)      branch hints for the fast paths.
 // GORT_NOINLINE       keeps a slow path out of line, so the fast path stays small.
 // GORT_ALWAYS_INLINE  forces the fast path inline into gc_new's caller.
+// GORT_ASAN, GORT_TSAN 1 when this translation unit is built with
+//                     AddressSanitizer / ThreadSanitizer (GCC's and Clang's
+//                     ways of saying so), else 0: the one place that asks.
 #pragma once
+
+#if defined(__SANITIZE_ADDRESS__)
+#  define GORT_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define GORT_ASAN 1
+#  endif
+#endif
+#ifndef GORT_ASAN
+#  define GORT_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define GORT_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define GORT_TSAN 1
+#  endif
+#endif
+#ifndef GORT_TSAN
+#  define GORT_TSAN 0
+#endif
 
 #ifndef GORT_DEBUG
 #  ifdef NDEBUG
