@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "alloc/alloc.hpp"
 #include "gc/collector.hpp"
 #include "gc/mark.hpp"
 #include "gc_test_util.hpp"
@@ -270,6 +271,50 @@ TEST_CASE("collector: an interior pointer keeps the whole object alive", "[colle
   CHECK(*inner == 57);
   CHECK(inner[-57] == 0);
   CHECK(inner[42] == 99);
+}
+
+// Conservative scanning resolves a small object's words that point into its
+// own span without the page map (mark.cpp, scan_small): an interior pointer
+// there keeps its object, and a word naming a free slot marks nothing (a
+// marked free slot would be allocated again by the sweep, and leak).
+TEST_CASE("collector: words into the scanned object's own span: an object is kept, a free slot is not", "[collector]") {
+  using gc::internal::find_object;
+  constexpr std::uintptr_t mask = 0x5a5a5a5a5a5a5a5a;  // b's address, hidden from the conservative scans
+  gc::root<plain_node> a;
+  std::uintptr_t hidden_b = 0;
+  // Three objects in a row of one span: a holds an interior pointer to the
+  // second (reachable only through it) and, in its value field (below), the
+  // address of the third, b, which is garbage.
+  for (int attempt = 0; attempt < 20 && hidden_b == 0; ++attempt) {
+    on_fresh_thread([&] {
+      for (;;) {
+        plain_node* x = gc::gc_new<plain_node>();
+        plain_node* y = gc::gc_new<plain_node>(plain_node{nullptr, 1234});
+        plain_node* z = gc::gc_new<plain_node>();
+        if (find_object(x).s == find_object(y).s && find_object(y).s == find_object(z).s) {
+          x->next = reinterpret_cast<plain_node*>(reinterpret_cast<char*>(y) + sizeof(long));
+          a = x;
+          hidden_b = reinterpret_cast<std::uintptr_t>(z) ^ mask;
+          return;
+        }
+      }
+    });
+    gc::collect();
+    // A stale word (sanitizer builds) may keep b: try another triple.
+    if (find_object(hidden_b ^ mask)) hidden_b = 0;
+  }
+  REQUIRE(hidden_b != 0);
+  const std::uintptr_t b = hidden_b ^ mask;
+  REQUIRE(gc::internal::span_of(b) == find_object(a.get()).s);  // a free slot of a's span
+  a->value = static_cast<long>(b);
+  gc::collect();
+  gc::collect();
+  const plain_node* kept = gort_test::inspect([&] {
+    return reinterpret_cast<const plain_node*>(reinterpret_cast<const char*>(a->next) - sizeof(long));
+  });
+  CHECK(find_object(kept).base == kept);
+  CHECK(kept->value == 1234);
+  CHECK_FALSE(find_object(b));  // still free: the word in a marked nothing
 }
 
 TEST_CASE("collector: a member chain a million long survives and is reclaimed without deep recursion", "[collector]") {

@@ -287,6 +287,32 @@ class worker {
       mark_word(*reinterpret_cast<const std::uintptr_t*>(p));
   }
 
+  // A small object of span s, scanned conservatively (step 2 of mark.hpp).
+  // A word that points into s itself (a tree's nodes are mostly allocated
+  // next to their children) is resolved against s directly: s is in use
+  // for the whole mark (it holds the object being scanned, which is
+  // marked), so the page map, the state and the heap bounds need no look.
+  // The allocated check stays: a word may name a free slot, which must not
+  // be marked (the sweep would make it allocated). Other words go through
+  // mark_word.
+  __attribute__((no_sanitize("address", "thread"))) GORT_MARK_WORD_INLINE void scan_small(std::uintptr_t lo,
+                                                                                         std::uintptr_t size,
+                                                                                         span* s) {
+    const std::uintptr_t sbase = s->base, sextent = s->limit - s->base;
+    for (std::uintptr_t p = lo; p < lo + size; p += sizeof(void*)) {
+      const std::uintptr_t v = *reinterpret_cast<const std::uintptr_t*>(p);
+      if (v - sbase >= sextent) {
+        mark_word(v);
+        continue;
+      }
+      const std::uintptr_t idx = s->object_index(v);
+      if (!s->is_allocated(idx)) continue;
+      if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) continue;
+      marked_ += s->elem_size;
+      push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});  // s holds pointers: it is scanned
+    }
+  }
+
   // A long range (a large object's piece, a stack, a root region): the
   // words that may point into the heap go through a ring of 16, in order.
   // As a word enters, its page-map entry is prefetched; 8 words later the
@@ -383,6 +409,11 @@ class worker {
       }
     }
     std::uintptr_t size = s->elem_size;
+    if (size < pipeline_min_bytes && GORT_LIKELY(!checking_)) {
+      scan_small(item.addr, size, s);
+      scanned_ += size;
+      return;
+    }
     if (size > range_limit_) {
       // The first piece is scanned here (range_limit_ long: an assist keeps
       // less), the rest pushed in oblets.

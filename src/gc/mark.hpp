@@ -20,7 +20,9 @@
 //    benchmark's stop-the-world mark: 318 -> 215 ms of CPU with 8 entries,
 //    and 16 do better than 8, benchmarks.md).
 //    An item is an object (scanned by its type's trace() when it has one,
-//    else conservatively, word by word) or a 128 KiB piece of a large object
+//    else conservatively, word by word: a small object's words that point
+//    into its own span, as a tree's nodes mostly do, are resolved against
+//    that span without the page map, scan_small) or a 128 KiB piece of a large object
 //    (so one huge array spreads over workers); a mark assist scans at most
 //    16 KiB of a piece at once and pushes the rest back, so that one piece
 //    cannot hold it past its time bound. A range of 32 words or more
