@@ -147,14 +147,15 @@ class page_heap {
   void atfork_child();
 
   // Calls f(span*) for every span struct ever made (any state: callers check
-  // state). Only while the world is stopped, or with no other thread
-  // allocating: the set of chunks grows under the heap lock.
-  // Takes and releases the heap lock: everything written under it before is
-  // visible to the caller afterwards.
-  void synchronize() { lock_guard g(lock_); }
-
+  // state), holding the heap lock for the whole walk: the set of structs
+  // grows under it (step 6), and so does a span's shape, also while the
+  // world is stopped (the scavenger's thread is never stopped, and carves
+  // free spans in step 5(a)). f must take no lock of rank <= heap. With
+  // the world stopped no program thread holds the lock (lock.hpp step 4),
+  // so the walk waits at most for one scavenger piece.
   template <class F>
   void for_each_span_struct(F&& f) {
+    lock_guard g(lock_);
     for (std::size_t c = 0; c < nchunks_; ++c) {
       span* first = span_chunks_[c];
       const std::size_t made = c + 1 == nchunks_ ? chunk_used_ : spans_per_chunk;

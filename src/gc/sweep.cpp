@@ -255,7 +255,6 @@ bool finished() { return sweep_finished(); }
 
 void verify_all_swept() {
   const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
-  page_heap::instance().synchronize();
   page_heap::instance().for_each_span_struct([&](span* s) {
     if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
     const std::uint32_t g = s->sweepgen.load(std::memory_order_relaxed);
