@@ -269,10 +269,15 @@ class worker {
       check_object(s, base);
       return;
     }
-    const std::uintptr_t idx = s->object_index(base);
+    mark_at(s, s->object_index(base));
+  }
+
+  // Marks allocated object idx of span s (mark_word, scan_small); if it was
+  // white, counts its bytes and, unless s is noscan, pushes it.
+  GORT_MARK_WORD_INLINE void mark_at(span* s, std::uintptr_t idx) {
     if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) return;
     marked_ += s->elem_size;
-    if (!s->noscan) push({base, reinterpret_cast<std::uintptr_t>(s) | 1});
+    if (!s->noscan) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
   // Reads other threads' stacks and arbitrary words: sanitizers would flag
@@ -306,10 +311,7 @@ class worker {
         continue;
       }
       const std::uintptr_t idx = s->object_index(v);
-      if (!s->is_allocated(idx)) continue;
-      if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) continue;
-      marked_ += s->elem_size;
-      push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});  // s holds pointers: it is scanned
+      if (s->is_allocated(idx)) mark_at(s, idx);
     }
   }
 

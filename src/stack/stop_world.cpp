@@ -89,7 +89,6 @@
 #include "common/lock.hpp"
 #include "stack/thread_registry.hpp"
 
-
 namespace gc::internal::stack {
 
 namespace detail {
