@@ -190,6 +190,13 @@ TEST_CASE("gctrace: the line regex matches gort's lines and real Go lines", "[gc
   line = gctrace_line(first_record());
   REQUIRE(std::regex_match(line, m, re));
   CHECK(m[19] == "");
+  // A minor cycle (GODEBUG=gcgen=1) says so where a forced one says
+  // " (forced)"; gc::collect() never runs a minor one, so one suffix at most.
+  gc_cycle_record minor = first_record();
+  minor.minor = true;
+  line = gctrace_line(minor);
+  REQUIRE(std::regex_match(line, m, re));
+  CHECK(m[19] == " (minor)");
 
   // Lines printed by Go (the first two in the style of the runtime docs,
   // the rest from a go1.19.8 program run with GODEBUG=gctrace=1).

@@ -145,6 +145,23 @@ TEST_CASE("mcentral: free_object declines spans that are not swept yet", "[mcent
   CHECK_FALSE(find_object(big));
 }
 
+TEST_CASE("mcentral: free_object clears the freed object's mark", "[mcentral]") {
+  // A mark kept by a generational sweep (src/gc/sweep.hpp step 5) says
+  // "old"; the slot's next object must start young (unmarked).
+  with_hook h(keep_all);
+  std::vector<void*> objs;
+  for (int i = 0; i < 2; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();
+  begin_sweep_phase();
+  finish_sweep();
+  const object_ref ref = find_object(objs[1]);
+  REQUIRE(ref);
+  const std::uintptr_t idx = ref.s->object_index(reinterpret_cast<std::uintptr_t>(objs[1]));
+  REQUIRE(ref.s->try_mark(idx));
+  REQUIRE(testing::free_objects(&objs[1], 1) == 1);
+  CHECK_FALSE(ref.s->is_marked(idx));
+}
+
 TEST_CASE("mcentral: an emptied span goes back to the page heap when swept", "[mcentral]") {
   with_hook h(free_all);
   std::vector<void*> objs;

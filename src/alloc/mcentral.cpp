@@ -143,6 +143,7 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
              s->base + idx * s->elem_size, idx, s->base, s->end(), span_class_);
   const bool was_full = s->alloc_count == s->nelems;
   s->store_alloc_word(idx / 64, word & ~bit);
+  s->unmark(idx);  // a mark kept for a minor collection (sticky) must not pass to the slot's next object
   s->alloc_count--;
   if (s->meta != nullptr) s->meta[idx] = obj_meta{};
   if (s->alloc_count == 0) {

@@ -163,6 +163,12 @@ struct span {
     return m;
   }
 
+  // Sweep of a phase that keeps marks (sweep.hpp step 5), after
+  // take_mark_word: the marks of word w become m.
+  void keep_mark_word(std::size_t w, std::uint64_t m) {
+    std::atomic_ref<std::uint64_t>(mark_bits[w]).store(m, std::memory_order_relaxed);
+  }
+
   // Is object idx allocated? Exact when the owner thread is the caller or is
   // not allocating; otherwise an answer that was true at some moment.
   bool is_allocated(std::uintptr_t idx) const {

@@ -27,6 +27,7 @@ constexpr known_key known_keys[] = {
     {"gctrace", &godebug_settings::gctrace, 0, 2, 0},
     {"gcstoptheworld", &godebug_settings::gcstoptheworld, 0, 2, 0},
     {"gccheckmark", &godebug_settings::gccheckmark, 0, 1, 0},
+    {"gcgen", &godebug_settings::gcgen, 0, 1, 0},
 };
 
 }  // namespace

@@ -38,6 +38,10 @@ struct godebug_settings {
   // fail if the second pass finds a reachable object the first left white
   // (src/gc/checkmark.hpp).
   int gccheckmark = 0;
+  // gcgen=1: minor collections with sticky mark bits in stop-the-world
+  // cycles (docs/design.md section 3; src/gc/collector.hpp). Concurrent
+  // cycles stay full ones, so it acts with gcstoptheworld=1.
+  int gcgen = 0;
 };
 
 struct godebug_parse_result {

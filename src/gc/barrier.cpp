@@ -139,6 +139,7 @@
 // References: Go's src/runtime/mbarrier.go (the argument above follows its
 // shape), the hybrid barrier proposal (golang/go#17503), mwbbuf.go.
 #include "gc/barrier.hpp"
+#include "gc/cards.hpp"
 
 #include <gort/internal/barrier.hpp>
 
@@ -389,6 +390,11 @@ void barriered_copy(void** dst, void* const* src, std::size_t n) noexcept {
       if (void* old = slot_load(dst + i)) mark::shade(old);
       if (void* v = slot_load(src + i); v != nullptr && shade_new) mark::shade(v);
     }
+  }
+  // Minor collections: the destination's cards (src/gc/cards.hpp).
+  if (card_table.load(std::memory_order_relaxed) != nullptr) {
+    for (std::size_t i = 0; i < n; i += cards::card_bytes / sizeof(void*)) mark_card(dst + i);
+    mark_card(dst + n - 1);
   }
   // Slot by slot with relaxed atomics (a marker may be reading dst), in the
   // direction that memmove would take for overlapping ranges.

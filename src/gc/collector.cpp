@@ -21,6 +21,7 @@
 #include <gort/internal/barrier.hpp>
 
 #include "gc/barrier.hpp"
+#include "gc/cards.hpp"
 #include "gc/checkmark.hpp"
 #include "gc/cpu_limiter.hpp"
 #include "gc/gctrace.hpp"
@@ -61,6 +62,7 @@ struct cycle_timing {
   std::uint64_t mark_cpu_ns = 0;  // concurrent: the CPU time of dedicated and fractional marking
   std::uint64_t idle_cpu_ns = 0;  // concurrent: the CPU time of marking on idle cores
   bool concurrent = false;
+  bool minor = false;  // a minor mark (generational mode): old objects were not marked again
   // gctrace=2: where the stops went (gctrace.hpp, step 4).
   gc_cycle_record::stop_parts start_stop, term_stop;
   std::uint64_t term_sweep_ns = 0;
@@ -125,6 +127,13 @@ struct state {
   // at the start of each cycle.
   std::atomic<bool> concurrent{true};
   bool mode_resolved = false;  // guarded by world: GODEBUG read for the mode
+  // Minor collections (GODEBUG=gcgen=1, set_generational; collector.hpp,
+  // "Minor cycles"). All guarded by world.
+  bool generational = false;  // on, and the card table is there
+  bool marks_kept = false;    // the last sweep left the survivors marked (old)
+  bool major_due = true;      // the next cycle must be a full one
+  std::uint64_t major_live = 0;  // bytes the last full cycle kept
+  std::atomic<std::uint64_t> minor_count{0};  // minor cycles run (atomic: read without the mutex)
   // True between the two stops of a concurrent cycle. Atomic.
   std::atomic<bool> marking{false};
   // The background collector thread: marks and finishes the concurrent
@@ -331,7 +340,10 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   const std::uint64_t black = t.heap_end > t.heap_start ? t.heap_end - t.heap_start : 0;
   // The sweep phase begins: the spans mcaches own are swept here; the rest
   // after the world restarts (concurrent), or here too (stop-the-world).
-  sweep::begin_phase(/*others_may_sweep=*/!on_background_thread);
+  // Generational mode: a stop-the-world sweep leaves the survivors marked,
+  // old for the next cycle if it is a minor one.
+  const bool keep_marks = s.generational && !t.concurrent;
+  sweep::begin_phase(/*others_may_sweep=*/!on_background_thread, keep_marks);
   // Owned spans are swept by their owners, except in a forced cycle
   // (gc::collect() promises a finished sweep) and in stop-the-world mode.
   if (forced || !t.concurrent) sweep::sweep_owned_now();
@@ -361,7 +373,25 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // sweep kept all that are pending now.
   const std::uint64_t pending = t.concurrent ? s.pending_at_mark_start : sweep::pending_bytes();
   swept.marked_bytes = swept.marked_bytes > pending ? swept.marked_bytes - pending : 0;
-  s.pace.end_cycle(swept.marked_bytes, t.stack_bytes, roots::range_bytes());
+  s.marks_kept = keep_marks;
+  // The live heap the goal is paced from: what this mark kept, except after
+  // a minor mark, which keeps the old objects whether they are still
+  // reachable or not: then the last full cycle's (collector.hpp, "Minor
+  // cycles", step 3), so that the dead old objects eat into the room for
+  // new ones instead of raising the goal.
+  std::uint64_t live_for_goal = swept.marked_bytes;
+  if (keep_marks) {
+    if (!t.minor) s.major_live = swept.marked_bytes;
+    live_for_goal = s.major_live;
+  }
+  s.pace.end_cycle(live_for_goal, t.stack_bytes, roots::range_bytes());
+  if (keep_marks) {
+    // The policy: minor cycles until the heap they keep has used half of
+    // the room between what the last full cycle kept and the goal.
+    const std::uint64_t goal = s.pace.heap_goal();
+    const std::uint64_t room = goal > s.major_live ? goal - s.major_live : 0;
+    s.major_due = swept.marked_bytes > s.major_live + room / 2;
+  }
   s.last_black = t.concurrent ? std::min(black, swept.marked_bytes) : 0;
   s.pace.set_other_memory(other_memory(swept.marked_bytes));
   if (t.concurrent) {
@@ -425,6 +455,7 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
     r.globals_bytes = roots::range_bytes();
     r.procs = static_cast<std::uint64_t>(procs);
     r.forced = forced;
+    r.minor = t.minor;
     r.concurrent = t.concurrent;
     r.start_stop = t.start_stop;
     r.term_stop = t.term_stop;
@@ -437,6 +468,15 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
   }
 }
 
+// World stopped, before a full mark: no object is old any more, and no card
+// is dirty (the mark sees every object, and its sweep leaves no old object
+// pointing to a young one: collector.hpp, "Minor cycles").
+void begin_full_mark(state& s) {
+  if (s.marks_kept) sweep::clear_kept_marks();
+  s.marks_kept = false;
+  if (cards::enabled()) cards::clear_range(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+}
+
 // The stop-the-world cycle (GODEBUG=gcstoptheworld=1): collector.hpp steps 1-7.
 void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   cycle_timing t;
@@ -447,10 +487,17 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   stack::stop_the_world();
   record_stop_threads(t.start_stop);
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
-  if (GORT_DEBUG) sweep::verify_all_swept();
+  if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
+  t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
+            cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+  if (!t.minor) begin_full_mark(s);
   t.stop1_ns = ns_since(t.t0);
   const clock::time_point t1 = clock::now();
   mark::begin_cycle();
+  if (t.minor) {
+    mark::scan_dirty_cards();  // mark.hpp step 6: the old objects written since the last mark
+    s.minor_count.fetch_add(1, std::memory_order_relaxed);
+  }
   t.stack_bytes = mark_roots(self);
   mark::drain();
   t.mark_ns = ns_since(t1);
@@ -536,7 +583,8 @@ void start_concurrent_cycle(state& s, bool forced) {
   record_stop_threads(t.start_stop);
   const std::uint64_t p0 = os::monotonic_ns();
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
-  if (GORT_DEBUG) sweep::verify_all_swept();
+  if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
+  begin_full_mark(s);  // a concurrent mark is always a full one
   const std::uint64_t p1 = os::monotonic_ns();
   t.start_stop.phase_ns[0] = p1 - p0;
   mark::begin_cycle();
@@ -768,6 +816,18 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   return retain_target(s.pace);
 }
 
+// Minor cycles on or off (world mutex held). On: the card table is made
+// and the barrier starts dirtying cards; the next cycle is a full one, since
+// stores made before then dirtied none.
+void set_generational_locked(state& s, bool on) {
+  if (on && !cards::enable()) {
+    std::fprintf(stderr, "gort: warning: GODEBUG: gcgen=1: cannot reserve the card table; collections stay full\n");
+    on = false;
+  }
+  s.generational = on;
+  s.major_due = true;
+}
+
 // Resolves the mode at the first cycle, from GODEBUG (not earlier: GODEBUG
 // is read on first use). World mutex held.
 void resolve_mode(state& s) {
@@ -775,6 +835,7 @@ void resolve_mode(state& s) {
   s.mode_resolved = true;
   s.concurrent.store(godebug().gcstoptheworld == 0, std::memory_order_relaxed);
   s.pace.set_concurrent(godebug().gcstoptheworld == 0);
+  if (godebug().gcgen != 0) set_generational_locked(s, true);
 }
 
 // Waits, with the world mutex held on entry and on return, until no
@@ -1217,6 +1278,18 @@ std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_re
 
 bool test_fractional_only = false;
 bool test_helpers_leave = false;
+std::uint64_t minor_cycles() { return st().minor_count.load(std::memory_order_relaxed); }
+
+bool set_generational(bool on) {
+  init();
+  state& s = st();
+  lock_world(s);
+  std::lock_guard g(s.world, std::adopt_lock);
+  resolve_mode(s);
+  const bool old = s.generational;
+  set_generational_locked(s, on);
+  return old;
+}
 std::uint64_t last_termination_scan_bytes() { return termination_scan_bytes.load(std::memory_order_relaxed); }
 pacing_snapshot last_cycle_pacing() {
   state& s = st();
@@ -1246,20 +1319,39 @@ void fill_gc_stats(mem_stats& out) {
 
 }  // namespace gc::internal::collector
 
-namespace gc {
+namespace gc::internal::collector {
 
-using namespace gc::internal;
+// Runs every queued destructor on this thread, then waits for those
+// another thread (the finalizer thread) claimed. A registered thread.
+void drain_destructors() {
+  in_collector = true;
+  sweep::run_destructors();
+  in_collector = false;
+  clear_stack_below();
+  while (sweep::pending_destructors() != 0) {
+    blocking_region quiet;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
 
-int internal::collector_init() { return collector::init(); }
-
-void collect() {
+// gc::collect() (forced), and collect_unforced for tests: one whole cycle,
+// its sweep finished and its destructors run.
+void collect_cycle(bool forced) {
   collector::init();
   // Registered for the duration: the destructors this thread runs below keep
   // their objects alive only through its frames, which a cycle started by
   // another thread must scan.
   thread_scope registered;
   collector::state& s = collector::st();
-  collector::clear_stack_below();
+  // The destructors already queued run first. A queued object is a root
+  // until its destructor has run (sweep.hpp step 4), so it would keep what
+  // it points to through this cycle, and gc::collect() would return with
+  // those objects unreachable and not reclaimed. Objects that die together
+  // are queued together, but not always: a minor cycle (GODEBUG=gcgen=1)
+  // queues the young part of a dead list and leaves its old part to a full
+  // cycle (seen: 1109 nodes of a thread's list left after gc::collect() in
+  // the thread-churn test).
+  drain_destructors();
   collector::retain_bounds keep;
   collector::lock_world(s);
   collector::wait_for_active_cycle(s);  // Go's runtime.GC also finishes the running cycle first
@@ -1276,31 +1368,37 @@ void collect() {
     collector::in_collector = true;
     mark::ensure_helpers();
     flush_own_mcache();
-    collector::start_concurrent_cycle(s, true);
+    collector::start_concurrent_cycle(s, forced);
     s.world.unlock();
     collector::concurrent_mark(s, &self);
     keep = collector::finish_concurrent_cycle(s, self);
     collector::in_collector = false;
   } else {
     std::lock_guard g(s.world, std::adopt_lock);
-    collector::run_cycle(s, true, self);
+    collector::run_cycle(s, forced, self);
     keep = collector::retain_target(s.pace);
   }
   // Finish the sweep (gc::collect promises every unreachable object
   // reclaimed), then run the destructors it queued (and any earlier ones).
   collector::in_collector = true;
   collector::finish_sweep(s);
-  sweep::run_destructors();
   collector::in_collector = false;
-  collector::clear_stack_below();
-  // Another thread (the finalizer thread) may still be running one it claimed.
-  while (sweep::pending_destructors() != 0) {
-    blocking_region quiet;
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
+  drain_destructors();
   collector::scavenge_to(keep.both());
   scavenger::set_goal(keep.both());  // the thread, if releasing, stops at the same bound
 }
+
+void collect_unforced() { collect_cycle(false); }
+
+}  // namespace gc::internal::collector
+
+namespace gc {
+
+using namespace gc::internal;
+
+int internal::collector_init() { return collector::init(); }
+
+void collect() { collector::collect_cycle(true); }
 
 bool set_concurrent_marking(bool on) {
   collector::init();

@@ -51,6 +51,32 @@
 // In both kinds, nothing inside a stop calls malloc, prints, or runs user
 // code: a stopped thread may hold malloc's lock or the program's own locks.
 //
+// Minor cycles (GODEBUG=gcgen=1, set_generational; docs/design.md section 3,
+// built for stop-the-world cycles only so far):
+// 1. The barrier dirties the card of every slot it stores into (the card
+//    table, src/gc/cards.hpp, made when the mode goes on).
+// 2. A stop-the-world cycle's sweep keeps the survivors' marks (sweep.hpp
+//    step 5): they are old.
+// 3. The next cycle is a minor one unless it is forced (gc::collect()),
+//    the last sweep kept no marks, the table cannot cover the heap, or the
+//    policy asks for a full one: the heap the last sweep kept exceeds what
+//    the last full cycle kept by half of the room up to the goal. The goal
+//    is paced from what the last full cycle kept (a minor cycle's kept heap
+//    includes dead old objects), so they eat into the room for new ones.
+//    A minor mark scans the old objects on dirty cards (clearing them),
+//    then the roots, and never marks an old object again (mark.hpp step 6).
+// 4. A full cycle (and every concurrent one) first clears the kept marks
+//    and every card (begin_full_mark).
+// Why it is sound: right after a cycle's sweep every surviving object is
+// old, so no old object points to a young one. Every such pointer made
+// later was stored through the barrier, which dirtied the card that holds
+// the slot, and no card is cleared but with the world stopped, before a
+// mark that scans the old objects on it. So a minor mark reaches every
+// young object that is reachable: from the roots, from young objects it
+// marks, or from old objects through dirty cards. Pointers stored without
+// the barrier (raw T* fields, memcpy) are not seen: such programs must not
+// turn the mode on (the same rule as concurrent marking's).
+//
 // Triggering: the allocator's slow path (alloc_hooks::slow_path) is a safe
 // point and checks heap_live, less the garbage the sweep has not freed yet,
 // against the pacer's trigger; the thread that crosses it starts the cycle.
@@ -84,6 +110,15 @@ extern bool test_fractional_only;
 // (helpers join every drain) and every helper is told to leave at its first
 // check (mark.hpp step 5). Set it while no cycle runs.
 extern bool test_helpers_leave;
+// Minor cycles on or off (the GODEBUG=gcgen=1 switch, at run time; tests).
+// Returns the previous setting. The next cycle is a full one either way.
+bool set_generational(bool on);
+// Minor cycles run since the process began.
+std::uint64_t minor_cycles();
+// Tests: one whole cycle as the pacer would start it (not forced: a minor
+// one in generational mode when step 3 of "Minor cycles" allows), with the
+// sweep finished and the destructors run, as gc::collect() does.
+void collect_unforced();
 // Scan work (bytes) that the last concurrent cycle's mark termination did
 // inside its stop: what the concurrent mark left. Read after a cycle.
 std::uint64_t last_termination_scan_bytes();

@@ -50,6 +50,7 @@ std::string gctrace_line(const gc_cycle_record& r) {
                  r.heap_end_bytes >> 20, r.heap_live_bytes >> 20, r.heap_goal_bytes >> 20, r.stacks_bytes >> 20,
                  r.globals_bytes >> 20, r.procs);
   if (r.forced) line += " (forced)";
+  else if (r.minor) line += " (minor)";
   return line;
 }
 

@@ -6,7 +6,7 @@
 //    (one write(2) of the line and a newline to stderr).
 // 2. gctrace_line lays the fields out as Go's runtime does:
 //      gc N @S.SSSs P%: C+C+C ms clock, C+C/C/C+C ms cpu,
-//      H0->H1->H2 MB, G MB goal, K MB stacks, L MB globals, N P[ (forced)]
+//      H0->H1->H2 MB, G MB goal, K MB stacks, L MB globals, N P[ (forced)| (minor)]
 //    (one line; wrapped here only for width). docs/gctrace.md explains each
 //    field as gort's collector fills it.
 // 3. Numbers are formatted as Go formats them:
@@ -91,6 +91,7 @@ struct gc_cycle_record {
   std::uint64_t globals_bytes = 0;     // global root bytes scanned
   std::uint64_t procs = 0;             // processors (threads) the collector could use
   bool forced = false;                 // started by an explicit request (Go: runtime.GC()), not by the pacer
+  bool minor = false;                  // a minor cycle (GODEBUG=gcgen=1): old objects were not marked again
 
   // gctrace=2 (step 4): where the stops' time went.
   struct stop_parts {
@@ -114,12 +115,13 @@ struct gc_cycle_record {
 // The regular expression (ECMAScript, for std::regex) of one trace line,
 // without the newline; capture groups in field order: 1 cycle, 2 seconds,
 // 3 percent, 4-6 clock ms, 7-11 cpu ms, 12-14 MB, 15 goal, 16 stacks,
-// 17 globals, 18 P, 19 " (forced)" or empty.
+// 17 globals, 18 P, 19 " (forced)", " (minor)" (gort's: GODEBUG=gcgen=1) or
+// empty.
 inline constexpr const char* gctrace_line_regex =
     R"(^gc (\d+) @(\d+\.\d{3})s (\d+)%: )"
     R"((\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?) ms clock, )"
     R"((\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?) ms cpu, )"
-    R"((\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) MB stacks, (\d+) MB globals, (\d+) P( \(forced\))?$)";
+    R"((\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) MB stacks, (\d+) MB globals, (\d+) P( \(forced\)| \(minor\))?$)";
 
 // The regular expression of step 4's line. Capture groups: 1 cycle; for a
 // concurrent cycle 2 start total, 3-5 threads/signalled/deferred, 6 sweep,

@@ -14,6 +14,7 @@
 #include "alloc/alloc.hpp"
 #include "common/check.hpp"
 #include "common/lock.hpp"
+#include "gc/cards.hpp"
 #include "gc/checkmark.hpp"
 #include "os/os.hpp"
 #include "stack/stack.hpp"
@@ -278,6 +279,24 @@ class worker {
     if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) return;
     marked_ += s->elem_size;
     if (!s->noscan) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
+  }
+
+  // A dirty card of a minor mark (cards.hpp; mark.hpp step 6): pushes every
+  // marked (old) object of an in-use span that overlaps [card, card +
+  // card_bytes), to be scanned whole (by its trace() if it has one); of a
+  // large object, only the card's piece, conservatively.
+  void push_old_in_card(std::uintptr_t card) {
+    span* s = span_of(card);
+    if (s == nullptr || s->state.load(std::memory_order_acquire) != span_state::in_use || s->noscan) return;
+    const std::uintptr_t lo = std::max(card, s->base), hi = std::min(card + cards::card_bytes, s->limit);
+    if (lo >= hi) return;
+    if (s->size_class == 0) {
+      if (s->is_marked(0)) push({lo, hi - lo});
+      return;
+    }
+    const std::uintptr_t last = s->object_index(hi - 1);
+    for (std::uintptr_t idx = s->object_index(lo); idx <= last; ++idx)
+      if (s->is_marked(idx) && s->is_allocated(idx)) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
   }
 
   // Reads other threads' stacks and arbitrary words: sanitizers would flag
@@ -738,6 +757,11 @@ void mark_root(const void* p, const char* what) {
   const auto v = reinterpret_cast<std::uintptr_t>(p);
   root_w.set_source(what, v, v + 1);
   root_w.mark_word(v);
+}
+
+std::size_t scan_dirty_cards() {
+  return cards::take_dirty(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed),
+                           [](std::uintptr_t card) { root_w.push_old_in_card(card); });
 }
 
 void set_checkmark_mode(bool on, bool after_concurrent_mark) { root_w.set_checking(on, after_concurrent_mark); }

@@ -112,6 +112,11 @@ struct totals_state {
 };
 totals_state phase_totals;
 
+// Step 5 of sweep.hpp: this phase leaves the survivors marked. Written only
+// with the world stopped (begin_phase), read by the sweepers of the phase,
+// which a stop-the-world phase runs inside its stop.
+bool keep_marks_phase = false;
+
 void add_totals(const sweep_result& r) {
   if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
   if (r.freed_bytes) phase_totals.freed_bytes.fetch_add(r.freed_bytes, std::memory_order_relaxed);
@@ -123,6 +128,7 @@ void add_totals(const sweep_result& r) {
 void sweep_large(span* s, sweep_result& r) {
   const bool marked = s->take_mark_word(0) & 1;
   if (marked) {
+    if (keep_marks_phase) s->keep_mark_word(0, 1);
     r.live_bytes += s->elem_size;
     return;
   }
@@ -155,7 +161,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
       new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
-      s->mark_bits[w] = 0;
+      s->mark_bits[w] = keep_marks_phase ? s->alloc_bits[w] : 0;  // step 5
     }
     freed = old_count - new_count;
   } else {
@@ -184,6 +190,9 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
         // Atomic: the finalizer may look its queued object up (find_object)
         // while this span is still being swept (the entry is queued above).
         s->store_alloc_word(w, alloc);
+        if (keep_marks_phase) s->keep_mark_word(w, alloc & mark);  // step 5: queued ones stay unmarked
+      } else if (keep_marks_phase) {
+        s->keep_mark_word(w, mark);  // the window's marked objects are allocated
       }
       new_count += static_cast<std::uint32_t>(std::popcount(alloc));
     }
@@ -220,7 +229,8 @@ sweep_result totals() {
   return r;
 }
 
-void begin_phase(bool others_may_sweep) {
+void begin_phase(bool others_may_sweep, bool keep_marks) {
+  keep_marks_phase = keep_marks;
   begin_sweep_phase(others_may_sweep);
   phase_totals.freed_objects.store(0, std::memory_order_relaxed);
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
@@ -253,16 +263,36 @@ void finish() { finish_sweep(); }
 
 bool finished() { return sweep_finished(); }
 
-void verify_all_swept() {
+void verify_all_swept(bool marks_kept) {
   const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
   page_heap::instance().for_each_span_struct([&](span* s) {
     if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
     const std::uint32_t g = s->sweepgen.load(std::memory_order_relaxed);
     GORT_CHECK(g == sg, "span [{:#x}, {:#x}) of class {} is unswept (sweepgen {}, heap {}) as a mark begins: sweep "
                "termination missed it", s->base, s->end(), s->span_class(), g, sg);
-    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w)
-      GORT_CHECK(s->load_mark_word(w) == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a "
-                 "mark begins", s->base, s->end(), s->span_class(), w, s->load_mark_word(w));
+    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
+      const std::uint64_t m = s->load_mark_word(w);
+      if (!marks_kept) {
+        GORT_CHECK(m == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a mark begins",
+                   s->base, s->end(), s->span_class(), w, m);
+        continue;
+      }
+      // Step 5: a kept mark names an allocated object (an owned window's
+      // objects are allocated unless free in the owner's window).
+      for (std::uint64_t b = m; b != 0; b &= b - 1) {
+        const std::size_t idx = w * 64 + static_cast<std::size_t>(std::countr_zero(b));
+        GORT_CHECK(idx < s->nelems && s->is_allocated(idx),
+                   "span [{:#x}, {:#x}) of class {}: object {:#x} (index {}) is marked as old but not allocated as "
+                   "a minor mark begins", s->base, s->end(), s->span_class(), s->object_base(idx), idx);
+      }
+    }
+  });
+}
+
+void clear_kept_marks() {
+  page_heap::instance().for_each_span_struct([&](span* s) {
+    if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
+    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->take_mark_word(w);
   });
 }
 

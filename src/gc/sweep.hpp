@@ -44,7 +44,16 @@
 //    mark is running, the next cycle frees it: its metadata says there is
 //    nothing left to run).
 //
-// Invariants: after a span's sweep, its mark bits are zero and alloc_count
+// 5. Sticky marks (minor collections, GODEBUG=gcgen=1; docs/design.md
+//    section 3): a phase begun with keep_marks leaves every surviving
+//    object's mark set instead of clearing it, so that the next mark, if it
+//    is a minor one, treats it as old (already black). Dead objects and
+//    queued ones are unmarked, as always. Before a mark that must be a full
+//    one, clear_kept_marks clears them all.
+//
+// Invariants: after a span's sweep, its mark bits are zero (with
+// keep_marks: they are the marks of its allocated objects, a subset of its
+// alloc bits, and of the objects in an owned window word) and alloc_count
 // == popcount(alloc_bits); every allocated object in it was marked by the
 // last mark, is queued, or is in an owned window word. Until a span is
 // swept, its mark bits are the last mark's and nothing else writes them (no
@@ -77,7 +86,11 @@ sweep_result totals();
 // sweep phase (src/alloc's begin_sweep_phase) and resets the totals.
 // others_may_sweep: false only when the caller is the one thread that
 // sweeps while the world is stopped (the collector's background thread).
-void begin_phase(bool others_may_sweep);
+// keep_marks: step 5 (stop-the-world phases only).
+void begin_phase(bool others_may_sweep, bool keep_marks = false);
+// World stopped, every span swept, before a full mark: clears the marks a
+// keep_marks phase left (step 5).
+void clear_kept_marks();
 // The allocator's hook for an owned span (alloc_hooks::sweep_owned_span):
 // its owner sweeps it at its first window change of the phase, around the
 // window word it had at mark termination (step 3).
@@ -94,8 +107,9 @@ bool sweep_background();
 // True when every span of the phase is swept (none unswept, none claimed).
 bool finished();
 // World stopped, before a mark (debug builds): every in-use span is swept
-// and its mark bits are clear; aborts naming the first span that is not.
-void verify_all_swept();
+// and its mark bits are clear (marks_kept: a subset of its alloc bits, step
+// 5); aborts naming the first span that is not.
+void verify_all_swept(bool marks_kept = false);
 // sweep_result.freed_bytes alone (cheap: one atomic load).
 std::uint64_t freed_bytes();
 // The allocator's sweep hook (alloc_hooks::sweep_span); registered by init.

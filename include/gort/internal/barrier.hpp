@@ -4,7 +4,10 @@
 //
 // Every store of a gc pointer into a slot the collector may scan
 // concurrently (a member of a gc object, a root slot) is
-//     old = *slot;  *slot = value;  if (write_barrier_on) write_barrier_slow(old, value);
+//     old = *slot;  *slot = value;  mark_card(slot);
+//     if (write_barrier_on) write_barrier_slow(old, value);
+// where mark_card dirties the slot's card only when minor collections are on
+// (card_table below; src/gc/cards.hpp).
 // The store comes BEFORE the flag is read, on purpose: threads are stopped by
 // signals at arbitrary instructions, and this order makes every interruption
 // point safe when marking starts (src/gc/barrier.cpp, step 3 of the argument).
@@ -32,6 +35,20 @@ extern std::atomic<bool> write_barrier_on;
 // stores make no call. Atomic; barrier.cpp, step 8.
 extern std::atomic<std::uint64_t> init_barrier_state;
 
+// The card table of minor collections (src/gc/cards.hpp): null until the
+// collector first runs with them on (GODEBUG=gcgen=1), then fixed. Every
+// barriered store dirties its slot's card while it is set, initialising
+// stores included (docs/design.md section 3). Atomic pointer, read relaxed;
+// the card bytes are written with relaxed stores (plain moves) and read by
+// the collector only with the world stopped.
+extern std::atomic<std::uint8_t*> card_table;
+
+GORT_ALWAYS_INLINE void mark_card(const void* slot) noexcept {
+  if (std::uint8_t* t = card_table.load(std::memory_order_relaxed))
+    __atomic_store_n(t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu), std::uint8_t{1},
+                     __ATOMIC_RELAXED);
+}
+
 // Shades old_value and new_value (null is ignored) if marking is still on.
 GORT_NOINLINE void write_barrier_slow(const void* old_value, const void* new_value) noexcept;
 
@@ -47,11 +64,12 @@ GORT_ALWAYS_INLINE void slot_store(T** slot, T* value) noexcept {
   __atomic_store_n(slot, value, __ATOMIC_RELAXED);
 }
 
-// The barriered store: store first, then the flag (see above).
+// The barriered store: store first, then the card and the flag (see above).
 template <class T>
 GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
   T* old = slot_load(slot);
   slot_store(slot, value);
+  mark_card(slot);
   if (GORT_UNLIKELY(write_barrier_on.load(std::memory_order_relaxed))) write_barrier_slow(old, value);
 }
 
@@ -59,6 +77,7 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
   slot_store(slot, value);
+  mark_card(slot);
   if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & 1) && value != nullptr)
     write_barrier_slow(nullptr, value);
 }
