@@ -110,7 +110,9 @@
 //    thread's stack may be grey, so that in most of a mark they make no
 //    call at all (binary-trees: every gc_new of a node stores two
 //    children; the calls that found nothing to do took 3-4% of its time).
-//    The bits above bit 0 count registrations.
+//    Bit 1 is the card bit (barrier_cards: minor collections are on,
+//    src/gc/cards.hpp), which never changes once set; the bits above it
+//    count registrations.
 //    - The mark-start stop sets bit 0 with write_barrier_on; mark
 //      termination clears both.
 //    - The marking thread reads the word before its handshakes
@@ -156,6 +158,7 @@
 namespace gc::internal {
 
 std::atomic<bool> write_barrier_on{false};
+std::atomic<std::uint8_t> barrier_flags{0};
 std::atomic<std::uint64_t> init_barrier_state{0};
 
 namespace {
@@ -324,15 +327,20 @@ void thread_registered() {
   std::uint64_t old = init_barrier_state.load(std::memory_order_relaxed);
   std::uint64_t next;
   do {
-    next = old + 2;
+    next = old + 4;  // the count is above bits 0 (marking) and 1 (cards)
     if (write_barrier_on.load(std::memory_order_seq_cst)) next |= 1;
   } while (!init_barrier_state.compare_exchange_weak(old, next, std::memory_order_seq_cst));
 }
 
 void set_marking(bool on) {
   write_barrier_on.store(on, std::memory_order_relaxed);
-  if (on) init_barrier_state.fetch_or(1, std::memory_order_relaxed);
-  else init_barrier_state.fetch_and(~std::uint64_t{1}, std::memory_order_relaxed);
+  if (on) {
+    barrier_flags.fetch_or(barrier_marking, std::memory_order_relaxed);
+    init_barrier_state.fetch_or(barrier_marking, std::memory_order_relaxed);
+  } else {
+    barrier_flags.fetch_and(static_cast<std::uint8_t>(~barrier_marking), std::memory_order_relaxed);
+    init_barrier_state.fetch_and(~std::uint64_t{barrier_marking}, std::memory_order_relaxed);
+  }
 }
 
 void request_flush() { flush_epoch.fetch_add(1, std::memory_order_relaxed); }

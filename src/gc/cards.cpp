@@ -32,7 +32,12 @@ bool enable() {
     os::unreserve(p, table_bytes);
     return false;
   }
-  card_table.store(static_cast<std::uint8_t*>(p), std::memory_order_relaxed);
+  // The table first, then the bits that make the barrier use it (a store
+  // that reads the bits without seeing the table marks no card: the mode's
+  // first cycle is a full one, collector.hpp).
+  card_table.store(static_cast<std::uint8_t*>(p), std::memory_order_release);
+  barrier_flags.fetch_or(barrier_cards, std::memory_order_release);
+  init_barrier_state.fetch_or(barrier_cards, std::memory_order_release);
   return true;
 }
 

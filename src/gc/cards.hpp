@@ -12,9 +12,12 @@
 // 2. The inline barrier (<gort/internal/barrier.hpp>, mark_card) dirties the
 //    slot's card at every store of gc::member, gc::root and
 //    gc::write_barrier, initialising stores included, and barriered_copy
-//    dirties the cards of its destination. It does so only while
-//    card_table (the pointer) is non-null: enable() sets it, once, when the
-//    process first runs a cycle with minor collections on.
+//    dirties the cards of its destination. It does so once enable() has
+//    published the table and then set barrier_cards in the flags that the
+//    inline barrier already reads (barrier_flags, init_barrier_state), so
+//    that a program without minor collections pays nothing for them. The
+//    first cycle after enable() is a full one (stores made before it
+//    dirtied nothing).
 // 3. The collector reads the table with the world stopped: clear_range before
 //    a major mark (every card of the heap's extent clean), and
 //    take_dirty over the same extent before a minor mark (each dirty card

@@ -4,9 +4,9 @@
 //
 // Every store of a gc pointer into a slot the collector may scan
 // concurrently (a member of a gc object, a root slot) is
-//     old = *slot;  *slot = value;  mark_card(slot);
-//     if (write_barrier_on) write_barrier_slow(old, value);
-// where mark_card dirties the slot's card only when minor collections are on
+//     old = *slot;  *slot = value;
+//     if (barrier_flags) { if (cards) mark_card(slot); if (marking) write_barrier_slow(old, value); }
+// where mark_card dirties the slot's card once minor collections are on
 // (card_table below; src/gc/cards.hpp).
 // The store comes BEFORE the flag is read, on purpose: threads are stopped by
 // signals at arbitrary instructions, and this order makes every interruption
@@ -23,24 +23,33 @@
 namespace gc::internal {
 
 // True while the collector marks concurrently. Written only while the world
-// is stopped; read relaxed by every barriered store.
+// is stopped.
 extern std::atomic<bool> write_barrier_on;
+// What a barriered store reads after its store (barriered_store), so that
+// with marking off and no minor collections its cost is one load and one
+// predictable branch: bit 0 (barrier_marking) == write_barrier_on; bit 1
+// (barrier_cards) once minor collections are on (src/gc/cards.hpp), never
+// cleared. Atomic.
+extern std::atomic<std::uint8_t> barrier_flags;
+inline constexpr std::uint8_t barrier_marking = 1, barrier_cards = 2;
 // What an initialising store reads (barriered_init). Bit 0: on while the
 // collector marks concurrently and some registered thread's stack may still
-// be grey; the bits above count the threads registered so far, so that the
-// marking thread's clear (a compare-exchange) fails when one registered
-// during its handshakes. An initialising store has no old value to shade,
-// and the new one needs a shade only from a thread whose stack is grey
-// (src/gc/barrier.cpp, step 2(b)), so once every stack is scanned such
-// stores make no call. Atomic; barrier.cpp, step 8.
+// be grey; bit 1: barrier_cards, as in barrier_flags; the bits above count
+// the threads registered so far, so that the marking thread's clear of bit
+// 0 (a compare-exchange) fails when one registered during its handshakes.
+// An initialising store has no old value to shade, and the new one needs a
+// shade only from a thread whose stack is grey (src/gc/barrier.cpp, step
+// 2(b)), so once every stack is scanned such stores make no call. Atomic;
+// barrier.cpp, step 8.
 extern std::atomic<std::uint64_t> init_barrier_state;
 
 // The card table of minor collections (src/gc/cards.hpp): null until the
-// collector first runs with them on (GODEBUG=gcgen=1), then fixed. Every
-// barriered store dirties its slot's card while it is set, initialising
-// stores included (docs/design.md section 3). Atomic pointer, read relaxed;
-// the card bytes are written with relaxed stores (plain moves) and read by
-// the collector only with the world stopped.
+// collector first runs with them on (GODEBUG=gcgen=1), then fixed; set
+// before barrier_cards. Every barriered store dirties its slot's card once
+// barrier_cards is set, initialising stores included (docs/design.md
+// section 3). Atomic pointer, read relaxed; the card bytes are written with
+// relaxed stores (plain moves) and read by the collector only with the
+// world stopped.
 extern std::atomic<std::uint8_t*> card_table;
 
 GORT_ALWAYS_INLINE void mark_card(const void* slot) noexcept {
@@ -64,22 +73,27 @@ GORT_ALWAYS_INLINE void slot_store(T** slot, T* value) noexcept {
   __atomic_store_n(slot, value, __ATOMIC_RELAXED);
 }
 
-// The barriered store: store first, then the card and the flag (see above).
+// The barriered store: store first, then the flags (see above).
 template <class T>
 GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
   T* old = slot_load(slot);
   slot_store(slot, value);
-  mark_card(slot);
-  if (GORT_UNLIKELY(write_barrier_on.load(std::memory_order_relaxed))) write_barrier_slow(old, value);
+  const std::uint8_t f = barrier_flags.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(f != 0)) {
+    if (f & barrier_cards) mark_card(slot);
+    if (f & barrier_marking) write_barrier_slow(old, value);
+  }
 }
 
 // A slot being initialised (nothing old to shade).
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
   slot_store(slot, value);
-  mark_card(slot);
-  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & 1) && value != nullptr)
-    write_barrier_slow(nullptr, value);
+  const std::uint64_t st = init_barrier_state.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(st & (barrier_marking | barrier_cards))) {
+    if (st & barrier_cards) mark_card(slot);
+    if ((st & barrier_marking) && value != nullptr) write_barrier_slow(nullptr, value);
+  }
 }
 
 // Bulk: copies n pointer slots (memmove semantics), shading every value
