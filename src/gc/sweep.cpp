@@ -113,9 +113,9 @@ struct totals_state {
 totals_state phase_totals;
 
 // Step 5 of sweep.hpp: this phase leaves the survivors marked. Written only
-// with the world stopped (begin_phase), read by the sweepers of the phase,
-// which a stop-the-world phase runs inside its stop.
-bool keep_marks_phase = false;
+// with the world stopped (begin_phase), after sweep termination (no sweeper
+// of the last phase is left), read by the sweepers of the phase. Atomic.
+std::atomic<bool> keep_marks_phase{false};
 
 void add_totals(const sweep_result& r) {
   if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
@@ -128,7 +128,7 @@ void add_totals(const sweep_result& r) {
 void sweep_large(span* s, sweep_result& r) {
   const bool marked = s->take_mark_word(0) & 1;
   if (marked) {
-    if (keep_marks_phase) s->keep_mark_word(0, 1);
+    if (keep_marks_phase.load(std::memory_order_relaxed)) s->keep_mark_word(0, 1);
     r.live_bytes += s->elem_size;
     return;
   }
@@ -152,6 +152,7 @@ void sweep_large(span* s, sweep_result& r) {
 // Steps 2 and 3. `owned`: an mcache owns s (world stopped).
 void sweep_small(span* s, bool owned, sweep_result& r) {
   const std::size_t nwords = s->bitmap_nwords();
+  const bool keep = keep_marks_phase.load(std::memory_order_relaxed);
   const std::uint32_t old_count = s->alloc_count;
   std::uint32_t new_count = 0;
   std::uint64_t freed = 0;
@@ -161,7 +162,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
       new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
-      s->mark_bits[w] = keep_marks_phase ? s->alloc_bits[w] : 0;  // step 5
+      s->mark_bits[w] = keep ? s->alloc_bits[w] : 0;  // step 5
     }
     freed = old_count - new_count;
   } else {
@@ -190,8 +191,8 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
         // Atomic: the finalizer may look its queued object up (find_object)
         // while this span is still being swept (the entry is queued above).
         s->store_alloc_word(w, alloc);
-        if (keep_marks_phase) s->keep_mark_word(w, alloc & mark);  // step 5: queued ones stay unmarked
-      } else if (keep_marks_phase) {
+        if (keep) s->keep_mark_word(w, alloc & mark);  // step 5: queued ones stay unmarked
+      } else if (keep) {
         s->keep_mark_word(w, mark);  // the window's marked objects are allocated
       }
       new_count += static_cast<std::uint32_t>(std::popcount(alloc));
@@ -230,7 +231,7 @@ sweep_result totals() {
 }
 
 void begin_phase(bool others_may_sweep, bool keep_marks) {
-  keep_marks_phase = keep_marks;
+  keep_marks_phase.store(keep_marks, std::memory_order_relaxed);
   begin_sweep_phase(others_may_sweep);
   phase_totals.freed_objects.store(0, std::memory_order_relaxed);
   phase_totals.freed_bytes.store(0, std::memory_order_relaxed);
