@@ -468,13 +468,10 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
   }
 }
 
-// World stopped, before a full mark: no object is old any more, and no card
-// is dirty (the mark sees every object, and its sweep leaves no old object
-// pointing to a young one: collector.hpp, "Minor cycles").
+// World stopped, before a full mark: no object is old any more.
 void begin_full_mark(state& s) {
   if (s.marks_kept) sweep::clear_kept_marks();
   s.marks_kept = false;
-  if (cards::enabled()) cards::clear_range(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
 }
 
 // The stop-the-world cycle (GODEBUG=gcstoptheworld=1): collector.hpp steps 1-7.
@@ -490,7 +487,14 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
   t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
             cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
-  if (!t.minor) begin_full_mark(s);
+  if (!t.minor) {
+    begin_full_mark(s);
+    // No card is dirty after a full mark: it sees every object, and its
+    // sweep leaves no old object pointing to a young one (collector.hpp,
+    // "Minor cycles"). Not in a concurrent cycle's stop: it keeps no marks,
+    // so the next stop-the-world cycle is a full one and clears them here.
+    if (s.generational) cards::clear_range(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+  }
   t.stop1_ns = ns_since(t.t0);
   const clock::time_point t1 = clock::now();
   mark::begin_cycle();

@@ -66,7 +66,9 @@
 //    A minor mark scans the old objects on dirty cards (clearing them),
 //    then the roots, and never marks an old object again (mark.hpp step 6).
 // 4. A full cycle (and every concurrent one) first clears the kept marks
-//    and every card (begin_full_mark).
+//    (begin_full_mark); a stop-the-world full cycle also clears every card.
+//    A concurrent cycle's stop leaves the cards: its sweep keeps no marks,
+//    so the next stop-the-world cycle is a full one and clears them then.
 // Why it is sound: right after a cycle's sweep every surviving object is
 // old, so no old object points to a young one. Every such pointer made
 // later was stored through the barrier, which dirtied the card that holds
