@@ -67,6 +67,14 @@ __attribute__((noinline)) auto inspect(F&& f) {
   return f();
 }
 
+// Zeroes the stack below the caller's frame, where the frames of its
+// finished calls left heap addresses that a conservative scan of a frame
+// placed there later would read.
+__attribute__((noinline)) inline void scrub_stack() {
+  volatile char scratch[16 * 1024];
+  for (std::size_t i = 0; i < sizeof scratch; i += 8) *reinterpret_cast<volatile std::uint64_t*>(&scratch[i]) = 0;
+}
+
 inline void on_fresh_thread(const std::function<void()>& f) {
   std::thread t(f);
   t.join();

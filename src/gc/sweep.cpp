@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstring>
 #include <new>
 
 #include "alloc/alloc.hpp"
@@ -72,18 +73,30 @@ void enqueue(void* object, const type_info* type, std::size_t count, std::size_t
 // may hold it as a grey item, and freeing it could give its span struct to
 // another span under the marker's feet. The check and the free are one
 // stretch for the stop protocol, so a mark cannot start between them.
+//
+// An object left allocated (that case, or its span owned by an mcache or
+// not yet swept) is zeroed first. Its type is gone, so a mark that reaches
+// it (a stale stack word suffices) scans it conservatively, and the
+// pointers its destructor left in it would keep what they name alive for
+// as long as the stale word lasts. Seen: a destroyed list node's `next`
+// kept the old half of its list through gc::collect() (gcgen=1). A marker
+// reading it while it is cleared sees old words or zeros; either is
+// correct, since nothing reachable is reached only through a dead object.
 void free_after_destructor(void* object) {
   no_stop_scope no_stop;
-  if (write_barrier_on.load(std::memory_order_relaxed)) return;
   object_ref ref = find_object(object);
   GORT_CHECK(ref && ref.base == object, "destructor queue: object {} is no longer allocated", object);
   span* s = ref.s;
+  const auto forget = [&] { std::memset(object, 0, s->elem_size); };
+  if (write_barrier_on.load(std::memory_order_relaxed)) return forget();
   if (s->size_class == 0) {
     const std::uint64_t bytes = s->elem_size;
     if (large_central().free_object(s, 0)) {
       counters.large_frees.fetch_add(1, std::memory_order_relaxed);
       counters.large_bytes_freed.fetch_add(bytes, std::memory_order_relaxed);
       counters.heap_live.fetch_sub(bytes, std::memory_order_relaxed);
+    } else {
+      forget();
     }
     return;
   }
@@ -91,9 +104,9 @@ void free_after_destructor(void* object) {
   if (central(s->span_class()).free_object(s, s->object_index(reinterpret_cast<std::uintptr_t>(object)))) {
     counters.small_frees[size_class].fetch_add(1, std::memory_order_relaxed);
     counters.heap_live.fetch_sub(class_to_size[size_class], std::memory_order_relaxed);
+  } else {
+    forget();  // an mcache owns the span, or it is not swept yet: the next cycle frees it
   }
-  // else: an mcache owns the span, or it is not swept yet; the next cycle
-  // frees the object.
 }
 
 // ---- sweeping ---------------------------------------------------------------

@@ -42,7 +42,9 @@
 //    cleared when it is queued). After its destructor, the object is freed
 //    (if an mcache owns its span, its span is not yet swept, or a concurrent
 //    mark is running, the next cycle frees it: its metadata says there is
-//    nothing left to run).
+//    nothing left to run; its words are zeroed meanwhile, so that a stale
+//    pointer to it, which makes a mark scan it conservatively, keeps nothing
+//    alive through it).
 //
 // 5. Sticky marks (minor collections, GODEBUG=gcgen=1; docs/design.md
 //    section 3): a phase begun with keep_marks leaves every surviving
