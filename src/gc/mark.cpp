@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <condition_variable>
 #include <mutex>
 #include <new>
@@ -294,9 +295,18 @@ class worker {
       if (s->is_marked(0)) push({lo, hi - lo});
       return;
     }
-    const std::uintptr_t last = s->object_index(hi - 1);
-    for (std::uintptr_t idx = s->object_index(lo); idx <= last; ++idx)
-      if (s->is_marked(idx) && s->is_allocated(idx)) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
+    // A word of mark bits at a time: most dirty cards hold only young
+    // (unmarked) objects, since every initialising store dirties its card.
+    const std::uintptr_t first = s->object_index(lo), last = s->object_index(hi - 1);
+    for (std::uintptr_t w = first / 64; w <= last / 64; ++w) {
+      std::uint64_t old = s->load_mark_word(w);
+      if (w == first / 64) old &= ~std::uint64_t{0} << (first % 64);
+      if (w == last / 64) old &= ~std::uint64_t{0} >> (63 - last % 64);
+      for (; old != 0; old &= old - 1) {
+        const std::uintptr_t idx = w * 64 + static_cast<std::uintptr_t>(std::countr_zero(old));
+        if (s->is_allocated(idx)) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
+      }
+    }
   }
 
   // Reads other threads' stacks and arbitrary words: sanitizers would flag
