@@ -98,6 +98,31 @@ TEST_CASE("collector: unreachable objects are reclaimed and their destructors ru
   CHECK(after.heap_alloc < before.heap_alloc);
 }
 
+TEST_CASE("collector: a typed array longer than its metadata word's count field is traced and destroyed whole",
+          "[collector]") {
+  // obj_meta packs the element count into 16 bits; from 65535 elements on
+  // (a large object) the count sits in the span's large_meta instead.
+  for (const long n : {65534L, 65535L, 70000L}) {
+    INFO("elements: " << n);
+    tracked::reset();
+    auto* slot = static_cast<tracked**>(std::calloc(1, sizeof(tracked*)));
+    gc::add_roots(slot, slot + 1);
+    on_fresh_thread([&] {
+      tracked* arr = gc::gc_new<tracked[]>(static_cast<std::size_t>(n));
+      arr[n - 1].next = gc::gc_new<tracked>(-1);  // reachable only through the last element
+      *slot = arr;
+    });
+    REQUIRE(tracked::built == n + 1);
+    gc::collect();
+    CHECK(tracked::destroyed == 0);
+    CHECK(gort_test::elsewhere([&] { return (*slot)[n - 1].next->value; }) == -1);
+    gc::remove_roots(slot, slot + 1);
+    std::free(slot);
+    gc::collect();
+    CHECK(tracked::destroyed >= n + 1 - gort_test::sanitizer_strays);
+  }
+}
+
 TEST_CASE("collector: plain garbage is reclaimed and its memory reused", "[collector]") {
   on_fresh_thread([] {
     for (int i = 0; i < 200000; ++i) gc::gc_new<plain_node>();

@@ -81,6 +81,11 @@ void* alloc_dynamic(std::size_t bytes, std::size_t align, bool noscan, bool tiny
   return pop_window(slot, bits, class_to_size[size_class]);
 }
 
+void meta_type_out_of_range(const void* type) noexcept {
+  GORT_CHECK(false, "a type_info at {} lies above 2^48: it does not fit in an obj_meta word (mcache.hpp)", type);
+  __builtin_unreachable();
+}
+
 obj_meta* meta_of(void* object) {
   object_ref ref = find_object(object);
   GORT_CHECK(ref && ref.s->typed, "meta_of({}): not a typed gc object", object);

@@ -288,7 +288,7 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   span* s = alloc_locked(npages);
   if (s == nullptr) {
     if (table != nullptr) {
-      table[0].type = meta_pool_[init.size_class];
+      table[0].word = reinterpret_cast<std::uintptr_t>(meta_pool_[init.size_class]);
       meta_pool_[init.size_class] = table;
     }
     return nullptr;
@@ -311,8 +311,8 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   s->sweepgen.store(heap_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
   s->window.store(0, std::memory_order_relaxed);
   s->typed = init.typed;
-  s->meta_inline = obj_meta{};
-  s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline : table) : nullptr;
+  s->meta_inline = large_meta{};
+  s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline.m : table) : nullptr;
   s->alloc_bits = s->bits_[0];
   s->mark_bits = s->bits_[1];
   for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = s->owned_marks[w] = 0;
@@ -346,7 +346,7 @@ obj_meta* page_heap::meta_table_alloc_locked(int size_class) {
   const std::size_t bytes = class_to_nobjs[size_class] * sizeof(obj_meta);
   obj_meta* t = meta_pool_[size_class];
   if (t != nullptr) {
-    meta_pool_[size_class] = static_cast<obj_meta*>(const_cast<void*>(t[0].type));
+    meta_pool_[size_class] = reinterpret_cast<obj_meta*>(t[0].word);
   } else {
     t = static_cast<obj_meta*>(os::map_metadata(bytes));
     if (t == nullptr) return nullptr;
@@ -357,8 +357,8 @@ obj_meta* page_heap::meta_table_alloc_locked(int size_class) {
 }
 
 void page_heap::meta_table_free_locked(span* s) {
-  if (s->meta != nullptr && s->meta != &s->meta_inline) {
-    s->meta[0].type = meta_pool_[s->size_class];
+  if (s->meta != nullptr && s->meta != &s->meta_inline.m) {
+    s->meta[0].word = reinterpret_cast<std::uintptr_t>(meta_pool_[s->size_class]);
     meta_pool_[s->size_class] = s->meta;
   }
   s->meta = nullptr;

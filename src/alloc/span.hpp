@@ -88,8 +88,8 @@ struct span {
   std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
   std::uint32_t alloc_count = 0;
   bool typed = false;              // objects have obj_meta entries in `meta`
-  obj_meta* meta = nullptr;        // typed spans: nelems entries (meta_inline for large spans)
-  obj_meta meta_inline;
+  obj_meta* meta = nullptr;        // typed spans: nelems entries (&meta_inline.m for large spans)
+  large_meta meta_inline;
   std::uint64_t* alloc_bits = bits_[0];
   std::uint64_t* mark_bits = bits_[1];
   std::uint64_t bits_[2][bitmap_words] = {};

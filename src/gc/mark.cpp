@@ -427,11 +427,12 @@ class worker {
     if (s->typed) {
       const obj_meta& m = s->meta[idx];
       // The object's thread may be publishing this entry now (publish_meta):
-      // the type with acquire, then the count that goes with it.
-      if (const void* type = __atomic_load_n(&m.type, __ATOMIC_ACQUIRE)) {
+      // read with acquire, with the count that goes with it.
+      const std::uint64_t word = __atomic_load_n(&m.word, __ATOMIC_ACQUIRE);
+      if (const void* type = meta_type(word)) {
         const auto* ti = static_cast<const type_info*>(type);
         if (ti->trace != nullptr) {
-          const std::size_t count = __atomic_load_n(&m.count, __ATOMIC_RELAXED);
+          const std::size_t count = meta_count(m, word);
           tracer t = tracer_access::make(this);
           for (std::size_t i = 0; i < count; ++i) ti->trace(reinterpret_cast<const void*>(item.addr + i * ti->size), t);
           scanned_ += count * ti->size;

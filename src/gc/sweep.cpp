@@ -112,7 +112,7 @@ void free_after_destructor(void* object) {
 // ---- sweeping ---------------------------------------------------------------
 
 const type_info* destructor_of(const obj_meta& m) {
-  const auto* ti = static_cast<const type_info*>(m.type);
+  const auto* ti = static_cast<const type_info*>(meta_type(m.word));
   return ti != nullptr && ti->destroy != nullptr ? ti : nullptr;
 }
 
@@ -145,9 +145,9 @@ void sweep_large(span* s, sweep_result& r) {
     r.live_bytes += s->elem_size;
     return;
   }
-  if (const type_info* ti = s->typed ? destructor_of(s->meta_inline) : nullptr) {
-    enqueue(reinterpret_cast<void*>(s->base), ti, s->meta_inline.count, s->elem_size);
-    s->meta_inline.type = nullptr;
+  if (const type_info* ti = s->typed ? destructor_of(s->meta_inline.m) : nullptr) {
+    enqueue(reinterpret_cast<void*>(s->base), ti, meta_count(s->meta_inline.m, s->meta_inline.m.word), s->elem_size);
+    s->meta_inline.m = obj_meta{};
     r.queued++;
     r.live_bytes += s->elem_size;
     return;
@@ -191,8 +191,8 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
           if (!s->typed) break;
           obj_meta& m = s->meta[idx];
           if (const type_info* ti = destructor_of(m)) {
-            enqueue(reinterpret_cast<void*>(s->object_base(idx)), ti, m.count, s->elem_size);
-            m.type = nullptr;
+            enqueue(reinterpret_cast<void*>(s->object_base(idx)), ti, meta_count(m, m.word), s->elem_size);
+            m = obj_meta{};
             pending |= std::uint64_t{1} << (idx % 64);
             r.queued++;
           } else {

@@ -38,7 +38,7 @@
 //    queue is a root set: a queued object is marked by any cycle that starts
 //    before its destructor runs, and one whose destructor is running is
 //    referenced from the running thread's frame; so it is neither freed nor
-//    queued twice (the entry holds the type; the object's obj_meta.type is
+//    queued twice (the entry holds the type; the object's obj_meta entry is
 //    cleared when it is queued). After its destructor, the object is freed
 //    (if an mcache owns its span, its span is not yet swept, or a concurrent
 //    mark is running, the next cycle frees it: its metadata says there is

@@ -60,22 +60,58 @@ namespace gc::internal {
 struct span;
 
 // Per-object metadata of a typed object, in a table beside its span (never in
-// the heap). The allocator only stores it; src/gc gives it meaning. `type`
-// stays null until the object is fully constructed.
+// the heap): one word per object. The allocator only stores it; src/gc
+// gives it meaning. It stays 0 until the object is fully constructed.
+//   bits 0-47:  the object's gc::internal::type_info (static data, whose
+//               user-space address is below 2^47 on x86-64 and AArch64
+//               Linux; meta_of checks it);
+//   bits 48-63: the number of elements (gc_new<T[]>(n)), else 1; or
+//               meta_count_elsewhere, when the count is in the large span's
+//               entry (large_meta::count).
+// One word, not two: a table costs 8 bytes per object, not 16 (for a tree
+// of 16-byte nodes, half the heap's size again; binary-trees in
+// docs/benchmarks.md), and an entry is published with one store.
 struct obj_meta {
-  const void* type = nullptr;  // the object's gc::internal::type_info, or null
-  std::size_t count = 0;       // number of elements (gc_new<T[]>(n)), else 1
+  std::uint64_t word = 0;
+};
+static_assert(sizeof(obj_meta) == 8, "obj_meta is one word per object");
+inline constexpr unsigned meta_count_shift = 48;
+inline constexpr std::uint64_t meta_type_mask = (std::uint64_t{1} << meta_count_shift) - 1;
+inline constexpr std::size_t meta_count_elsewhere = 0xffff;
+// A small object holds at most max_small_size elements (of one byte each):
+// its count always fits in the word.
+static_assert(max_small_size < meta_count_elsewhere, "a small object's element count must fit in obj_meta");
+// A large span's one entry, with room for any count.
+struct large_meta {
+  obj_meta m;  // first: a large span's obj_meta* points here
+  std::size_t count = 0;
 };
 
-// Publishes a typed object's entry once its constructor has returned: the
-// count, then the type with release, so that a marker that reads the type
-// with acquire (mark.cpp, scan) reads the count that goes with it. A marker
-// can be scanning an object its thread is still constructing: one popped
-// from its window just before a mark-start stop is greyed by that thread's
+// Publishes a typed object's entry once its constructor has returned, with
+// release, so that a marker that reads it with acquire (mark.cpp, scan)
+// sees the object built (and a large count stored before it). A marker can
+// be scanning an object its thread is still constructing: one popped from
+// its window just before a mark-start stop is greyed by that thread's
 // handshake (src/gc/barrier.cpp, step 2(b)).
+[[noreturn]] GORT_NOINLINE GORT_COLD void meta_type_out_of_range(const void* type) noexcept;
 GORT_ALWAYS_INLINE void publish_meta(obj_meta* m, const void* type, std::size_t count) noexcept {
-  __atomic_store_n(&m->count, count, __ATOMIC_RELAXED);
-  __atomic_store_n(&m->type, type, __ATOMIC_RELEASE);
+  if (GORT_DEBUG && (reinterpret_cast<std::uintptr_t>(type) & ~meta_type_mask) != 0) meta_type_out_of_range(type);
+  std::uint64_t c = count;
+  if (GORT_UNLIKELY(count >= meta_count_elsewhere)) {
+    // Only a large object has this many elements: m is its span's large_meta.
+    reinterpret_cast<large_meta*>(m)->count = count;
+    c = meta_count_elsewhere;
+  }
+  __atomic_store_n(&m->word, reinterpret_cast<std::uintptr_t>(type) | (c << meta_count_shift), __ATOMIC_RELEASE);
+}
+// The type_info of an entry's word (null: none).
+GORT_ALWAYS_INLINE const void* meta_type(std::uint64_t word) noexcept {
+  return reinterpret_cast<const void*>(word & meta_type_mask);
+}
+// The element count of entry m whose word is `word`.
+GORT_ALWAYS_INLINE std::size_t meta_count(const obj_meta& m, std::uint64_t word) noexcept {
+  const std::size_t c = word >> meta_count_shift;
+  return c == meta_count_elsewhere ? reinterpret_cast<const large_meta&>(m).count : c;
 }
 
 // One per span class in each mcache.
