@@ -64,13 +64,13 @@ struct span;
 // gives it meaning. It stays 0 until the object is fully constructed.
 //   bits 0-47:  the object's gc::internal::type_info (static data, whose
 //               user-space address is below 2^47 on x86-64 and AArch64
-//               Linux; meta_of checks it);
+//               Linux; publish_meta checks it in debug builds);
 //   bits 48-63: the number of elements (gc_new<T[]>(n)), else 1; or
 //               meta_count_elsewhere, when the count is in the large span's
 //               entry (large_meta::count).
-// One word, not two: a table costs 8 bytes per object, not 16 (for a tree
-// of 16-byte nodes, half the heap's size again; binary-trees in
-// docs/benchmarks.md), and an entry is published with one store.
+// One word, not two: a table costs 8 bytes per object, not 16 (for 16-byte
+// typed objects, half the heap's size again: docs/benchmarks.md, fifteenth
+// session), and an entry is published with one store.
 struct obj_meta {
   std::uint64_t word = 0;
 };
