@@ -113,7 +113,10 @@ void flush_own_mcache();
 
 // Allocate-black, for a collector that marks while the program runs
 // (src/gc/collector.cpp). While on, every object handed out carries its mark
-// bit, so that objects allocated during a concurrent mark are black:
+// bit, so that objects allocated during a concurrent mark are black. Each
+// such mark is also recorded in span::black_bits (set and cleared with it),
+// so that a sweep can tell a mark that marking made from one that
+// allocation made (minor collections keep only the first kind as old):
 // 1. begin_allocate_black (world stopped): set the flag, and mark every free
 //    slot of every mcache's current window (any of them may be handed out
 //    from now on; a thread stopped inside the fast path keeps its window).

@@ -49,8 +49,10 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
     no_stop_scope no_stop;
     s = page_heap::instance().alloc(npages, init, needzero);
     if (s == nullptr) throw_bad_alloc();
-    if (allocate_black.load(std::memory_order_relaxed))
+    if (allocate_black.load(std::memory_order_relaxed)) {
+      std::atomic_ref<std::uint64_t>(s->black_bits[0]).store(1, std::memory_order_relaxed);
       std::atomic_ref<std::uint64_t>(s->mark_bits[0]).fetch_or(1, std::memory_order_relaxed);
+    }
     large_central().add_large(s);
     counters.heap_live.fetch_add(npages * page_bytes, std::memory_order_relaxed);
     // Published before any stop can see the span (may_be_initialising).

@@ -44,12 +44,17 @@ mcache* pool_head = nullptr;   // guarded by registry_lock; exited threads' cach
 pthread_key_t exit_key;
 pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-// Allocate-black (alloc.hpp): marks or unmarks the given slots of word w.
+// Allocate-black (alloc.hpp): marks or unmarks the given slots of word w,
+// in the mark bits and in allocate-black's own record (span::black_bits).
 void mark_slots(span* s, std::size_t w, std::uint64_t bits) {
-  if (bits != 0) std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_or(bits, std::memory_order_relaxed);
+  if (bits == 0) return;
+  std::atomic_ref<std::uint64_t>(s->black_bits[w]).fetch_or(bits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_or(bits, std::memory_order_relaxed);
 }
 void unmark_slots(span* s, std::size_t w, std::uint64_t bits) {
-  if (bits != 0) std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_and(~bits, std::memory_order_relaxed);
+  if (bits == 0) return;
+  std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_and(~bits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(s->black_bits[w]).fetch_and(~bits, std::memory_order_relaxed);
 }
 
 void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {

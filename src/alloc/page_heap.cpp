@@ -315,7 +315,7 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline.m : table) : nullptr;
   s->alloc_bits = s->bits_[0];
   s->mark_bits = s->bits_[1];
-  for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = s->owned_marks[w] = 0;
+  for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = s->owned_marks[w] = s->black_bits[w] = 0;
   if (init.size_class == 0) {  // a large object is allocated before anyone can see its span
     s->bits_[0][0] = 1;
     s->alloc_count = 1;

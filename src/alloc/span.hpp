@@ -97,6 +97,13 @@ struct span {
   // marker and the sweep (relaxed atomics; the sweep runs after mark
   // termination's stop, which orders it after the owner's stores).
   std::uint64_t owned_marks[bitmap_words] = {};
+  // Allocate-black's own record (alloc.hpp, allocate-black step 2): the
+  // objects whose mark bit was set by allocation during a concurrent mark,
+  // not by marking. Set and cleared together with their mark bits (atomic
+  // OR/AND); the sweep keeps such an object allocated but, in a phase that
+  // keeps marks (sweep.hpp step 5), not marked: it is young, not old
+  // (docs/design.md section 3, correction 2). Cleared by every sweep.
+  std::uint64_t black_bits[bitmap_words] = {};
 
   int span_class() const { return make_span_class(size_class, noscan, typed); }
   std::size_t bitmap_nwords() const { return (nelems + 63u) / 64u; }
@@ -161,6 +168,18 @@ struct span {
     const std::uint64_t m = mark_bits[w] | owned_marks[w];
     mark_bits[w] = owned_marks[w] = 0;
     return m;
+  }
+
+  // Allocate-black's record of word w (see black_bits).
+  std::uint64_t load_black_word(std::size_t w) const {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(black_bits[w])).load(std::memory_order_relaxed);
+  }
+  // Sweep, after mark termination: returns allocate-black's record of word w
+  // and clears it.
+  std::uint64_t take_black_word(std::size_t w) {
+    const std::uint64_t b = black_bits[w];
+    if (b != 0) black_bits[w] = 0;
+    return b;
   }
 
   // Sweep of a phase that keeps marks (sweep.hpp step 5), after

@@ -50,8 +50,24 @@
 //    two loads, and skips a find_object per store: binary-trees shades each
 //    new node's two children. Measured: binary-trees 4-5% faster.)
 // 3. Stops. Threads are stopped by signals at any instruction, so a
-//    barrier sequence can be cut anywhere. The store comes before the flag
-//    is read:
+//    barrier sequence can be cut anywhere. The card (minor collections)
+//    comes before the store, and the store before the marking flag is read:
+//    - A mark starts while a card store is under way or done and the slot's
+//      store is not (the thread stopped between them, or loaded the write
+//      table's address before the stop and writes the card after it, into
+//      what is now the read table, src/gc/cards.hpp). The slot still holds
+//      its old value at the stop, so the heap the mark starts from has no
+//      edge that the card alone records. The value about to be stored is
+//      reachable at the stop from the thread's registers or frame (it is
+//      about to be stored), and once stored after the restart it is shaded
+//      by the rest of this argument (concurrent marks), or was marked in
+//      the stop from the thread's registers (stop-the-world cycles, which
+//      mark whole inside the stop). Either way the edge ends old to old, or
+//      from an object the next minor mark scans for its card. (With the
+//      card after the store, a thread stopped between them left a
+//      young-object edge in an old object with a card the mark's pass had
+//      already read, or had not been written yet: lost to the next minor
+//      mark, had the value died in the thread meanwhile.)
 //    - Marking starts (flag set with the world stopped). A thread stopped
 //      before its store reads the flag after the restart and runs the
 //      barrier. A thread stopped after its store made the store before

@@ -133,6 +133,15 @@ struct state {
   bool marks_kept = false;    // the last sweep left the survivors marked (old)
   bool major_due = true;      // the next cycle must be a full one
   std::uint64_t major_live = 0;  // bytes the last full cycle kept
+  // Bytes of the old objects (kept marks) the last sweep left: what the
+  // next minor mark takes as marked without marking it. Concurrent cycles
+  // count it (their sweep finishes after the policy is decided).
+  std::uint64_t old_bytes = 0;
+  // Scan work of the last minor mark: the next minor mark's expected work.
+  std::uint64_t last_minor_scan = 0;
+  // The card table this mark reads (cards.hpp step 2): set at the mark
+  // start's flip, read by the marking thread. Null outside minor mode.
+  std::uint8_t* card_read = nullptr;
   std::atomic<std::uint64_t> minor_count{0};  // minor cycles run (atomic: read without the mutex)
   // True between the two stops of a concurrent cycle. Atomic.
   std::atomic<bool> marking{false};
@@ -342,7 +351,23 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // after the world restarts (concurrent), or here too (stop-the-world).
   // Generational mode: a stop-the-world sweep leaves the survivors marked,
   // old for the next cycle if it is a minor one.
-  const bool keep_marks = s.generational && !t.concurrent;
+  bool keep_marks = s.generational && !t.concurrent;
+  // Concurrent minor cycles (collector.hpp, "Minor cycles", step 3): the
+  // policy is decided here, before the sweep begins, since marks it keeps
+  // could only be dropped again by a pass over every span. The old bytes
+  // after the sweep: those of the last sweep (a minor mark) and what this
+  // mark marked. (This cycle's goal stands in for the next: after a minor
+  // cycle they are one, both paced from the last full cycle.)
+  // After a full cycle the policy always allows the next to be minor.
+  std::uint64_t old_next = 0;
+  if (s.generational && t.concurrent) {
+    old_next = (t.minor ? s.old_bytes : 0) + marked;
+    const std::uint64_t base = t.minor ? s.major_live : marked;
+    const std::uint64_t goal = s.pace.heap_goal();
+    const std::uint64_t room = goal > base ? goal - base : 0;
+    keep_marks = cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed)) &&
+                 old_next <= base + room / 2;
+  }
   sweep::begin_phase(/*others_may_sweep=*/!on_background_thread, keep_marks);
   // Owned spans are swept by their owners, except in a forced cycle
   // (gc::collect() promises a finished sweep) and in stop-the-world mode.
@@ -350,11 +375,12 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   sweep::sweep_result swept;
   if (t.concurrent) {
     swept = sweep::totals();
-    swept.marked_bytes = marked + black;
-    // What the sweep will free: the heap less what marking kept and what was
-    // allocated (black) during the mark.
+    // A minor mark did not mark the old objects: they are kept all the same.
+    swept.marked_bytes = (t.minor ? s.old_bytes : 0) + marked + black;
+    // What the sweep will free: the heap less what marking kept (the old
+    // objects included) and what was allocated (black) during the mark.
     const std::uint64_t live = counters.heap_live.load(std::memory_order_relaxed);
-    const std::uint64_t kept = marked + black;
+    const std::uint64_t kept = swept.marked_bytes;
     s.sweep_freed_base.store(swept.freed_bytes, std::memory_order_relaxed);
     s.sweep_debt.store(live > kept ? live - kept : 0, std::memory_order_relaxed);
   } else {
@@ -380,12 +406,19 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // cycles", step 3), so that the dead old objects eat into the room for
   // new ones instead of raising the goal.
   std::uint64_t live_for_goal = swept.marked_bytes;
-  if (keep_marks) {
-    if (!t.minor) s.major_live = swept.marked_bytes;
-    live_for_goal = s.major_live;
+  if (keep_marks || t.minor) {
+    if (!t.minor) s.major_live = swept.marked_bytes - (t.concurrent ? std::min(black, swept.marked_bytes) : 0);
+    // A concurrent minor cycle also keeps what it allocated black, as any
+    // concurrent cycle does (Go counts it live): the goal's base is the
+    // last full cycle's live heap plus this cycle's black bytes.
+    live_for_goal = s.major_live + (t.concurrent ? std::min(black, swept.marked_bytes) : 0);
   }
+  s.old_bytes = !keep_marks ? 0 : t.concurrent ? old_next : swept.marked_bytes;
+  if (t.minor) s.last_minor_scan = std::max<std::uint64_t>(t.concurrent ? mark::scan_work_done() : 0, 1);
   s.pace.end_cycle(live_for_goal, t.stack_bytes, roots::range_bytes());
-  if (keep_marks) {
+  if (t.concurrent) {
+    s.major_due = false;  // decided above: a sweep that keeps no marks makes the next cycle full
+  } else if (keep_marks) {
     // The policy: minor cycles until the heap they keep has used half of
     // the room between what the last full cycle kept and the goal.
     const std::uint64_t goal = s.pace.heap_goal();
@@ -487,19 +520,19 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
   t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
             cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
-  if (!t.minor) {
-    begin_full_mark(s);
-    // No card is dirty after a full mark: it sees every object, and its
-    // sweep leaves no old object pointing to a young one (collector.hpp,
-    // "Minor cycles"). Not in a concurrent cycle's stop: it keeps no marks,
-    // so the next stop-the-world cycle is a full one and clears them here.
-    if (s.generational) cards::clear_range(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
-  }
+  if (!t.minor) begin_full_mark(s);
+  // The stores since the last mark start are in the table the barrier wrote
+  // until now (cards.hpp step 2). A full mark sees every object, and its
+  // sweep leaves no old object pointing to a young one (collector.hpp,
+  // "Minor cycles"): it only clears them.
+  std::uint8_t* const card_read = s.generational ? cards::flip() : nullptr;
+  if (!t.minor && card_read != nullptr)
+    cards::clear_range(card_read, heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
   t.stop1_ns = ns_since(t.t0);
   const clock::time_point t1 = clock::now();
   mark::begin_cycle();
   if (t.minor) {
-    mark::scan_dirty_cards();  // mark.hpp step 6: the old objects written since the last mark
+    mark::scan_dirty_cards(card_read);  // mark.hpp step 6: the old objects written since the last mark
     s.minor_count.fetch_add(1, std::memory_order_relaxed);
   }
   t.stack_bytes = mark_roots(self);
@@ -588,7 +621,16 @@ void start_concurrent_cycle(state& s, bool forced) {
   const std::uint64_t p0 = os::monotonic_ns();
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
-  begin_full_mark(s);  // a concurrent mark is always a full one
+  t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
+            cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+  // A full mark after a sweep that kept marks (gc::collect(), or the mode
+  // switched) clears them here, in the stop; the policy otherwise has the
+  // last sweep keep none before a full mark (finish_mark).
+  if (!t.minor) begin_full_mark(s);
+  // The card tables swap (cards.hpp step 2); the marking thread reads the
+  // old write table: a minor mark's card pass, or a full mark's clear.
+  s.card_read = s.generational ? cards::flip() : nullptr;
+  if (t.minor) s.minor_count.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t p1 = os::monotonic_ns();
   t.start_stop.phase_ns[0] = p1 - p0;
   mark::begin_cycle();
@@ -597,7 +639,12 @@ void start_concurrent_cycle(state& s, bool forced) {
   s.mark_heap_start.store(t.heap_start, std::memory_order_relaxed);
   // The expected scan work: what the last mark reached, without the black
   // bytes (allocated during that mark, they were not scanned either).
-  s.mark_expected.store(std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1), std::memory_order_relaxed);
+  // A minor mark: what the last minor mark scanned (the old objects are not
+  // marked again).
+  s.mark_expected.store(t.minor && s.last_minor_scan != 0
+                            ? s.last_minor_scan
+                            : std::max<std::uint64_t>(s.pace.heap_marked() - s.last_black, 1),
+                        std::memory_order_relaxed);
   s.assist_ns.store(0, std::memory_order_relaxed);
   s.assist_wait_ns.store(0, std::memory_order_relaxed);
   s.assist_scan.store(0, std::memory_order_relaxed);
@@ -623,6 +670,17 @@ void concurrent_mark(state& s, const stack::self_context* self) {
   cycle_timing& t = s.cur;
   const clock::time_point t1 = clock::now();
   const std::uint64_t cpu_start = os::thread_cpu_ns();
+  if (test_during_mark != nullptr) test_during_mark();
+  // Minor mode: the card pass of a minor mark (mark.hpp step 6), or the
+  // clear of a full one, over the table the mark start took from the
+  // barrier (cards.hpp step 2).
+  if (s.card_read != nullptr) {
+    if (t.minor) {
+      mark::scan_dirty_cards(s.card_read);
+    } else {
+      cards::clear_range(s.card_read, heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+    }
+  }
   roots::for_each_root_range_locked([](std::uintptr_t lo, std::uintptr_t hi, bool slots) {
     mark::scan_roots(lo, hi, slots ? "the gc::root slots" : "an add_roots range");
   });
@@ -1277,6 +1335,7 @@ int init() {
 }
 
 void (*test_after_mark)() = nullptr;
+void (*test_during_mark)() = nullptr;
 
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
 

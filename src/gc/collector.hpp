@@ -51,33 +51,46 @@
 // In both kinds, nothing inside a stop calls malloc, prints, or runs user
 // code: a stopped thread may hold malloc's lock or the program's own locks.
 //
-// Minor cycles (GODEBUG=gcgen=1, set_generational; docs/design.md section 3,
-// built for stop-the-world cycles only so far):
-// 1. The barrier dirties the card of every slot it stores into (the card
-//    table, src/gc/cards.hpp, made when the mode goes on).
-// 2. A stop-the-world cycle's sweep keeps the survivors' marks (sweep.hpp
-//    step 5): they are old.
+// Minor cycles (GODEBUG=gcgen=1, set_generational; docs/design.md section 3),
+// in both kinds of cycle:
+// 1. The barrier dirties the card of every slot it stores into, before the
+//    store (the card tables, src/gc/cards.hpp, made when the mode goes on).
+//    Each mark start swaps the two tables: the mark reads the one that
+//    holds the stores made since the last mark start, and the stores made
+//    during the mark go to the other, for the next one.
+// 2. A sweep may keep the survivors' marks (sweep.hpp step 5): they are
+//    old. Objects allocated black during a concurrent mark are kept but not
+//    made old (span::black_bits): most of them are garbage by the next cycle.
 // 3. The next cycle is a minor one unless it is forced (gc::collect()),
 //    the last sweep kept no marks, the table cannot cover the heap, or the
-//    policy asks for a full one: the heap the last sweep kept exceeds what
-//    the last full cycle kept by half of the room up to the goal. The goal
-//    is paced from what the last full cycle kept (a minor cycle's kept heap
-//    includes dead old objects), so they eat into the room for new ones.
-//    A minor mark scans the old objects on dirty cards (clearing them),
-//    then the roots, and never marks an old object again (mark.hpp step 6).
-// 4. A full cycle (and every concurrent one) first clears the kept marks
-//    (begin_full_mark); a stop-the-world full cycle also clears every card.
-//    A concurrent cycle's stop leaves the cards: its sweep keeps no marks,
-//    so the next stop-the-world cycle is a full one and clears them then.
-// Why it is sound: right after a cycle's sweep every surviving object is
-// old, so no old object points to a young one. Every such pointer made
-// later was stored through the barrier, which dirtied the card that holds
-// the slot, and no card is cleared but with the world stopped, before a
-// mark that scans the old objects on it. So a minor mark reaches every
-// young object that is reachable: from the roots, from young objects it
-// marks, or from old objects through dirty cards. Pointers stored without
-// the barrier (raw T* fields, memcpy) are not seen: such programs must not
-// turn the mode on (the same rule as concurrent marking's).
+//    policy asks for a full one: the old heap exceeds what the last full
+//    cycle kept by half of the room up to the goal. The goal is paced from
+//    what the last full cycle kept (a minor cycle's kept heap includes dead
+//    old objects, which so eat into the room for new ones), plus, in a
+//    concurrent cycle, its black bytes. Stop-the-world cycles apply the
+//    policy at the next cycle's start (a full one clears the kept marks in
+//    its stop, begin_full_mark); concurrent ones when their sweep begins,
+//    by keeping no marks, so that no stop has to clear them.
+//    A minor mark scans the old objects on dirty cards (clearing them), then
+//    the roots, and never marks an old object again (mark.hpp step 6); a
+//    concurrent one does so on its marking thread while the program runs,
+//    and expects the scan work of the last minor mark (pacer step 11).
+// 4. A full mark clears the read table instead (it sees every object).
+// Why it is sound: right after a cycle's sweep every surviving object that
+// marking reached is old, so no old object points to a young one except
+// through an edge stored during the mark (to an object allocated black, the
+// only young objects that survive a mark). Every such pointer, and every
+// one made later, was stored through the barrier, which dirtied the card
+// that holds the slot in the table that the next mark reads (cards.hpp,
+// invariants; a card store that straddles the stop is barrier.cpp's step
+// 3), and that mark scans the old objects on it. So a minor mark reaches
+// every young object that is reachable: from the roots, from young objects
+// it marks, or from old objects through dirty cards; a concurrent one keeps
+// what the program stores meanwhile by the hybrid barrier, unchanged.
+// Pointers stored without the barrier (raw T* fields, memcpy) are not seen:
+// such programs must not turn the mode on (the same rule as concurrent
+// marking's). The checkmark pass (GODEBUG=gccheckmark=1) checks every minor
+// mark against a full one.
 //
 // Triggering: the allocator's slow path (alloc_hooks::slow_path) is a safe
 // point and checks heap_live, less the garbage the sweep has not freed yet,
@@ -100,6 +113,10 @@ int init();
 // checkmark pass and the sweep, with the world stopped (fault injection for
 // the checkmark verifier). Set it while no cycle runs.
 extern void (*test_after_mark)();
+// Tests only: if set, called by the marking thread of every concurrent mark
+// right after its handshake-free start (before the card pass and the
+// roots), with the world running. Set it while no cycle runs.
+extern void (*test_during_mark)();
 
 // Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
 std::uint64_t limited_triggers();

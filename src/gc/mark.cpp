@@ -291,15 +291,17 @@ class worker {
     if (s == nullptr || s->state.load(std::memory_order_acquire) != span_state::in_use || s->noscan) return;
     const std::uintptr_t lo = std::max(card, s->base), hi = std::min(card + cards::card_bytes, s->limit);
     if (lo >= hi) return;
+    // Objects allocated black during this (concurrent) mark are young and
+    // need no scan: what is stored into them during the mark is shaded.
     if (s->size_class == 0) {
-      if (s->is_marked(0)) push({lo, hi - lo});
+      if (s->is_marked(0) && !(s->load_black_word(0) & 1)) push({lo, hi - lo});
       return;
     }
     // A word of mark bits at a time: most dirty cards hold only young
     // (unmarked) objects, since every initialising store dirties its card.
     const std::uintptr_t first = s->object_index(lo), last = s->object_index(hi - 1);
     for (std::uintptr_t w = first / 64; w <= last / 64; ++w) {
-      std::uint64_t old = s->load_mark_word(w);
+      std::uint64_t old = s->load_mark_word(w) & ~s->load_black_word(w);
       if (w == first / 64) old &= ~std::uint64_t{0} << (first % 64);
       if (w == last / 64) old &= ~std::uint64_t{0} >> (63 - last % 64);
       for (; old != 0; old &= old - 1) {
@@ -770,8 +772,8 @@ void mark_root(const void* p, const char* what) {
   root_w.mark_word(v);
 }
 
-std::size_t scan_dirty_cards() {
-  return cards::take_dirty(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed),
+std::size_t scan_dirty_cards(std::uint8_t* table) {
+  return cards::take_dirty(table, heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed),
                            [](std::uintptr_t card) { root_w.push_old_in_card(card); });
 }
 

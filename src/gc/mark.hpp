@@ -56,11 +56,13 @@
 //    region marked beside it for the whole round: three runnable threads on
 //    two cores, and the program lost its core for 4-5 ms slices every few
 //    batches; benchmarks.md, twelfth session.)
-// 6. Minor marks (GODEBUG=gcgen=1; docs/design.md section 3), world
-//    stopped: the objects the last sweep left marked are old, and try_mark
-//    never takes them again; before the roots, every dirty card's old
-//    objects are pushed as grey (scan_dirty_cards), so that what they point
-//    to is marked as if they had been scanned this cycle.
+// 6. Minor marks (GODEBUG=gcgen=1; docs/design.md section 3), stopped or
+//    concurrent: the objects the last sweep left marked are old, and
+//    try_mark never takes them again; before the roots, every dirty card's
+//    old objects are pushed as grey (scan_dirty_cards, from the read card
+//    table), so that what they point to is marked as if they had been
+//    scanned this cycle. Objects allocated black during the mark are
+//    skipped (their marks are allocate-black's, span::black_bits).
 //
 // Invariants
 // - Grey objects are exactly those in some work buffer or on the mutators'
@@ -96,10 +98,11 @@ void begin_cycle();
 // Conservative scan of [lo, hi) with the collector's worker. `what` names
 // the region for reports ("a thread's stack", ...): a static string.
 void scan_roots(std::uintptr_t lo, std::uintptr_t hi, const char* what, bool stack = false);
-// Minor marks, world stopped, before the roots (step 6): clears every dirty
-// card of the heap and pushes the old objects on it, through the
-// collector's worker. Returns the number of dirty cards.
-std::size_t scan_dirty_cards();
+// Minor marks, before the roots (step 6): clears every dirty card of the
+// heap in `table` (the read table, cards.hpp step 2) and pushes the old
+// objects on it, through the collector's worker. World stopped, or running
+// (a concurrent mark's marking thread). Returns the number of dirty cards.
+std::size_t scan_dirty_cards(std::uint8_t* table);
 // Marks the object containing p as a root, if it is a gc object.
 void mark_root(const void* p, const char* what);
 // Drains all grey objects with the caller and up to max_helpers helper

@@ -140,8 +140,10 @@ void add_totals(const sweep_result& r) {
 // Step 1. mcentral gives the pages back when alloc_count is 0.
 void sweep_large(span* s, sweep_result& r) {
   const bool marked = s->take_mark_word(0) & 1;
+  const bool black = s->take_black_word(0) & 1;
   if (marked) {
-    if (keep_marks_phase.load(std::memory_order_relaxed)) s->keep_mark_word(0, 1);
+    // Step 5: allocated black, it is young (not old) after the sweep.
+    if (keep_marks_phase.load(std::memory_order_relaxed) && !black) s->keep_mark_word(0, 1);
     r.live_bytes += s->elem_size;
     return;
   }
@@ -175,7 +177,8 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
       new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
-      s->mark_bits[w] = keep ? s->alloc_bits[w] : 0;  // step 5
+      const std::uint64_t black = s->take_black_word(w);
+      s->mark_bits[w] = keep ? s->alloc_bits[w] & ~black : 0;  // step 5
     }
     freed = old_count - new_count;
   } else {
@@ -183,6 +186,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     for (std::size_t w = 0; w < nwords; ++w) {
       std::uint64_t alloc = s->alloc_bits[w];
       const std::uint64_t mark = s->take_mark_word(w);
+      const std::uint64_t black = s->take_black_word(w);
       if (w != window) {
         std::uint64_t dead = alloc & ~mark & s->valid_mask(w);
         std::uint64_t pending = 0;
@@ -204,9 +208,9 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
         // Atomic: the finalizer may look its queued object up (find_object)
         // while this span is still being swept (the entry is queued above).
         s->store_alloc_word(w, alloc);
-        if (keep) s->keep_mark_word(w, alloc & mark);  // step 5: queued ones stay unmarked
+        if (keep) s->keep_mark_word(w, alloc & mark & ~black);  // step 5: queued ones stay unmarked
       } else if (keep) {
-        s->keep_mark_word(w, mark);  // the window's marked objects are allocated
+        s->keep_mark_word(w, mark & ~black);  // the window's marked objects are allocated
       }
       new_count += static_cast<std::uint32_t>(std::popcount(alloc));
     }
@@ -286,6 +290,9 @@ void verify_all_swept(bool marks_kept) {
                "termination missed it", s->base, s->end(), s->span_class(), g, sg);
     for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
       const std::uint64_t m = s->load_mark_word(w);
+      const std::uint64_t b = s->load_black_word(w);
+      GORT_CHECK(b == 0, "span [{:#x}, {:#x}) of class {} has allocate-black bits left (word {}: {:#x}) as a mark "
+                 "begins: its sweep did not clear them", s->base, s->end(), s->span_class(), w, b);
       if (!marks_kept) {
         GORT_CHECK(m == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a mark begins",
                    s->base, s->end(), s->span_class(), w, m);
@@ -306,7 +313,10 @@ void verify_all_swept(bool marks_kept) {
 void clear_kept_marks() {
   page_heap::instance().for_each_span_struct([&](span* s) {
     if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
-    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->take_mark_word(w);
+    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
+      s->take_mark_word(w);
+      s->take_black_word(w);
+    }
   });
 }
 

@@ -50,8 +50,10 @@
 //    section 3): a phase begun with keep_marks leaves every surviving
 //    object's mark set instead of clearing it, so that the next mark, if it
 //    is a minor one, treats it as old (already black). Dead objects and
-//    queued ones are unmarked, as always. Before a mark that must be a full
-//    one, clear_kept_marks clears them all.
+//    queued ones are unmarked, as always, and so are objects allocated
+//    black during a concurrent mark (span::black_bits): they stay allocated
+//    but young. Every sweep clears the black bits. Before a mark that must
+//    be a full one, clear_kept_marks clears the kept marks.
 //
 // Invariants: after a span's sweep, its mark bits are zero (with
 // keep_marks: they are the marks of its allocated objects, a subset of its
@@ -88,7 +90,7 @@ sweep_result totals();
 // sweep phase (src/alloc's begin_sweep_phase) and resets the totals.
 // others_may_sweep: false only when the caller is the one thread that
 // sweeps while the world is stopped (the collector's background thread).
-// keep_marks: step 5 (stop-the-world phases only).
+// keep_marks: step 5.
 void begin_phase(bool others_may_sweep, bool keep_marks = false);
 // World stopped, every span swept, before a full mark: clears the marks a
 // keep_marks phase left (step 5).

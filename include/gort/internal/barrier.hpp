@@ -4,15 +4,17 @@
 //
 // Every store of a gc pointer into a slot the collector may scan
 // concurrently (a member of a gc object, a root slot) is
+//     if (barrier_flags & cards) mark_card(slot);
 //     old = *slot;  *slot = value;
-//     if (barrier_flags) { if (cards) mark_card(slot); if (marking) write_barrier_slow(old, value); }
+//     if (barrier_flags & marking) write_barrier_slow(old, value);
 // where mark_card dirties the slot's card once minor collections are on
 // (card_table below; src/gc/cards.hpp).
-// The store comes BEFORE the flag is read, on purpose: threads are stopped by
-// signals at arbitrary instructions, and this order makes every interruption
-// point safe when marking starts (src/gc/barrier.cpp, step 3 of the argument).
-// When marking is off the cost is one load of a global and one predictable
-// branch.
+// The card comes BEFORE the store and the marking flag is read AFTER it, on
+// purpose: threads are stopped by signals at arbitrary instructions, and
+// this order makes every interruption point safe when a mark starts
+// (src/gc/barrier.cpp, step 3 of the argument). When marking is off and
+// minor collections are not on, the cost is two loads of one global and two
+// predictable branches.
 #pragma once
 
 #include <atomic>
@@ -43,13 +45,14 @@ inline constexpr std::uint8_t barrier_marking = 1, barrier_cards = 2;
 // barrier.cpp, step 8.
 extern std::atomic<std::uint64_t> init_barrier_state;
 
-// The card table of minor collections (src/gc/cards.hpp): null until the
-// collector first runs with them on (GODEBUG=gcgen=1), then fixed; set
-// before barrier_cards. Every barriered store dirties its slot's card once
-// barrier_cards is set, initialising stores included (docs/design.md
-// section 3). Atomic pointer, read relaxed; the card bytes are written with
-// relaxed stores (plain moves) and read by the collector only with the
-// world stopped.
+// The card table the barrier writes (src/gc/cards.hpp, the write table):
+// null until the collector first runs with minor collections on
+// (GODEBUG=gcgen=1); set before barrier_cards, then swapped with the other
+// table at each mark start, with the world stopped. Every barriered store
+// dirties its slot's card once barrier_cards is set, initialising stores
+// included (docs/design.md section 3). Atomic pointer, read relaxed; the
+// card bytes are written with relaxed stores (plain moves) and read and
+// cleared by the collector with relaxed atomics.
 extern std::atomic<std::uint8_t*> card_table;
 
 GORT_ALWAYS_INLINE void mark_card(const void* slot) noexcept {
@@ -73,27 +76,23 @@ GORT_ALWAYS_INLINE void slot_store(T** slot, T* value) noexcept {
   __atomic_store_n(slot, value, __ATOMIC_RELAXED);
 }
 
-// The barriered store: store first, then the flags (see above).
+// The barriered store: the card, the store, then the marking flag (see
+// above).
 template <class T>
 GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
+  if (GORT_UNLIKELY(barrier_flags.load(std::memory_order_relaxed) & barrier_cards)) mark_card(slot);
   T* old = slot_load(slot);
   slot_store(slot, value);
-  const std::uint8_t f = barrier_flags.load(std::memory_order_relaxed);
-  if (GORT_UNLIKELY(f != 0)) {
-    if (f & barrier_cards) mark_card(slot);
-    if (f & barrier_marking) write_barrier_slow(old, value);
-  }
+  if (GORT_UNLIKELY(barrier_flags.load(std::memory_order_relaxed) & barrier_marking)) write_barrier_slow(old, value);
 }
 
-// A slot being initialised (nothing old to shade).
+// A slot being initialised (nothing old to shade), in the same order.
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
+  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & barrier_cards)) mark_card(slot);
   slot_store(slot, value);
-  const std::uint64_t st = init_barrier_state.load(std::memory_order_relaxed);
-  if (GORT_UNLIKELY(st & (barrier_marking | barrier_cards))) {
-    if (st & barrier_cards) mark_card(slot);
-    if ((st & barrier_marking) && value != nullptr) write_barrier_slow(nullptr, value);
-  }
+  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & barrier_marking) && value != nullptr)
+    write_barrier_slow(nullptr, value);
 }
 
 // Bulk: copies n pointer slots (memmove semantics), shading every value
