@@ -63,7 +63,9 @@ TSAN_CONCURRENT_TESTS := ^(gc stress|gc pacing|barrier|stack: a handshake|collec
 # detect_deadlocks=0: the fork handler holds every central-list lock at once
 # (to copy a quiescent heap), more than TSan's lock-order detector can track;
 # that detector's limit, not a race.
-TSAN_TESTS := ^(collector|gc threads|gc pacing|gc stress|explain_roots|barrier|threads|mcache|mcentral|mem_stats|find_object|gc_new|page_heap|stack|generational):
+# The pacing tests run only in the concurrent set (they are long under TSan,
+# and their stop-the-world paths run in the Release suite).
+TSAN_TESTS := ^(collector|gc threads|gc stress|explain_roots|barrier|threads|mcache|mcentral|mem_stats|find_object|gc_new|page_heap|stack|generational):
 
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON
