@@ -76,7 +76,7 @@ bench: deps-bench
 	cmake --build build/release -j $(JOBS) --target binarytrees
 	python3 bench/binarytrees/run.py --build build/release --depth 21
 	cmake --build build/release -j $(JOBS) --target latency
-	python3 bench/latency/run.py --build build/release
+	python3 bench/latency/run.py --build build/release --variants gort,gort-gen,go,boehm
 	./build/release/bench/latency/signal_latency
 
 clean:

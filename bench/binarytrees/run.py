@@ -3,8 +3,10 @@
 
     python3 bench/binarytrees/run.py --build build/release [--depth 21] [--repeat 3]
 
-Runs bt_gort (twice: with the default collector, and as "gort-gen" with
-GODEBUG=gcgen=1,gcstoptheworld=1, minor cycles), bt_go, bt_boehm, bt_glibc,
+Runs bt_gort (three times: with the default collector, as "gort-gen" with
+GODEBUG=gcgen=1,gcstoptheworld=1, minor cycles stopping the world, and as
+"gort-gen-concurrent" with GODEBUG=gcgen=1, minor cycles with concurrent
+marking), bt_go, bt_boehm, bt_glibc,
 bt_mimalloc and bt_jemalloc (built
 by bench/binarytrees/CMakeLists.txt under BUILD/bench/binarytrees) at the
 given depth, one at a time, REPEAT times each. For every run it takes the
@@ -43,10 +45,11 @@ import tempfile
 import threading
 import time
 
-VARIANTS = ("gort", "gort-gen", "go", "boehm", "glibc", "mimalloc", "jemalloc")
+VARIANTS = ("gort", "gort-gen", "gort-gen-concurrent", "go", "boehm", "glibc", "mimalloc", "jemalloc")
 LABELS = {
     "gort": "gort (gc_new, collector)",
     "gort-gen": "gort, GODEBUG=gcgen=1,gcstoptheworld=1 (minor cycles)",
+    "gort-gen-concurrent": "gort, GODEBUG=gcgen=1 (minor cycles, concurrent marking)",
     "go": "Go (GC)",
     "boehm": "Boehm GC",
     "glibc": "glibc malloc/free",
@@ -54,8 +57,8 @@ LABELS = {
     "jemalloc": "jemalloc mallocx/dallocx",
 }
 # Variants that run another variant's binary under their own environment.
-SAME_BINARY = {"gort-gen": "gort"}
-ENVS = {"gort-gen": {"GODEBUG": "gcgen=1,gcstoptheworld=1"}}
+SAME_BINARY = {"gort-gen": "gort", "gort-gen-concurrent": "gort"}
+ENVS = {"gort-gen": {"GODEBUG": "gcgen=1,gcstoptheworld=1"}, "gort-gen-concurrent": {"GODEBUG": "gcgen=1"}}
 TARGET_SPEEDUP = 3.0
 MIN_DEPTH = 4
 
@@ -321,7 +324,7 @@ def main():
 
     # The targets, for the default collector and for minor cycles.
     go, boehm = results.get("go"), results.get("boehm")
-    for name in ("gort", "gort-gen"):
+    for name in ("gort", "gort-gen", "gort-gen-concurrent"):
         g = results.get(name)
         if name not in chosen:
             continue

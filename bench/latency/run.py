@@ -8,7 +8,10 @@ child's own peak RSS from wait4). gort and Go run with GODEBUG=gctrace=1:
 their stops are the first and third "clock" fields of each trace line (mark
 start and mark termination); Boehm GC, which stops the world for the whole
 collection here, reports its longest collection itself. Medians over the runs
-for the times, the largest value for RSS and stops."""
+for the times, the largest value for RSS and stops. "gort-gen" is gort's
+binary again with minor cycles (GODEBUG=gcgen=1), shown for comparison: this
+program's objects die old, the workload that minor cycles serve worst.
+The default variants are gort, go and boehm."""
 
 import argparse
 import os
@@ -19,13 +22,16 @@ import sys
 import tempfile
 
 VARIANTS = ("gort", "go", "boehm")
+KNOWN = VARIANTS + ("gort-gen",)
 TRACE = re.compile(r"^gc \d+ @[\d.]+s \d+%: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock")
 RESULT = re.compile(r"(\w+)=([\d.]+)")
 
 
 def binary(build, variant):
     d = os.path.join(build, "bench", "latency")
-    return os.path.join(d, "go", "lat_go") if variant == "go" else os.path.join(d, "lat_" + variant)
+    if variant == "go":
+        return os.path.join(d, "go", "lat_go")
+    return os.path.join(d, "lat_" + ("gort" if variant == "gort-gen" else variant))
 
 
 def run_once(spawn, path, slots, replacements, env):
@@ -69,16 +75,20 @@ def main():
     print("load average before: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     rows = []
     for v in a.variants.split(","):
+        if v not in KNOWN:
+            ap.error("unknown variant %r (known: %s)" % (v, ", ".join(KNOWN)))
         env = dict(os.environ)
         env["LAT_SPINNERS"] = str(a.spinners)
         if v in ("gort", "go"):
             env["GODEBUG"] = "gctrace=1"
+        if v == "gort-gen":
+            env["GODEBUG"] = "gctrace=1,gcgen=1"
         if v == "go":
             env.update({"GOFLAGS": "", "GOENV": "off"})
         runs = []
         for i in range(a.repeat):
             r = run_once(spawn, binary(a.build, v), a.slots, a.replacements, env)
-            print("%-6s run %d/%d: total %.2f s, median %.0f us, p99 %.0f us, p99.9 %.0f us, worst %.0f us, "
+            print("%-8s run %d/%d: total %.2f s, median %.0f us, p99 %.0f us, p99.9 %.0f us, worst %.0f us, "
                   "%.0f MB, %d cycles, longest stop %.0f us"
                   % (v, i + 1, a.repeat, r["total_s"], r["median_us"], r["p99_us"], r["p999_us"], r["worst_us"],
                      r["rss_mb"], r["cycles"], r.get("longest_stop_us", float("nan"))))
