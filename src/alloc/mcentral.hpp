@@ -83,10 +83,12 @@ class mcentral {
 
  private:
   // Under lock_: takes an unswept span off its lists (partial first) and
-  // claims it; nullptr if none.
+  // claims it; nullptr if none. The caller counts it in sweeps_active
+  // before it releases lock_.
   span* claim_unswept_locked(std::uint32_t sg);
   // Under lock_: a claimed span, swept: onto its swept list, or back to the
-  // page heap if empty. Publishes sweepgen = sg.
+  // page heap if empty. Publishes sweepgen = sg. The caller takes it out of
+  // sweeps_active afterwards.
   void place_swept_locked(span* s, std::uint32_t sg);
 
   static constexpr int sweep_budget = 100;  // unswept full spans one cache_span may sweep

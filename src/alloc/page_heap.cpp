@@ -329,6 +329,15 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
 
 void page_heap::free(span* s) {
   lock_guard g(lock_);
+  free_locked(s);
+}
+
+void page_heap::free_batch(span* const* spans, std::size_t n) {
+  lock_guard g(lock_);
+  for (std::size_t i = 0; i < n; ++i) free_locked(spans[i]);
+}
+
+void page_heap::free_locked(span* s) {
   GORT_CHECK(s->state.load(std::memory_order_relaxed) == span_state::in_use,
              "freeing span [{:#x}, {:#x}) in state {}: only in-use spans can be freed", s->base, s->end(),
              static_cast<int>(s->state.load(std::memory_order_relaxed)));

@@ -133,6 +133,8 @@ class page_heap {
   span* alloc(std::size_t npages, const span_init& init, bool& needzero);
   // Returns an in-use span's pages to the free lists.
   void free(span* s);
+  // free() for n spans, under one acquisition of the lock (the sweep).
+  void free_batch(span* const* spans, std::size_t n);
   // Returns at least `bytes` of free memory to the OS if there is that much
   // not yet returned; returns the bytes released.
   std::size_t release(std::size_t bytes);
@@ -175,6 +177,7 @@ class page_heap {
   span* alloc_locked(std::size_t npages);
   bool grow_locked(std::size_t npages);
   void insert_free_locked(span* s);  // coalesces
+  void free_locked(span* s);
   void list_add_locked(span* s);
   void list_remove_locked(span* s);
   span* take_run_locked(std::size_t npages);
