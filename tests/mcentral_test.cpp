@@ -127,6 +127,55 @@ TEST_CASE("mcentral: an allocating thread sweeps an unswept span of its class in
   CHECK(page_heap::instance().counters().heap_inuse == inuse);  // no fresh span
 }
 
+TEST_CASE("mcentral: the background sweeper leaves a class being refilled to its threads and sweeps the others",
+          "[mcentral]") {
+  // Every span swept empty: the refill below sweeps one span of its class
+  // and takes it, and leaves the others unswept.
+  with_hook h(free_all);
+  constexpr int cls128 = class_for(128, 8);
+  std::vector<void*> small, mid;
+  for (int i = 0; i < 2 * class_to_nobjs[cls64]; ++i) small.push_back(gc::gc_new<payload<64>>());
+  for (int i = 0; i < 2 * class_to_nobjs[cls128]; ++i) mid.push_back(gc::gc_new<payload<128>>());
+  flush_own_mcache();
+  const std::vector<span*> spans64 = spans_of(small), spans128 = spans_of(mid);
+  REQUIRE(spans64.size() >= 2);
+  REQUIRE(spans128.size() >= 2);
+  begin_sweep_phase();
+  // A clock of the test's own: a class is busy while its refills count
+  // moved less than `quiet` ago. The first look records every class's count
+  // (both classes were refilled from above, so both count as busy).
+  constexpr std::uint64_t quiet = 1000;
+  std::uint64_t now = 1;
+  sweep_watch watch;
+  while (sweep_some_cold(max_sweep_batch, watch, now, quiet) != 0) {
+  }
+  for (span* s : spans64) CHECK(swept_spans[s] == 0);
+  for (span* s : spans128) CHECK(swept_spans[s] == 0);
+  // Later, this thread refills from the 64-byte class (sweeping one span
+  // there itself, which it takes); both classes were quiet for long enough, but the next
+  // look sees the 64-byte class move: it sweeps the 128-byte class and
+  // leaves the other.
+  now += 2 * quiet;
+  void* p = gc::gc_new<payload<64>>();
+  REQUIRE(p != nullptr);
+  while (sweep_some_cold(max_sweep_batch, watch, now, quiet) != 0) {
+  }
+  for (span* s : spans128) CHECK(swept_spans[s] == 1);
+  std::size_t unswept64 = 0;
+  for (span* s : spans64) unswept64 += swept_spans[s] == 0;
+  CHECK(unswept64 >= 1);
+  CHECK_FALSE(sweep_finished());
+  // Still within `quiet` of that refill: still busy.
+  now += quiet / 2;
+  CHECK(sweep_some_cold(max_sweep_batch, watch, now, quiet) == 0);
+  // No refill since, for longer: the class is the background sweeper's again.
+  now += quiet;
+  while (sweep_some_cold(max_sweep_batch, watch, now, quiet) != 0) {
+  }
+  for (span* s : spans64) CHECK(swept_spans[s] == 1);
+  CHECK(sweep_finished());
+}
+
 TEST_CASE("mcentral: free_object declines spans that are not swept yet", "[mcentral]") {
   with_hook h(keep_all);
   std::vector<void*> objs;

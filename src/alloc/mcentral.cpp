@@ -74,6 +74,7 @@ span* mcentral::cache_span(alloc_slot* owner) {
     {
       lock_guard g(lock_);
       sg = heap_sweepgen.load(std::memory_order_relaxed);
+      if (budget == 0) refills_.store(refills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       if (span* p = partial_[swept_index(sg)].pop_front()) {
         GORT_DCHECK(p->alloc_count < p->nelems, "span {:#x} on the partial list of class {} is full", p->base,
                     span_class_);
@@ -213,6 +214,34 @@ std::size_t mcentral::full_count() {
 }
 
 // ---- the sweep phase ------------------------------------------------------------
+
+std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns) {
+  if (hooks.sweep_span == nullptr) return 0;
+  bool at_cursor = true;  // no busy class before c: c may move the cursor on
+  for (int c = sweep_cursor.load(std::memory_order_acquire); c < num_span_classes; ++c) {
+    if (!has_central(c)) {
+      int expected = c;
+      if (at_cursor) sweep_cursor.compare_exchange_strong(expected, c + 1, std::memory_order_acq_rel);
+      continue;
+    }
+    mcentral& m = central(c);
+    const std::uint32_t r = m.refills();
+    if (r != watch.seen[c]) {
+      watch.seen[c] = r;
+      watch.moved_ns[c] = now_ns;
+    }
+    if (watch.moved_ns[c] != 0 && now_ns - watch.moved_ns[c] < quiet_ns) {
+      at_cursor = false;
+      continue;
+    }
+    if (const std::size_t n = m.sweep_some(max_spans)) return n;
+    if (at_cursor) {
+      int expected = c;
+      sweep_cursor.compare_exchange_strong(expected, c + 1, std::memory_order_acq_rel);
+    }
+  }
+  return 0;
+}
 
 std::size_t sweep_some_any(std::size_t max_spans) {
   if (hooks.sweep_span == nullptr) return 0;

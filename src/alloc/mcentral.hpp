@@ -73,6 +73,10 @@ class mcentral {
   // Sweeps up to max_spans (at most max_sweep_batch) unswept spans of this
   // class (step 4); returns how many, 0 if none is left.
   std::size_t sweep_some(std::size_t max_spans);
+  // Spans cache_span has handed out so far (it counts under lock_): the
+  // background sweeper leaves a class whose count moves to the threads
+  // that refill from it (sweep phase, step 2).
+  std::uint32_t refills() const { return refills_.load(std::memory_order_relaxed); }
 
   // Spans on the partial / full lists, swept and unswept (tests).
   std::size_t partial_count();
@@ -93,6 +97,7 @@ class mcentral {
 
   static constexpr int sweep_budget = 100;  // unswept full spans one cache_span may sweep
   rank_mutex lock_{lock_rank::central};
+  std::atomic<std::uint32_t> refills_{0};  // written under lock_; read without it
   span_list partial_[2];  // guarded by lock_
   span_list full_[2];     // guarded by lock_
   const int span_class_;
@@ -119,7 +124,15 @@ inline mcentral& large_central() { return central(0); }
 // 2. Any thread may call sweep_some_any: it sweeps up to max_spans spans of
 //    the class at the cursor, moving the cursor on when a class has none
 //    left; allocating threads also sweep in cache_span. The collector's
-//    background thread sweeps until none is left.
+//    background thread calls sweep_some_cold instead, which passes over the
+//    classes that some thread refilled from since its last look (their
+//    refills count moved): those threads sweep them as they refill, on
+//    caches that the sweep leaves warm for their next allocations, and
+//    without contending for the class's lock. Measured on binary-trees at
+//    depth 21 (2-vCPU VM, 2026-12-07): a background sweeper that swept the
+//    class the program allocated from beside it made the run 15% slower
+//    with the default collector and 26% slower with concurrent minor
+//    cycles than leaving that class to the program.
 // 3. finish_sweep (sweep termination, before the next mark, and in
 //    gc::collect): sweeps what is left, then waits until no claimed span is
 //    being swept anywhere. Afterwards every in-use span is swept, until the
@@ -127,6 +140,20 @@ inline mcentral& large_central() { return central(0); }
 inline constexpr std::size_t max_sweep_batch = 16;
 // Returns the number of spans swept (0: none left).
 std::size_t sweep_some_any(std::size_t max_spans);
+// The background sweeper's look at the classes (step 2): each class's
+// refills count as of its last look, and when that count was last seen to
+// move. Zero-initialised: at the first look every class refilled since the
+// process began counts as busy.
+struct sweep_watch {
+  std::uint32_t seen[num_span_classes] = {};
+  std::uint64_t moved_ns[num_span_classes] = {};
+};
+// Sweeps up to max_spans spans of the first class, from the cursor on, that
+// has unswept spans and is not busy: its refills count has not moved in
+// the quiet_ns before now_ns (a monotonic clock's reading), as far as
+// `watch` saw (each call records the counts it sees). Returns how many (0:
+// none swept, either nothing is left or every class that has some is busy).
+std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns);
 void finish_sweep();
 // No span left unswept and none being swept.
 bool sweep_finished();

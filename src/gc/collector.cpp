@@ -1006,11 +1006,20 @@ void background_main() {
     in_collector = true;
     concurrent_mark(s, &self);
     const retain_bounds keep = finish_concurrent_cycle(s, self);
-    // The sweep, while the program runs (allocating threads sweep the
-    // classes they need meanwhile). A cycle that starts before it ends
-    // finishes it first (sweep termination).
+    // The sweep, while the program runs. Allocating threads sweep the
+    // classes they refill from; this thread sweeps the others, and all of
+    // them once the program stops refilling (mcentral.hpp, sweep phase step
+    // 2), looking again every millisecond. A cycle that starts before the
+    // sweep ends finishes it first (sweep termination), and this thread
+    // then goes on to mark.
     const std::uint64_t debt = s.sweep_debt.load(std::memory_order_relaxed);
-    sweep::sweep_background();
+    sweep_watch watch;
+    for (;;) {
+      if (sweep::sweep_background(watch) != 0) continue;
+      if (sweep::finished() || s.cycle_active.load(std::memory_order_acquire)) break;
+      wake_finalizer(s);  // for what the refills' sweeps queued meanwhile
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (sweep::finished()) {
       std::uint64_t d = debt;
       s.sweep_debt.compare_exchange_strong(d, 0, std::memory_order_relaxed);

@@ -322,10 +322,8 @@ void clear_kept_marks() {
 
 std::uint64_t freed_bytes() { return phase_totals.freed_bytes.load(std::memory_order_relaxed); }
 
-bool sweep_background() {
-  bool any = false;
-  while (sweep_some_any(max_sweep_batch) != 0) any = true;
-  return any;
+std::size_t sweep_background(sweep_watch& watch) {
+  return sweep_some_cold(max_sweep_batch, watch, os::monotonic_ns(), 1'000'000);
 }
 
 void mark_queued() {

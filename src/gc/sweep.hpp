@@ -10,10 +10,13 @@
 //   Not in termination's stop: the owner may be stopped anywhere, even
 //   inside the inline fast path, and the span stays exactly as it was;
 // - afterwards, every other span, each claimed by one sweeper from its
-//   central list: the collector's background thread, an allocating thread
-//   that needs a span of that class (mcentral::cache_span), or the caller of
-//   gc::collect() (which promises a finished sweep) or of the next cycle
-//   (sweep termination: sweep::finish before the mark starts).
+//   central list: an allocating thread that needs a span of that class
+//   (mcentral::cache_span), the collector's background thread for the
+//   classes no thread refilled from in the last millisecond (it looks again
+//   every millisecond until the sweep is done or the next cycle starts:
+//   mcentral.hpp, sweep phase step 2), or the caller of gc::collect()
+//   (which promises a finished sweep) or of the next cycle (sweep
+//   termination: sweep::finish before the mark starts).
 //   Stop-the-world mode sweeps them all inside its stop.
 //
 // Sweeping one span (sweep_span, the allocator's hook):
@@ -70,7 +73,10 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace gc::internal { struct span; }
+namespace gc::internal {
+struct span;
+struct sweep_watch;
+}  // namespace gc::internal
 
 namespace gc::internal::sweep {
 
@@ -106,8 +112,11 @@ void sweep_owned_now();
 // Sweeps everything left and waits for other sweepers (sweep termination);
 // with the world stopped or running.
 void finish();
-// Sweeps until nothing is left; false if it did nothing.
-bool sweep_background();
+// The background sweeper's step (mcentral.hpp, sweep phase step 2): sweeps
+// a batch of spans of a class that no thread has refilled from in the last
+// millisecond, as far as `watch` saw; 0 if it swept none (nothing left, or
+// only busy classes left, which their threads sweep as they refill).
+std::size_t sweep_background(sweep_watch& watch);
 // True when every span of the phase is swept (none unswept, none claimed).
 bool finished();
 // World stopped, before a mark (debug builds): every in-use span is swept
