@@ -346,11 +346,16 @@ TEST_CASE("collector: an object left allocated after its destructor keeps nothin
   const std::uintptr_t addr = node.load() ^ disguise;
   const gc::internal::object_ref ref = gc::internal::find_object(addr);
   CHECK(dd_child::destroyed == 0);
-  if (dd_node::destroyed == 0 && (gort_test::asan || gort_test::tsan)) {
-    // The sanitizer builds' frames keep stale words (gc_test_util.hpp,
-    // sanitizer_strays): one kept the node, and the case did not arise.
-    WARN("stale stack words kept the node alive (" << gc::debug::explain_roots(reinterpret_cast<const void*>(addr)).size()
-                                                   << " found now): nothing tested");
+  if (dd_node::destroyed == 0 &&
+      (gort_test::asan || gort_test::tsan ||
+       !gc::debug::explain_roots(reinterpret_cast<const void*>(addr)).empty())) {
+    // A stale word kept the node, and the case did not arise: the sanitizer
+    // builds' frames keep many (gc_test_util.hpp, sanitizer_strays); the
+    // Release build, rarely, a register of the owner thread saved at its
+    // stop (seen twice in 2026-12-07's runs of the generational suites,
+    // each beside the other under `ctest -j2`, where the test passes alone).
+    WARN("stale words kept the node alive (" << gc::debug::explain_roots(reinterpret_cast<const void*>(addr)).size()
+                                             << " found now): nothing tested");
   } else if (dd_node::destroyed == 1 && ref && reinterpret_cast<std::uintptr_t>(ref.base) == addr) {
     CHECK(gort_test::inspect([&] {
       long nonzero = 0;
@@ -366,7 +371,9 @@ TEST_CASE("collector: an object left allocated after its destructor keeps nothin
   } else {
     // The node was kept, or freed at once (its span not owned at the sweep:
     // the owner's mcache flushed). Either way the case did not arise.
-    FAIL_CHECK("the node was not left allocated after its destructor; the case under test did not arise");
+    FAIL_CHECK("the node was not left allocated after its destructor; the case under test did not arise (node "
+               << (dd_node::destroyed == 0 ? "kept alive with no root" : "freed at once") << ", span "
+               << (ref ? (ref.s->owner.load() != nullptr ? "owned" : "not owned") : "gone") << ")");
   }
   done = true;
   owner.join();
