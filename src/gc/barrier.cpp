@@ -50,24 +50,25 @@
 //    two loads, and skips a find_object per store: binary-trees shades each
 //    new node's two children. Measured: binary-trees 4-5% faster.)
 // 3. Stops. Threads are stopped by signals at any instruction, so a
-//    barrier sequence can be cut anywhere. The card (minor collections)
-//    comes before the store, and the store before the marking flag is read:
-//    - A mark starts while a card store is under way or done and the slot's
-//      store is not (the thread stopped between them, or loaded the write
-//      table's address before the stop and writes the card after it, into
-//      what is now the read table, src/gc/cards.hpp). The slot still holds
-//      its old value at the stop, so the heap the mark starts from has no
-//      edge that the card alone records. The value about to be stored is
-//      reachable at the stop from the thread's registers or frame (it is
-//      about to be stored), and once stored after the restart it is shaded
-//      by the rest of this argument (concurrent marks), or was marked in
-//      the stop from the thread's registers (stop-the-world cycles, which
-//      mark whole inside the stop). Either way the edge ends old to old, or
-//      from an object the next minor mark scans for its card. (With the
-//      card after the store, a thread stopped between them left a
-//      young-object edge in an old object with a card the mark's pass had
-//      already read, or had not been written yet: lost to the next minor
-//      mark, had the value died in the thread meanwhile.)
+//    barrier sequence can be cut anywhere. The store comes before the flag
+//    is read, and with minor collections on, the marking flag is read
+//    again after the card is stored:
+//    - A mark start that falls after the slot's store and before its card
+//      (minor collections): the slot's new edge is in the heap the mark
+//      starts from, but its card may land in the new write table, which
+//      this mark's card pass does not read (src/gc/cards.hpp). Then the
+//      marking flag, read again after the card, is read after the stop
+//      and is on, so the barrier shades the stored value (the thread's
+//      stack is grey until its handshake, step 2(b)): it is marked, and
+//      the edge ends old to old. A stop-the-world cycle marks whole inside
+//      the stop, where the value is still in the thread's registers or
+//      frame (the barrier's call may still need it), so it is marked too.
+//      (With the flags read once, between the store and the card, a thread
+//      stopped after that read went on with marking off: nothing shaded
+//      the value, and the thread's handshake, after the restart, could
+//      find it gone from the thread. The card before the store, as a
+//      version of 2026-12-07 had it, also works, but costs a second load
+//      on every store; this order keeps one when the mode is off.)
 //    - Marking starts (flag set with the world stopped). A thread stopped
 //      before its store reads the flag after the restart and runs the
 //      barrier. A thread stopped after its store made the store before

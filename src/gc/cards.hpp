@@ -18,14 +18,15 @@
 //    for the next minor mark (docs/design.md section 3, "two card tables").
 // 3. The inline barrier (<gort/internal/barrier.hpp>, mark_card) dirties the
 //    slot's card at every store of gc::member, gc::root and
-//    gc::write_barrier, initialising stores included, BEFORE the store (the
-//    order that makes a stop between the two harmless: barrier.cpp, step
-//    3), and barriered_copy dirties the cards of its destination. It does
-//    so once enable() has published the tables and then set barrier_cards
-//    in the flags that the inline barrier already reads (barrier_flags,
+//    gc::write_barrier, initialising stores included, after the store and
+//    before it reads the marking flag again (the order that makes a stop
+//    between the store and the card harmless: barrier.cpp, step 3), and
+//    barriered_copy dirties the cards of its destination. It does so once
+//    enable() has published the tables and then set barrier_cards in the
+//    flags that the inline barrier already reads (barrier_flags,
 //    init_barrier_state), so that a program without minor collections pays
-//    nothing for them but a second load of that flag. The first cycle
-//    after enable() is a full one (stores made before it dirtied nothing).
+//    nothing for them. The first cycle after enable() is a full one (stores
+//    made before it dirtied nothing).
 // 4. The collector reads the read table: a minor mark's card pass
 //    (take_dirty: each dirty card handed to the caller and cleared), and a
 //    full mark's clear_range (it traces everything, so the table's cards
@@ -36,12 +37,13 @@
 //   heap_hi - heap_lo <= covered_bytes (2 TiB); usable() says so, and the
 //   collector runs no minor cycle otherwise.
 // - Every store into a slot since the last flip dirtied the slot's card in
-//   the write table, or in the read table if its thread had loaded the
+//   the write table; or in the read table, if its thread had loaded the
 //   table's address before the flip's stop (a card store straddling the
-//   stop; its store of the slot comes after the stop, and the argument in
-//   barrier.cpp, step 3, covers it). A card left dirty in the read table
-//   after its pass stays dirty until the pass after next reads it: extra
-//   work, never a miss.
+//   stop); or, for a store made before the flip whose card was stored
+//   after it, in the new write table, and then that mark shaded its value
+//   (barrier.cpp, step 3). A card left dirty in the read table after its
+//   pass stays dirty until the pass after next reads it: extra work, never
+//   a miss.
 // - The write table at a flip was cleared by the pass that last read it
 //   (but for cards written late, as above).
 //

@@ -53,8 +53,8 @@
 //
 // Minor cycles (GODEBUG=gcgen=1, set_generational; docs/design.md section 3),
 // in both kinds of cycle:
-// 1. The barrier dirties the card of every slot it stores into, before the
-//    store (the card tables, src/gc/cards.hpp, made when the mode goes on).
+// 1. The barrier dirties the card of every slot it stores into (the card
+//    tables, src/gc/cards.hpp, made when the mode goes on).
 //    Each mark start swaps the two tables: the mark reads the one that
 //    holds the stores made since the last mark start, and the stores made
 //    during the mark go to the other, for the next one.

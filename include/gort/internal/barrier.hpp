@@ -4,17 +4,18 @@
 //
 // Every store of a gc pointer into a slot the collector may scan
 // concurrently (a member of a gc object, a root slot) is
-//     if (barrier_flags & cards) mark_card(slot);
 //     old = *slot;  *slot = value;
-//     if (barrier_flags & marking) write_barrier_slow(old, value);
+//     f = barrier_flags;
+//     if (f) { if (f & cards) { mark_card(slot); f = barrier_flags; }
+//              if (f & marking) write_barrier_slow(old, value); }
 // where mark_card dirties the slot's card once minor collections are on
 // (card_table below; src/gc/cards.hpp).
-// The card comes BEFORE the store and the marking flag is read AFTER it, on
-// purpose: threads are stopped by signals at arbitrary instructions, and
-// this order makes every interruption point safe when a mark starts
-// (src/gc/barrier.cpp, step 3 of the argument). When marking is off and
-// minor collections are not on, the cost is two loads of one global and two
-// predictable branches.
+// The store comes BEFORE the flag is read, and the marking flag is read
+// again AFTER the card, on purpose: threads are stopped by signals at
+// arbitrary instructions, and this order makes every interruption point
+// safe when a mark starts (src/gc/barrier.cpp, step 3 of the argument).
+// When marking is off and minor collections are not on, the cost is one
+// load of a global and one predictable branch.
 #pragma once
 
 #include <atomic>
@@ -76,23 +77,34 @@ GORT_ALWAYS_INLINE void slot_store(T** slot, T* value) noexcept {
   __atomic_store_n(slot, value, __ATOMIC_RELAXED);
 }
 
-// The barriered store: the card, the store, then the marking flag (see
-// above).
+// The barriered store: the store, the flags, the card, the marking flag
+// again (see above).
 template <class T>
 GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
-  if (GORT_UNLIKELY(barrier_flags.load(std::memory_order_relaxed) & barrier_cards)) mark_card(slot);
   T* old = slot_load(slot);
   slot_store(slot, value);
-  if (GORT_UNLIKELY(barrier_flags.load(std::memory_order_relaxed) & barrier_marking)) write_barrier_slow(old, value);
+  std::uint8_t f = barrier_flags.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(f != 0)) {
+    if (f & barrier_cards) {
+      mark_card(slot);
+      f = barrier_flags.load(std::memory_order_relaxed);
+    }
+    if (f & barrier_marking) write_barrier_slow(old, value);
+  }
 }
 
 // A slot being initialised (nothing old to shade), in the same order.
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
-  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & barrier_cards)) mark_card(slot);
   slot_store(slot, value);
-  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & barrier_marking) && value != nullptr)
-    write_barrier_slow(nullptr, value);
+  std::uint64_t st = init_barrier_state.load(std::memory_order_relaxed);
+  if (GORT_UNLIKELY(st & (barrier_marking | barrier_cards))) {
+    if (st & barrier_cards) {
+      mark_card(slot);
+      st = init_barrier_state.load(std::memory_order_relaxed);
+    }
+    if ((st & barrier_marking) && value != nullptr) write_barrier_slow(nullptr, value);
+  }
 }
 
 // Bulk: copies n pointer slots (memmove semantics), shading every value
