@@ -16,9 +16,18 @@ std::atomic<std::uint32_t> heap_sweepgen{2};
 std::atomic<std::uint32_t> sweeps_active{0};
 
 namespace {
-// The first span class sweep_some_any may still find unswept spans in.
-// Atomic; reset by begin_sweep_phase.
-std::atomic<int> sweep_cursor{num_span_classes};
+// The sweep cursor: the first span class that may still have unswept spans
+// (low half), and the sweep phase it belongs to (high half: the phase's
+// heap_sweepgen). Atomic; reset by begin_sweep_phase. The phase makes a
+// sweeper's stale compare-exchange fail: one that saw class c empty, was
+// preempted across a whole cycle (the background sweeper is never stopped),
+// and then moved the cursor past c while the next phase's sweep was at c,
+// would have left c's spans unswept with the sweep reported finished.
+constexpr std::uint64_t cursor_word(std::uint32_t sg, int c) {
+  return (std::uint64_t{sg} << 32) | static_cast<std::uint32_t>(c);
+}
+int cursor_class(std::uint64_t w) { return static_cast<int>(static_cast<std::uint32_t>(w)); }
+std::atomic<std::uint64_t> sweep_cursor{cursor_word(0, num_span_classes)};
 
 int swept_index(std::uint32_t sg) { return static_cast<int>((sg >> 1) & 1); }
 int unswept_index(std::uint32_t sg) { return swept_index(sg) ^ 1; }
@@ -218,10 +227,12 @@ std::size_t mcentral::full_count() {
 std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns) {
   if (hooks.sweep_span == nullptr) return 0;
   bool at_cursor = true;  // no busy class before c: c may move the cursor on
-  for (int c = sweep_cursor.load(std::memory_order_acquire); c < num_span_classes; ++c) {
+  const std::uint64_t start = sweep_cursor.load(std::memory_order_acquire);
+  const auto phase = static_cast<std::uint32_t>(start >> 32);
+  for (int c = cursor_class(start); c < num_span_classes; ++c) {
     if (!has_central(c)) {
-      int expected = c;
-      if (at_cursor) sweep_cursor.compare_exchange_strong(expected, c + 1, std::memory_order_acq_rel);
+      std::uint64_t expected = cursor_word(phase, c);
+      if (at_cursor) sweep_cursor.compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel);
       continue;
     }
     mcentral& m = central(c);
@@ -236,8 +247,8 @@ std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint
     }
     if (const std::size_t n = m.sweep_some(max_spans)) return n;
     if (at_cursor) {
-      int expected = c;
-      sweep_cursor.compare_exchange_strong(expected, c + 1, std::memory_order_acq_rel);
+      std::uint64_t expected = cursor_word(phase, c);
+      sweep_cursor.compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel);
     }
   }
   return 0;
@@ -245,12 +256,13 @@ std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint
 
 std::size_t sweep_some_any(std::size_t max_spans) {
   if (hooks.sweep_span == nullptr) return 0;
-  for (int c = sweep_cursor.load(std::memory_order_acquire); c < num_span_classes;
-       c = sweep_cursor.load(std::memory_order_acquire)) {
+  for (std::uint64_t w = sweep_cursor.load(std::memory_order_acquire); cursor_class(w) < num_span_classes;
+       w = sweep_cursor.load(std::memory_order_acquire)) {
+    const int c = cursor_class(w);
     if (has_central(c)) {
       if (const std::size_t n = central(c).sweep_some(max_spans)) return n;
     }
-    sweep_cursor.compare_exchange_strong(c, c + 1, std::memory_order_acq_rel);
+    sweep_cursor.compare_exchange_strong(w, w + 1, std::memory_order_acq_rel);
   }
   return 0;
 }
@@ -267,7 +279,7 @@ void finish_sweep() {
 }
 
 bool sweep_finished() {
-  return sweep_cursor.load(std::memory_order_acquire) >= num_span_classes &&
+  return cursor_class(sweep_cursor.load(std::memory_order_acquire)) >= num_span_classes &&
          sweeps_active.load(std::memory_order_acquire) == 0;
 }
 
@@ -279,8 +291,8 @@ void begin_sweep_phase(bool others_may_sweep) {
     for (int spc = 0; spc < num_span_classes; ++spc)
       if (has_central(spc)) central(spc).lock_for_fork();
   }
-  heap_sweepgen.fetch_add(2, std::memory_order_relaxed);
-  sweep_cursor.store(0, std::memory_order_release);
+  const std::uint32_t sg = heap_sweepgen.fetch_add(2, std::memory_order_relaxed) + 2;
+  sweep_cursor.store(cursor_word(sg, 0), std::memory_order_release);
   if (others_may_sweep) {
     for (int spc = num_span_classes - 1; spc >= 0; --spc)
       if (has_central(spc)) central(spc).unlock_for_fork();
