@@ -284,3 +284,30 @@ TEST_CASE("generational: objects allocated during a concurrent mark are young af
   gc::set_concurrent_marking(concurrent);
   gc::set_gc_percent(percent);
 }
+
+TEST_CASE("generational: minor cycles switched on during a concurrent mark begin after a full cycle",
+          "[generational]") {
+  int percent = gc::set_gc_percent(-1);
+  bool concurrent = gc::set_concurrent_marking(true);
+  bool was = collector::set_generational(false);
+  gc::collect();
+  // The switch lands inside a mark that began with the mode off: that mark
+  // flipped no card table, so the stores of its mark before the switch
+  // dirtied no card, and the cycle after it must not be a minor one.
+  during_mark_calls = 0;
+  collector::test_during_mark = [] {
+    if (during_mark_calls.fetch_add(1) == 0) collector::set_generational(true);
+  };
+  collector::collect_unforced();
+  collector::test_during_mark = nullptr;
+  REQUIRE(during_mark_calls == 1);
+  const std::uint64_t before = collector::minor_cycles();
+  collector::collect_unforced();
+  CHECK(collector::minor_cycles() == before);  // a full cycle
+  collector::collect_unforced();
+  CHECK(collector::minor_cycles() == before + 1);  // then minor ones
+  collector::set_generational(was);
+  gc::collect();
+  gc::set_concurrent_marking(concurrent);
+  gc::set_gc_percent(percent);
+}

@@ -359,8 +359,14 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // mark marked. (This cycle's goal stands in for the next: after a minor
   // cycle they are one, both paced from the last full cycle.)
   // After a full cycle the policy always allows the next to be minor.
+  // A cycle that began with the mode off (it was switched on during the
+  // mark: set_generational takes only the world mutex, which a concurrent
+  // mark does not hold) keeps no marks: its mark start flipped no card
+  // table, so stores made during its mark before the switch dirtied none,
+  // and the next cycle must be a full one.
   std::uint64_t old_next = 0;
-  if (s.generational && t.concurrent) {
+  if (s.generational && t.concurrent && s.card_read == nullptr) keep_marks = false;
+  if (s.generational && t.concurrent && s.card_read != nullptr) {
     old_next = (t.minor ? s.old_bytes : 0) + marked;
     const std::uint64_t base = t.minor ? s.major_live : marked;
     const std::uint64_t goal = s.pace.heap_goal();
