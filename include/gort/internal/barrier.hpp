@@ -83,10 +83,15 @@ template <class T>
 GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
   T* old = slot_load(slot);
   slot_store(slot, value);
+  // Compiler-only fences (no instruction): the order of the store, the
+  // card and the flag loads is what barrier.cpp's step 3 relies on, and
+  // relaxed atomics on different addresses do not promise it.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   std::uint8_t f = barrier_flags.load(std::memory_order_relaxed);
   if (GORT_UNLIKELY(f != 0)) {
     if (f & barrier_cards) {
       mark_card(slot);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
       f = barrier_flags.load(std::memory_order_relaxed);
     }
     if (f & barrier_marking) write_barrier_slow(old, value);
@@ -97,10 +102,12 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
 template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
   slot_store(slot, value);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   std::uint64_t st = init_barrier_state.load(std::memory_order_relaxed);
   if (GORT_UNLIKELY(st & (barrier_marking | barrier_cards))) {
     if (st & barrier_cards) {
       mark_card(slot);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
       st = init_barrier_state.load(std::memory_order_relaxed);
     }
     if ((st & barrier_marking) && value != nullptr) write_barrier_slow(nullptr, value);
