@@ -357,15 +357,14 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // could only be dropped again by a pass over every span. The old bytes
   // after the sweep: those of the last sweep (a minor mark) and what this
   // mark marked. (This cycle's goal stands in for the next: after a minor
-  // cycle they are one, both paced from the last full cycle.)
-  // After a full cycle the policy always allows the next to be minor.
+  // cycle they are one, both paced from the last full cycle.) After a full
+  // cycle the policy always allows the next to be minor.
   // A cycle that began with the mode off (it was switched on during the
   // mark: set_generational takes only the world mutex, which a concurrent
-  // mark does not hold) keeps no marks: its mark start flipped no card
-  // table, so stores made during its mark before the switch dirtied none,
-  // and the next cycle must be a full one.
+  // mark does not hold) flipped no card table (card_read is null), so
+  // stores made during its mark before the switch dirtied none: it keeps
+  // no marks (keep_marks stays false), and the next cycle is a full one.
   std::uint64_t old_next = 0;
-  if (s.generational && t.concurrent && s.card_read == nullptr) keep_marks = false;
   if (s.generational && t.concurrent && s.card_read != nullptr) {
     old_next = (t.minor ? s.old_bytes : 0) + marked;
     const std::uint64_t base = t.minor ? s.major_live : marked;
@@ -507,6 +506,13 @@ void record_cycle(state& s, bool forced, const cycle_timing& t, const sweep::swe
   }
 }
 
+// World stopped, at a mark start: may this mark be a minor one
+// (collector.hpp, "Minor cycles", step 3)?
+bool minor_allowed(const state& s, bool forced) {
+  return s.generational && s.marks_kept && !s.major_due && !forced &&
+         cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+}
+
 // World stopped, before a full mark: no object is old any more.
 void begin_full_mark(state& s) {
   if (s.marks_kept) sweep::clear_kept_marks();
@@ -524,8 +530,7 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
   record_stop_threads(t.start_stop);
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
-  t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
-            cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+  t.minor = minor_allowed(s, forced);
   if (!t.minor) begin_full_mark(s);
   // The stores since the last mark start are in the table the barrier wrote
   // until now (cards.hpp step 2). A full mark sees every object, and its
@@ -627,8 +632,7 @@ void start_concurrent_cycle(state& s, bool forced) {
   const std::uint64_t p0 = os::monotonic_ns();
   sweep::sweep_owned_now();  // sweep termination's part that needs the stop
   if (GORT_DEBUG) sweep::verify_all_swept(s.marks_kept);
-  t.minor = s.generational && s.marks_kept && !s.major_due && !forced &&
-            cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed));
+  t.minor = minor_allowed(s, forced);
   // A full mark after a sweep that kept marks (gc::collect(), or the mode
   // switched) clears them here, in the stop; the policy otherwise has the
   // last sweep keep none before a full mark (finish_mark).
