@@ -15,6 +15,7 @@
 // mgcpacer_test.go does with its gcExecTest table.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -916,5 +917,143 @@ TEST_CASE("pacer: a mark's rates are weighed against the last mark's, a prior wo
     const rates got = pacer::blend_rates(r.last, r.measured, r.elapsed_ns);
     CHECK(got.bg == Approx(r.want.bg));
     CHECK(got.alloc == Approx(r.want.alloc));
+  }
+}
+
+// Step 12: minor or full. A simulated program in minor mode: `live` bytes
+// reachable at a full mark, `young` bytes a minor mark finds reachable (and
+// makes old), `cards` bytes of old objects on dirty cards that a minor mark
+// scans as well. GOGC=100: the goal is twice what the last full cycle kept.
+namespace {
+struct gen_program {
+  std::uint64_t live, young, cards;
+};
+// Runs `n` cycles, the first a full one, each next one of the kind the
+// policy chose; returns them as a string ('F' full, 'm' minor).
+std::string run_policy(gc::internal::minor_policy& p, const std::function<gen_program(int)>& program, int n,
+                       std::uint64_t* max_old_over_goal = nullptr) {
+  using cycle = gc::internal::minor_policy::cycle;
+  std::string kinds;
+  bool minor = false;
+  std::uint64_t old = 0, full_live = 0;
+  for (int i = 0; i < n; ++i) {
+    const gen_program g = program(i);
+    cycle c;
+    c.minor = minor;
+    if (minor) {
+      c.work = g.cards + g.young;
+      c.promoted = g.young;
+      old += g.young;
+    } else {
+      c.work = g.live;
+      full_live = old = g.live;
+    }
+    c.goal = c.heap = 2 * full_live;
+    c.old = old;
+    c.full_live = full_live;
+    if (max_old_over_goal != nullptr && old > c.goal) *max_old_over_goal = std::max(*max_old_over_goal, old - c.goal);
+    kinds += minor ? 'm' : 'F';
+    minor = p.next(c);
+  }
+  return kinds;
+}
+constexpr std::uint64_t MB = 1 << 20;
+}  // namespace
+
+TEST_CASE("pacer: minor or full, the prediction (step 12)", "[pacer]") {
+  using gc::internal::minor_policy;
+  struct row {
+    const char* what;
+    std::uint64_t goal, old, full_live, minor_work, promoted, full_work;
+    bool want;
+  };
+  const row rows[] = {
+      // binary-trees' small trees: a minor mark reads 3 MB and frees nearly
+      // the whole runway; a full one reads the 64 MB long-lived tree.
+      {"young garbage", 128 * MB, 70 * MB, 64 * MB, 3 * MB, 2 * MB, 64 * MB, true},
+      // The same once the old bytes have eaten the runway.
+      {"old bytes near the goal", 128 * MB, 124 * MB, 64 * MB, 3 * MB, 2 * MB, 64 * MB, false},
+      // The latency benchmark: young nodes beside old ones, every card dirty.
+      {"every card dirty", 400 * MB, 200 * MB, 200 * MB, 314 * MB, 130 * MB, 198 * MB, false},
+      // Equal yields per byte scanned: every cycle's fixed cost (goal / 32,
+      // here 6.25 MB) weighs more on the cheaper mark, so the full one wins.
+      {"equal yields per scanned byte", 200 * MB, 100 * MB, 100 * MB, 50 * MB, 50 * MB, 100 * MB, false},
+      // A tie, fixed cost included (8 MB: 78 MB for 56 against 156 for
+      // 112), goes to the minor cycle.
+      {"a tie", 256 * MB, 100 * MB, 100 * MB, 48 * MB, 78 * MB, 104 * MB, true},
+      // Full work unknown (0): the live heap stands in for it.
+      {"no full work measured", 128 * MB, 70 * MB, 64 * MB, 3 * MB, 2 * MB, 0, true},
+      // Old bytes past the goal: a minor cycle frees nothing.
+      {"old past the goal", 100 * MB, 120 * MB, 50 * MB, 1 * MB, 0, 50 * MB, false},
+  };
+  for (const row& r : rows) {
+    INFO(r.what);
+    minor_policy::cycle c;
+    c.goal = c.heap = r.goal;
+    c.old = r.old;
+    c.full_live = r.full_live;
+    CHECK(minor_policy::minor_pays(c, r.minor_work, r.promoted, r.full_work) == r.want);
+  }
+}
+
+TEST_CASE("pacer: minor or full, over many cycles (step 12)", "[pacer]") {
+  using gc::internal::minor_policy;
+  SECTION("young garbage: minor cycles until the old bytes eat the runway, then one full cycle") {
+    minor_policy p;
+    std::uint64_t over = 0;
+    const std::string k = run_policy(p, [](int) { return gen_program{64 * MB, 2 * MB, 1 * MB}; }, 200, &over);
+    INFO(k);
+    CHECK(k[0] == 'F');
+    CHECK(k.find("FF") == std::string::npos);  // a full cycle is always followed by a minor one
+    const auto fulls = std::count(k.begin(), k.end(), 'F');
+    CHECK(fulls >= 5);    // the old bytes are collected now and then
+    CHECK(fulls <= 12);   // but most cycles are minor (about 1 in 30 full)
+    CHECK(over == 0);     // the old bytes never pass the goal
+  }
+  SECTION("every card dirty: full cycles, with tries of a minor one further and further apart") {
+    minor_policy p;
+    const std::string k = run_policy(p, [](int) { return gen_program{200 * MB, 130 * MB, 300 * MB}; }, 260);
+    INFO(k);
+    // The first minor cycle is unmeasured; after it, runs of full cycles of
+    // 4, 8, 16, 32, 64, 64, ... between single tries.
+    std::vector<std::size_t> runs;
+    std::size_t i = k.find('m', 1);
+    REQUIRE(i == 1);
+    CHECK(k[2] == 'F');
+    for (;;) {
+      const std::size_t next = k.find('m', i + 1);
+      if (next == std::string::npos) break;
+      runs.push_back(next - i - 1);
+      i = next;
+    }
+    const std::vector<std::size_t> want = {4, 8, 16, 32, 64, 64};
+    CHECK(runs == want);
+    CHECK(p.explore_after() == minor_policy::explore_max);
+  }
+  SECTION("a program whose young data changes gets its minor cycles back at the next try") {
+    minor_policy p;
+    const std::string k = run_policy(
+        p,
+        [](int i) {
+          if (i < 40) return gen_program{200 * MB, 130 * MB, 300 * MB};
+          return gen_program{64 * MB, 2 * MB, 1 * MB};
+        },
+        80);
+    INFO(k);
+    // Tries at cycles 6 (after 4 full ones: 2-5), 15 and 32; the next, after
+    // 32 full ones, would fall at 65. The program changed at cycle 40, so
+    // until 65 it runs full cycles, then minor ones again.
+    CHECK(k.substr(0, 7) == "FmFFFFm");
+    CHECK(k.find('m', 33) == 65);
+    CHECK(k.substr(65, 10) == "mmmmmmmmmm");
+    CHECK(p.explore_after() == minor_policy::explore_first);
+  }
+  SECTION("minor cycles after a full one, when the last minor mark is fresh and pays") {
+    minor_policy p;
+    const std::string k = run_policy(p, [](int) { return gen_program{100 * MB, 40 * MB, 10 * MB}; }, 20);
+    INFO(k);
+    // binary-trees at depth 20: a minor mark makes a 40 MB tree old; two in a
+    // row would leave no runway, so minor and full cycles alternate.
+    CHECK(k == "FmFmFmFmFmFmFmFmFmFm");
   }
 }

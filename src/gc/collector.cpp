@@ -139,6 +139,7 @@ struct state {
   std::uint64_t old_bytes = 0;
   // Scan work of the last minor mark: the next minor mark's expected work.
   std::uint64_t last_minor_scan = 0;
+  minor_policy policy;  // pacer.hpp step 12
   // The card table this mark reads (cards.hpp step 2): set at the mark
   // start's flip, read by the marking thread. Null outside minor mode.
   std::uint8_t* card_read = nullptr;
@@ -333,6 +334,27 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
 
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
+// Minor cycles: records what this mark cost and chooses the next cycle's
+// kind (pacer.hpp step 12). `promoted`: what a minor mark marked; `full_live`:
+// what the last full cycle kept (this one's, if it was full); `goal_base`:
+// the live heap the next goal is paced from; `old_next`: the old bytes the
+// next minor mark would start from. World stopped.
+bool next_is_minor(state& s, bool minor, bool forced, std::uint64_t promoted, std::uint64_t full_live,
+                   std::uint64_t goal_base, std::uint64_t old_next) {
+  minor_policy::cycle c;
+  c.minor = minor;
+  c.forced = forced;
+  c.work = mark::scan_work_done();
+  c.promoted = promoted;
+  c.goal = pacer::goal_for(s.pace.gc_percent(), goal_base, 0, 0);
+  c.heap = std::min(c.goal, counters.heap_live.load(std::memory_order_relaxed));
+  c.old = old_next;
+  c.full_live = full_live;
+  if (minor) s.last_minor_scan = std::max<std::uint64_t>(c.work, 1);
+  const bool next = s.policy.next(c) || test_minor_always;
+  return next;
+}
+
 sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const cycle_timing& t, bool forced) {
   if (test_after_mark != nullptr) test_after_mark();
   if (godebug().gccheckmark) verify_mark(self, t.concurrent);
@@ -365,13 +387,12 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // stores made during its mark before the switch dirtied none: it keeps
   // no marks (keep_marks stays false), and the next cycle is a full one.
   std::uint64_t old_next = 0;
+  const std::uint64_t old_before = s.old_bytes;
   if (s.generational && t.concurrent && s.card_read != nullptr) {
     old_next = (t.minor ? s.old_bytes : 0) + marked;
-    const std::uint64_t base = t.minor ? s.major_live : marked;
-    const std::uint64_t goal = s.pace.heap_goal();
-    const std::uint64_t room = goal > base ? goal - base : 0;
     keep_marks = cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed)) &&
-                 old_next <= base + room / 2;
+                 next_is_minor(s, t.minor, forced, marked, t.minor ? s.major_live : marked,
+                               (t.minor ? s.major_live : marked) + black, old_next);
   }
   sweep::begin_phase(/*others_may_sweep=*/!on_background_thread, keep_marks);
   // Owned spans are swept by their owners, except in a forced cycle
@@ -419,16 +440,14 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
     live_for_goal = s.major_live + (t.concurrent ? std::min(black, swept.marked_bytes) : 0);
   }
   s.old_bytes = !keep_marks ? 0 : t.concurrent ? old_next : swept.marked_bytes;
-  if (t.minor) s.last_minor_scan = std::max<std::uint64_t>(t.concurrent ? mark::scan_work_done() : 0, 1);
   s.pace.end_cycle(live_for_goal, t.stack_bytes, roots::range_bytes());
   if (t.concurrent) {
     s.major_due = false;  // decided above: a sweep that keeps no marks makes the next cycle full
   } else if (keep_marks) {
-    // The policy: minor cycles until the heap they keep has used half of
-    // the room between what the last full cycle kept and the goal.
-    const std::uint64_t goal = s.pace.heap_goal();
-    const std::uint64_t room = goal > s.major_live ? goal - s.major_live : 0;
-    s.major_due = swept.marked_bytes > s.major_live + room / 2;
+    // The policy (pacer.hpp step 12), from what this sweep kept.
+    const std::uint64_t promoted =
+        t.minor && swept.marked_bytes > old_before ? swept.marked_bytes - old_before : 0;
+    s.major_due = !next_is_minor(s, t.minor, forced, promoted, s.major_live, s.major_live, swept.marked_bytes);
   }
   s.last_black = t.concurrent ? std::min(black, swept.marked_bytes) : 0;
   s.pace.set_other_memory(other_memory(swept.marked_bytes));
@@ -1355,6 +1374,7 @@ int init() {
 
 void (*test_after_mark)() = nullptr;
 void (*test_during_mark)() = nullptr;
+bool test_minor_always = false;
 
 std::uint64_t limited_triggers() { return st().limited.load(std::memory_order_relaxed); }
 

@@ -63,8 +63,10 @@
 //    made old (span::black_bits): most of them are garbage by the next cycle.
 // 3. The next cycle is a minor one unless it is forced (gc::collect()),
 //    the last sweep kept no marks, the table cannot cover the heap, or the
-//    policy asks for a full one: the old heap exceeds what the last full
-//    cycle kept by half of the room up to the goal. The goal is paced from
+//    policy asks for a full one (pacer.hpp step 12, minor_policy: the kind
+//    predicted to free more per byte scanned, from the last minor and full
+//    marks' scan work, with a minor cycle tried now and then during a run
+//    of full ones). The goal is paced from
 //    what the last full cycle kept (a minor cycle's kept heap includes dead
 //    old objects, which so eat into the room for new ones), plus, in a
 //    concurrent cycle, its black bytes. Stop-the-world cycles apply the
@@ -117,6 +119,11 @@ extern void (*test_after_mark)();
 // right after its handshake-free start (before the card pass and the
 // roots), with the world running. Set it while no cycle runs.
 extern void (*test_during_mark)();
+// Tests only: minor cycles whenever step 3 of "Minor cycles" allows one,
+// whatever the policy (pacer.hpp step 12) predicts, so that a case can ask
+// for a minor cycle on a heap too small for the prediction to mean much.
+// Set it while no cycle runs.
+extern bool test_minor_always;
 
 // Automatic cycles the GC CPU limiter postponed (src/gc/cpu_limiter.hpp).
 std::uint64_t limited_triggers();

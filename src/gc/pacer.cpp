@@ -2,6 +2,7 @@
 // algorithm and the exact formulas.
 #include "gc/pacer.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -236,6 +237,54 @@ mark_workers plan_mark_workers(int cores, int running) {
   w.idle = cores - running - w.dedicated;
   if (w.idle < 0) w.idle = 0;
   return w;
+}
+
+bool minor_policy::minor_pays(const cycle& c, std::uint64_t minor_work, std::uint64_t promoted,
+                              std::uint64_t full_work) {
+  const auto sat = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+  const double fixed = static_cast<double>(c.heap / sweep_cost_divisor);
+  const double minor_freed = static_cast<double>(sat(sat(c.goal, c.old), promoted));
+  const double full_freed = static_cast<double>(sat(c.goal, c.full_live));
+  const double minor_cost = std::max(static_cast<double>(minor_work) + fixed, 1.0);
+  const double full_cost = std::max(static_cast<double>(full_work != 0 ? full_work : c.full_live) + fixed, 1.0);
+  return minor_freed * full_cost >= full_freed * minor_cost;
+}
+
+bool minor_policy::next(const cycle& c) {
+  if (c.forced) {
+    full_work_ = c.work;
+    if (minor_work_ == 0) return true;
+    if (last_minor_) return minor_pays(c, minor_work_, promoted_, full_work_);
+    return fulls_ >= explore_after_;  // as the last unforced cycle left it (probing_ too)
+  }
+  const bool fresh = c.minor || last_minor_;
+  if (c.minor) {
+    minor_work_ = std::max<std::uint64_t>(c.work, 1);
+    promoted_ = c.promoted;
+  } else {
+    full_work_ = c.work;
+    ++fulls_;
+  }
+  bool minor;
+  bool probe = false;
+  if (minor_work_ == 0) {
+    minor = true;
+  } else if (fresh) {
+    minor = minor_pays(c, minor_work_, promoted_, full_work_);
+  } else {
+    minor = probe = fulls_ >= explore_after_;
+  }
+  if (c.minor) {
+    if (minor) {
+      explore_after_ = explore_first;
+    } else if (probing_) {
+      explore_after_ = std::min(2 * explore_after_, explore_max);
+    }
+    fulls_ = 0;
+  }
+  probing_ = probe;
+  last_minor_ = c.minor;
+  return minor;
 }
 
 }  // namespace gc::internal
