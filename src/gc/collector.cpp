@@ -335,17 +335,16 @@ void verify_mark(const stack::self_context& self, bool after_concurrent_mark) {
 // Marking is over (world stopped): the checkmark pass, the sweep, the pacer.
 // Returns the sweep's result.
 // Minor cycles: records what this mark cost and chooses the next cycle's
-// kind (pacer.hpp step 12). `promoted`: what a minor mark marked; `full_live`:
-// what the last full cycle kept (this one's, if it was full); `goal_base`:
-// the live heap the next goal is paced from; `old_next`: the old bytes the
-// next minor mark would start from. World stopped.
-bool next_is_minor(state& s, bool minor, bool forced, std::uint64_t promoted, std::uint64_t full_live,
-                   std::uint64_t goal_base, std::uint64_t old_next) {
+// kind (pacer.hpp step 12). `full_live`: what the last full cycle kept (this
+// one's, if it was full); `goal_base`: the live heap the next goal is paced
+// from; `old_next`: the old bytes the next minor mark would start from.
+// World stopped.
+bool next_is_minor(state& s, bool minor, bool forced, std::uint64_t full_live, std::uint64_t goal_base,
+                   std::uint64_t old_next) {
   minor_policy::cycle c;
   c.minor = minor;
   c.forced = forced;
   c.work = mark::scan_work_done();
-  c.promoted = promoted;
   c.goal = pacer::goal_for(s.pace.gc_percent(), goal_base, 0, 0);
   c.heap = std::min(c.goal, counters.heap_live.load(std::memory_order_relaxed));
   c.old = old_next;
@@ -387,11 +386,10 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
   // stores made during its mark before the switch dirtied none: it keeps
   // no marks (keep_marks stays false), and the next cycle is a full one.
   std::uint64_t old_next = 0;
-  const std::uint64_t old_before = s.old_bytes;
   if (s.generational && t.concurrent && s.card_read != nullptr) {
     old_next = (t.minor ? s.old_bytes : 0) + marked;
     keep_marks = cards::usable(heap_lo.load(std::memory_order_relaxed), heap_hi.load(std::memory_order_relaxed)) &&
-                 next_is_minor(s, t.minor, forced, marked, t.minor ? s.major_live : marked,
+                 next_is_minor(s, t.minor, forced, t.minor ? s.major_live : marked,
                                (t.minor ? s.major_live : marked) + black, old_next);
   }
   sweep::begin_phase(/*others_may_sweep=*/!on_background_thread, keep_marks);
@@ -445,9 +443,7 @@ sweep::sweep_result finish_mark(state& s, const stack::self_context& self, const
     s.major_due = false;  // decided above: a sweep that keeps no marks makes the next cycle full
   } else if (keep_marks) {
     // The policy (pacer.hpp step 12), from what this sweep kept.
-    const std::uint64_t promoted =
-        t.minor && swept.marked_bytes > old_before ? swept.marked_bytes - old_before : 0;
-    s.major_due = !next_is_minor(s, t.minor, forced, promoted, s.major_live, s.major_live, swept.marked_bytes);
+    s.major_due = !next_is_minor(s, t.minor, forced, s.major_live, s.major_live, swept.marked_bytes);
   }
   s.last_black = t.concurrent ? std::min(black, swept.marked_bytes) : 0;
   s.pace.set_other_memory(other_memory(swept.marked_bytes));

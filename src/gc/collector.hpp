@@ -63,10 +63,11 @@
 //    made old (span::black_bits): most of them are garbage by the next cycle.
 // 3. The next cycle is a minor one unless it is forced (gc::collect()),
 //    the last sweep kept no marks, the table cannot cover the heap, or the
-//    policy asks for a full one (pacer.hpp step 12, minor_policy: the kind
-//    predicted to free more per byte scanned, from the last minor and full
-//    marks' scan work, with a minor cycle tried now and then during a run
-//    of full ones). The goal is paced from
+//    policy asks for a full one (pacer.hpp step 12, minor_policy: the old
+//    heap exceeds what the last full cycle kept by half of the room up to
+//    the goal, or a minor mark costs more than 3/4 of a full one, by the
+//    last marks' scan work; a minor cycle is tried now and then during a
+//    run of full ones). The goal is paced from
 //    what the last full cycle kept (a minor cycle's kept heap includes dead
 //    old objects, which so eat into the room for new ones), plus, in a
 //    concurrent cycle, its black bytes. Stop-the-world cycles apply the

@@ -239,28 +239,28 @@ mark_workers plan_mark_workers(int cores, int running) {
   return w;
 }
 
-bool minor_policy::minor_pays(const cycle& c, std::uint64_t minor_work, std::uint64_t promoted,
-                              std::uint64_t full_work) {
-  const auto sat = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+bool minor_policy::minor_pays(const cycle& c, std::uint64_t minor_work, std::uint64_t full_work) {
+  // (a) The old bytes leave room: at most half of it between the last full
+  // cycle's live heap and the goal is used.
+  const std::uint64_t room = c.goal > c.full_live ? c.goal - c.full_live : 0;
+  if (c.old > c.full_live + room / 2) return false;
+  // (b) A minor mark costs clearly less than a full one.
   const double fixed = static_cast<double>(c.heap / sweep_cost_divisor);
-  const double minor_freed = static_cast<double>(sat(sat(c.goal, c.old), promoted));
-  const double full_freed = static_cast<double>(sat(c.goal, c.full_live));
-  const double minor_cost = std::max(static_cast<double>(minor_work) + fixed, 1.0);
-  const double full_cost = std::max(static_cast<double>(full_work != 0 ? full_work : c.full_live) + fixed, 1.0);
-  return minor_freed * full_cost >= full_freed * minor_cost;
+  const double minor_cost = static_cast<double>(minor_work) + fixed;
+  const double full_cost = static_cast<double>(full_work != 0 ? full_work : c.full_live) + fixed;
+  return minor_cost * max_cost_den <= full_cost * max_cost_num;
 }
 
 bool minor_policy::next(const cycle& c) {
   if (c.forced) {
     full_work_ = c.work;
     if (minor_work_ == 0) return true;
-    if (last_minor_) return minor_pays(c, minor_work_, promoted_, full_work_);
+    if (last_minor_) return minor_pays(c, minor_work_, full_work_);
     return fulls_ >= explore_after_;  // as the last unforced cycle left it (probing_ too)
   }
   const bool fresh = c.minor || last_minor_;
   if (c.minor) {
     minor_work_ = std::max<std::uint64_t>(c.work, 1);
-    promoted_ = c.promoted;
   } else {
     full_work_ = c.work;
     ++fulls_;
@@ -270,7 +270,7 @@ bool minor_policy::next(const cycle& c) {
   if (minor_work_ == 0) {
     minor = true;
   } else if (fresh) {
-    minor = minor_pays(c, minor_work_, promoted_, full_work_);
+    minor = minor_pays(c, minor_work_, full_work_);
   } else {
     minor = probe = fulls_ >= explore_after_;
   }

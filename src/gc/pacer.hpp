@@ -143,30 +143,34 @@
 //    (benchmarks.md, twelfth session).
 //
 // 12. Minor or full (minor_policy; minor cycles only, collector.hpp "Minor
-//    cycles", step 3). After each cycle the next is chosen as the one
-//    predicted to free more heap per unit of work (minor_pays):
-//        minor: frees goal - old - promoted, for minor_work + fixed
-//        full:  frees goal - full_live,      for full_work + fixed
-//    where old is what the sweep keeps as old, promoted what the last minor
-//    mark marked (young survivors, which it makes old), each work the scan
-//    work of the last mark of that kind, and fixed what every cycle pays
-//    whatever it marks (the sweep's visit of each span, the card table's
-//    read), heap / sweep_cost_divisor. (With GOGC off the goal is infinite
-//    and the comparison falls to the costs alone.) A forced cycle
-//    (gc::collect()) gives the full mark's work but leaves the runs below
-//    as they were. The prediction is trusted only while
-//    its minor figures are fresh: right after a minor cycle, or after the
-//    full cycle that follows one. Otherwise (a run of full cycles) one
-//    minor cycle is tried after explore_after full ones, so that a program
-//    whose young data changed gets minor cycles back. explore_after starts
-//    at explore_first and doubles (up to explore_max) each time a try is
-//    followed by a full cycle; a minor cycle followed by another resets it.
-//    Until a minor mark has been measured the choice is minor.
-//    The rule it replaced (minor until the old bytes used half the room
-//    between the last full cycle's live heap and the goal) ran minor cycles
-//    that scanned more than a full one: in the latency benchmark the young
-//    nodes land beside old ones, so nearly every card is dirty and a minor
-//    mark read 180-318 MB against a full one's 198 MB.
+//    cycles", step 3). After each cycle the next is minor if a minor one
+//    pays (minor_pays), that is if both
+//    (a) the old bytes the sweep keeps (dead ones included) have used at
+//        most half of the room between the last full cycle's live heap and
+//        the goal (the rule of the fourteenth session: dead old objects eat
+//        into the room for new ones, and only a full cycle frees them), and
+//    (b) a minor mark costs at most max_cost_num / max_cost_den (3/4) of a
+//        full one: the scan work of the last mark of each kind, each plus
+//        what every cycle pays whatever it marks (the sweep's visit of each
+//        span, the card table's read), heap / sweep_cost_divisor.
+//    (b) is trusted only while its minor figure is fresh: right after a
+//    minor cycle, or after the full cycle that follows one. Otherwise (a
+//    run of full cycles) one minor cycle is tried after explore_after full
+//    ones, so that a program whose young data changed gets minor cycles
+//    back. explore_after starts at explore_first and doubles (up to
+//    explore_max) each time a try is followed by a full cycle; a minor
+//    cycle followed by another resets it. Until a minor mark has been
+//    measured the choice is minor. A forced cycle (gc::collect()) gives the
+//    full mark's work but leaves the runs as they were. With GOGC off the
+//    goal is infinite and (a) always holds.
+//    Why (b): in the latency benchmark the young nodes land beside old
+//    ones, so nearly every card is dirty and a minor mark read 180-318 MB
+//    against a full one's 198 MB; rule (a) alone ran such a minor cycle
+//    every other cycle or so. A first version compared the heap each kind
+//    frees per byte it scans; it did as well there but made binary-trees'
+//    largest trees alternate minor and full cycles, 10% more peak RSS
+//    with gcstoptheworld=1 and no gain in time (benchmarks.md, seventeenth
+//    session).
 //
 // Invariants
 //   gc_percent() >= 0  =>  heap_minimum() == min_heap_goal * gc_percent() / 100
@@ -241,21 +245,20 @@ class minor_policy {
     bool forced = false;          // gc::collect()'s full cycle: no evidence for the policy's runs
     std::uint64_t work = 0;       // its scan work
     std::uint64_t heap = 0;       // heap in use (what every cycle's sweep visits)
-    std::uint64_t promoted = 0;   // a minor cycle: what it marked (young survivors made old)
     std::uint64_t goal = 0;       // the next cycle's heap goal
     std::uint64_t old = 0;        // old bytes a minor cycle would start from
     std::uint64_t full_live = 0;  // what the last full cycle kept (this one, if full)
   };
   // True: the next cycle should be a minor one.
   bool next(const cycle& c);
-  // The prediction alone (step 12's comparison), from the last minor and
-  // full marks' figures.
-  static bool minor_pays(const cycle& c, std::uint64_t minor_work, std::uint64_t promoted, std::uint64_t full_work);
+  // The prediction alone (step 12's (a) and (b)), from the last minor and
+  // full marks' scan work.
+  static bool minor_pays(const cycle& c, std::uint64_t minor_work, std::uint64_t full_work);
+  static constexpr std::uint64_t max_cost_num = 3, max_cost_den = 4;
   int explore_after() const { return explore_after_; }
 
  private:
   std::uint64_t minor_work_ = 0;  // the last minor mark's scan work (0: none yet)
-  std::uint64_t promoted_ = 0;    // what the last minor mark marked
   std::uint64_t full_work_ = 0;   // the last full mark's scan work
   int fulls_ = 0;                 // full cycles since the last minor one
   int explore_after_ = explore_first;
