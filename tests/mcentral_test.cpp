@@ -130,15 +130,17 @@ TEST_CASE("mcentral: an allocating thread sweeps an unswept span of its class in
 TEST_CASE("mcentral: the background sweeper leaves a class being refilled to its threads and sweeps the others",
           "[mcentral]") {
   // Every span swept empty: the refill below sweeps one span of its class
-  // and takes it, and leaves the others unswept.
+  // and takes it, sweeps proportional_sweep more, and leaves the others
+  // unswept.
   with_hook h(free_all);
   constexpr int cls128 = class_for(128, 8);
   std::vector<void*> small, mid;
-  for (int i = 0; i < 2 * class_to_nobjs[cls64]; ++i) small.push_back(gc::gc_new<payload<64>>());
+  constexpr int n64 = 2 + static_cast<int>(mcentral::proportional_sweep);
+  for (int i = 0; i < n64 * class_to_nobjs[cls64]; ++i) small.push_back(gc::gc_new<payload<64>>());
   for (int i = 0; i < 2 * class_to_nobjs[cls128]; ++i) mid.push_back(gc::gc_new<payload<128>>());
   flush_own_mcache();
   const std::vector<span*> spans64 = spans_of(small), spans128 = spans_of(mid);
-  REQUIRE(spans64.size() >= 2);
+  REQUIRE(spans64.size() >= n64);
   REQUIRE(spans128.size() >= 2);
   begin_sweep_phase();
   // A clock of the test's own: a class is busy while its refills count
@@ -152,7 +154,7 @@ TEST_CASE("mcentral: the background sweeper leaves a class being refilled to its
   for (span* s : spans64) CHECK(swept_spans[s] == 0);
   for (span* s : spans128) CHECK(swept_spans[s] == 0);
   // Later, this thread refills from the 64-byte class (sweeping one span
-  // there itself, which it takes); both classes were quiet for long enough, but the next
+  // there itself, which it takes, and proportional_sweep more); both classes were quiet for long enough, but the next
   // look sees the 64-byte class move: it sweeps the 128-byte class and
   // leaves the other.
   now += 2 * quiet;
@@ -223,4 +225,49 @@ TEST_CASE("mcentral: an emptied span goes back to the page heap when swept", "[m
   CHECK(page_heap::instance().counters().spans_inuse <= spans_before - 2);
   CHECK_FALSE(find_object(objs[0]));
   CHECK_FALSE(find_object(big));
+}
+
+TEST_CASE("mcentral: a refill that takes a span sweeps more of its class, and keeps the emptied ones for the class",
+          "[mcentral]") {
+  with_hook h(free_all);
+  std::vector<void*> objs;
+  const int per_span = class_to_nobjs[cls64];
+  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();  // at least six full spans, all garbage to the hook
+  REQUIRE(spans_of(objs).size() >= 6);
+  begin_sweep_phase();
+  const std::uint64_t inuse = page_heap::instance().counters().heap_inuse;
+
+  // The refill sweeps the span it takes and proportional_sweep more: emptied
+  // by the hook, those wait on the class's partial list, swept, and stay
+  // the class's memory.
+  void* p = gc::gc_new<payload<64>>();
+  span* got = find_object(p).s;
+  CHECK(swept_spans.size() == 1 + mcentral::proportional_sweep);
+  CHECK(swept_spans[got] == 1);
+  const std::uint32_t sg = heap_sweepgen.load();
+  for (const auto& [s, times] : swept_spans) {
+    CHECK(times == 1);
+    CHECK(s->sweepgen.load() == sg);
+    if (s != got) CHECK(s->alloc_count == 0);
+  }
+  CHECK(page_heap::instance().counters().heap_inuse == inuse);  // none given back, none fresh
+
+  // The next refill takes one of them (the only swept spans with room),
+  // sweeping proportional_sweep more again.
+  void* q = nullptr;
+  for (int i = 0; i < per_span; ++i) {
+    q = gc::gc_new<payload<64>>();
+    if (find_object(q).s != got) break;
+  }
+  span* next = find_object(q).s;
+  REQUIRE(next != got);
+  CHECK(swept_spans.count(next) == 1);
+  CHECK(swept_spans[next] == 1);
+  CHECK(swept_spans.size() == 1 + 2 * mcentral::proportional_sweep);
+  CHECK(page_heap::instance().counters().heap_inuse == inuse);
+
+  // Sweep termination then sweeps the rest; nothing is swept twice.
+  finish_sweep();
+  for (const auto& [s, times] : swept_spans) CHECK(times == 1);
 }

@@ -79,7 +79,8 @@ span* mcentral::cache_span(alloc_slot* owner) {
   // the same lock span after span, so each acquisition may cost a miss.
   for (int budget = 0;; ++budget) {
     std::uint32_t sg;
-    span* s;
+    span* s = nullptr;
+    span* swept = nullptr;
     {
       lock_guard g(lock_);
       sg = heap_sweepgen.load(std::memory_order_relaxed);
@@ -88,23 +89,39 @@ span* mcentral::cache_span(alloc_slot* owner) {
         GORT_DCHECK(p->alloc_count < p->nelems, "span {:#x} on the partial list of class {} is full", p->base,
                     span_class_);
         p->owner.store(owner, std::memory_order_release);
-        return p;
+        swept = p;
+      } else {
+        if (budget >= sweep_budget || hooks.sweep_span == nullptr) break;
+        s = claim_unswept_locked(sg);
+        if (s != nullptr) sweeps_active.fetch_add(1, std::memory_order_relaxed);
       }
-      if (budget >= sweep_budget || hooks.sweep_span == nullptr) break;
-      s = claim_unswept_locked(sg);
-      if (s != nullptr) sweeps_active.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (swept != nullptr) {
+      // Step 1's proportional sweep: more unswept spans of the class for
+      // each span taken, so that what the background sweeper leaves to the
+      // class's threads is swept as they allocate, not all at once by the
+      // thread that starts the next cycle (sweep termination).
+      if (hooks.sweep_span != nullptr) sweep_some(proportional_sweep, true);
+      return swept;
     }
     if (s == nullptr) break;
     hooks.sweep_span(s);
-    lock_guard g(lock_);
-    if (s->alloc_count < s->nelems) {
-      s->sweepgen.store(sg, std::memory_order_release);
-      s->owner.store(owner, std::memory_order_release);
-      sweeps_active.fetch_sub(1, std::memory_order_release);
-      return s;
+    {
+      lock_guard g(lock_);
+      if (s->alloc_count < s->nelems) {
+        s->sweepgen.store(sg, std::memory_order_release);
+        s->owner.store(owner, std::memory_order_release);
+        sweeps_active.fetch_sub(1, std::memory_order_release);
+        swept = s;
+      } else {
+        place_swept_locked(s, sg);
+        sweeps_active.fetch_sub(1, std::memory_order_release);
+      }
     }
-    place_swept_locked(s, sg);
-    sweeps_active.fetch_sub(1, std::memory_order_release);
+    if (swept != nullptr) {
+      sweep_some(proportional_sweep, true);  // as above
+      return swept;
+    }
   }
   const int size_class = span_class_size(span_class_);
   span_init init;
@@ -166,7 +183,7 @@ bool mcentral::free_object(span* s, std::uintptr_t idx) {
   return true;
 }
 
-std::size_t mcentral::sweep_some(std::size_t max_spans) {
+std::size_t mcentral::sweep_some(std::size_t max_spans, bool keep_empty) {
   span* claimed[max_sweep_batch];
   if (max_spans > max_sweep_batch) max_spans = max_sweep_batch;
   std::uint32_t sg;
@@ -191,7 +208,7 @@ std::size_t mcentral::sweep_some(std::size_t max_spans) {
   for (std::size_t i = 0; i < n; ++i) {
     span* s = claimed[i];
     hooks.sweep_span(s);
-    if (s->alloc_count == 0) {
+    if (s->alloc_count == 0 && !keep_empty) {
       s->sweepgen.store(sg, std::memory_order_release);
       empty[nempty++] = s;
     } else {
@@ -206,7 +223,15 @@ std::size_t mcentral::sweep_some(std::size_t max_spans) {
   if (nempty != 0) page_heap::instance().free_batch(empty, nempty);
   if (kept != 0) {
     lock_guard g(lock_);
-    for (std::size_t i = 0; i < kept; ++i) place_swept_locked(claimed[i], sg);
+    for (std::size_t i = 0; i < kept; ++i) {
+      span* s = claimed[i];
+      if (s->alloc_count == 0) {  // keep_empty
+        s->sweepgen.store(sg, std::memory_order_release);
+        partial_[swept_index(sg)].push_back(s);
+      } else {
+        place_swept_locked(s, sg);
+      }
+    }
   }
   if (n != 0) sweeps_active.fetch_sub(static_cast<std::uint32_t>(n), std::memory_order_release);
   return n;

@@ -7,7 +7,20 @@
 //    slot: first a swept partial span; else an unswept partial span, swept
 //    here by the allocating thread; else up to `sweep_budget` unswept full
 //    spans, swept here, the first with room taken (the others move to the
-//    swept full list); else a fresh span from the page heap.
+//    swept full list); else a fresh span from the page heap. A span taken
+//    from the lists costs `proportional_sweep` (2) more unswept spans of the
+//    class swept (sweep_some), as Go's allocating goroutines pay sweep
+//    credit: the background sweeper leaves a class its threads are
+//    refilling to them (src/gc/sweep.hpp), and without this they swept only
+//    the spans they took, leaving the rest (16-23 thousand spans) to the
+//    sweep termination of the next cycle, in the thread that crossed the
+//    trigger: a 2-4 ms batch once per cycle in the latency benchmark. One
+//    more span per span taken still left 16-23 thousand; two left none
+//    (docs/benchmarks.md, eighteenth session). A span this sweep empties
+//    stays on the class's swept partial list (sweep_some's keep_empty) for
+//    the next refill: given back to the page heap, it had to be taken out
+//    again as a fresh span a moment later, which made binary-trees, whose
+//    spans empty whole, 10-20% slower.
 // 2. uncache_span(s): an mcache gives back a span whose window it has retired
 //    (always swept: owned spans are swept in mark termination's stop); it
 //    goes on the swept full list if every object is allocated, else partial.
@@ -19,7 +32,8 @@
 // 4. Sweeping (sweep_some): take up to 16 unswept spans off the lists under
 //    one acquisition of lock_ (claim: sweepgen sg-2 -> sg-1), sweep them
 //    without the lock (the collector's hook, alloc_hooks::sweep_span), give
-//    the empty ones back to the page heap without lock_, and put the others
+//    the empty ones back to the page heap without lock_ (keep_empty, the
+//    refill's sweep of step 1: onto the swept partial list), and put the others
 //    on the swept lists that fit under one more acquisition; each publishes
 //    sweepgen = sg as it is placed. (One span per acquisition: the lock's
 //    line went back and forth between the background sweeper and the
@@ -40,7 +54,9 @@
 //   sg, unswept lists sweepgen == sg - 2; partial lists alloc_count < nelems,
 //   full lists alloc_count == nelems (unswept lists: as of the last sweep).
 // - A span owned by an mcache or claimed by a sweeper is on no list.
-// - No span on a swept list has alloc_count == 0 (it went back to the heap).
+// - A span on a swept list with alloc_count == 0 was put there by a
+//   refill's sweep (keep_empty, step 1); every other span a sweep emptied
+//   went back to the heap. Only partial lists hold empty spans.
 // - Across all classes: sweeps_active == spans claimed and not yet placed.
 //
 // Lock order: central < heap (central may call the page heap while locked).
@@ -59,6 +75,10 @@ namespace gc::internal {
 
 class mcentral {
  public:
+  // Unswept spans of the class a refill sweeps for each span cache_span
+  // takes from the lists (step 1).
+  static constexpr std::size_t proportional_sweep = 2;
+
   explicit mcentral(int span_class) : span_class_(span_class) {}
 
   // A span with at least one free object, now owned by `owner`; nullptr when
@@ -71,8 +91,10 @@ class mcentral {
   // central(0) only: puts a newly allocated large span on the swept list.
   void add_large(span* s);
   // Sweeps up to max_spans (at most max_sweep_batch) unswept spans of this
-  // class (step 4); returns how many, 0 if none is left.
-  std::size_t sweep_some(std::size_t max_spans);
+  // class (step 4); returns how many, 0 if none is left. keep_empty: a
+  // span left with no object goes on the swept partial list instead of back
+  // to the page heap (the refill's proportional sweep, step 1).
+  std::size_t sweep_some(std::size_t max_spans, bool keep_empty = false);
   // Spans cache_span has handed out so far (it counts under lock_): the
   // background sweeper leaves a class whose count moves to the threads
   // that refill from it (sweep phase, step 2).
