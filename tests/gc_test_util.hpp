@@ -70,9 +70,25 @@ __attribute__((noinline)) auto inspect(F&& f) {
 // Zeroes the stack below the caller's frame, where the frames of its
 // finished calls left heap addresses that a conservative scan of a frame
 // placed there later would read.
+// Also zeroes the caller-saved registers (x86-64), which keep what the
+// finished calls left in them until something overwrites them: a thread
+// interrupted by the stop signal inside a system call (a sleep) has them
+// scanned as it was stopped, and a scratch register of the allocation path
+// kept a dead object alive there.
 __attribute__((noinline)) inline void scrub_stack() {
   volatile char scratch[16 * 1024];
   for (std::size_t i = 0; i < sizeof scratch; i += 8) *reinterpret_cast<volatile std::uint64_t*>(&scratch[i]) = 0;
+#if defined(__x86_64__)
+  asm volatile(
+      "xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\txor %%edi, %%edi\n\t"
+      "xor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
+      "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+      "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
+      :
+      :
+      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+        "xmm6", "xmm7", "memory");
+#endif
 }
 
 inline void on_fresh_thread(const std::function<void()>& f) {

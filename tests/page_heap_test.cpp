@@ -252,8 +252,9 @@ TEST_CASE("page heap: span structs are made one at a time, not a chunk at once",
   // Step 6 of page_heap.hpp: a new chunk's structs are not all constructed
   // (and their pages faulted in) when it is mapped. Allocating more 1-page
   // spans than one chunk holds, without freeing, must never make the set of
-  // structs that for_each_span_struct sees grow by more than the two a split
-  // can need (the span and the rest of its run, or growth's new run).
+  // structs that for_each_span_struct sees grow by more than the three one
+  // allocation can need: the span's struct of its bitmap capacity, the rest
+  // of the run it split, and growth's new run.
   page_heap& h = page_heap::instance();
   auto count = [&] {
     std::size_t n = 0;
@@ -263,16 +264,17 @@ TEST_CASE("page heap: span structs are made one at a time, not a chunk at once",
   std::vector<span*> held;
   const std::size_t start = count();
   std::size_t prev = start, max_step = 0;
-  // Until more structs than a chunk holds (128) were made: the pool of dead
+  // Until more structs than a 64 KiB chunk holds were made: the pool of dead
   // ones, which earlier cases in this process may have filled, runs dry first.
-  for (int i = 0; i < 20000 && prev - start < 200; ++i) {
+  const std::size_t want = 64 * 1024 / span::struct_bytes(0) + 64;
+  for (int i = 0; i < 20000 && prev - start < want; ++i) {
     held.push_back(take(1));
     const std::size_t now = count();
     max_step = std::max(max_step, now - prev);
     prev = now;
   }
-  CHECK(prev - start >= 200);
-  CHECK(max_step <= 2);
+  CHECK(prev - start >= want);
+  CHECK(max_step <= 3);
   for (span* s : held) h.free(s);
   h.verify();
 }
@@ -328,4 +330,62 @@ TEST_CASE("page heap: inside a populate_later_scope the populate waits for the s
   h.free(s);
   h.free(t);
   h.verify();
+}
+
+TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its objects, after it", "[page_heap]") {
+  // span.hpp, Bitmaps; page_heap.hpp step 6: four arrays of
+  // bitmap_cap_for(nelems) words follow each in-use span's struct, and a run
+  // that comes back with a struct of another capacity moves to one of its
+  // own, the page map following.
+  page_heap& h = page_heap::instance();
+  auto take_class = [&](int c) {
+    span_init init;
+    init.size_class = static_cast<std::uint8_t>(c);
+    init.elem_size = class_to_size[c];
+    init.nelems = class_to_nobjs[c];
+    init.divmagic = class_to_divmagic[c];
+    bool needzero = false;
+    span* s = h.alloc(class_to_npages[c], init, needzero);
+    REQUIRE(s != nullptr);
+    return s;
+  };
+  for (int round = 0; round < 2; ++round) {  // the second round reuses what the first freed
+    std::vector<span*> held;
+    for (std::size_t size : {8, 16, 32, 48, 64, 128, 1024, 4096}) {
+      const int c = class_for(size, 8);
+      span* s = take_class(c);
+      const std::size_t cap = bitmap_cap_for(class_to_nobjs[c]);
+      CHECK(s->bitmap_cap == cap);
+      CHECK(cap * 64 >= s->nelems);
+      CHECK(span_of(s->base) == s);
+      CHECK(span_of(s->end() - 1) == s);
+      // The arrays lie after the struct, one after the other, cleared.
+      auto* words = reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(s) + sizeof(span));
+      CHECK(s->alloc_bits == words);
+      CHECK(s->mark_bits == words + cap);
+      CHECK(s->owned_marks() == words + 2 * cap);
+      CHECK(s->black_bits() == words + 3 * cap);
+      CHECK(reinterpret_cast<std::uintptr_t>(s) % 64 == 0);  // whole lines (span::struct_bytes)
+      for (std::size_t i = 0; i < 4 * cap; ++i) CHECK(words[i] == 0);
+      // Fill them: no other span's fields may change (the checks of
+      // held spans and verify below).
+      for (std::size_t i = 0; i < 4 * cap; ++i) words[i] = ~std::uint64_t{0};
+      held.push_back(s);
+    }
+    span* large = take(3);
+    CHECK(large->bitmap_cap == 1);
+    CHECK(large->alloc_bits[0] == 1);
+    for (span* s : held) {
+      CHECK(s->state.load() == span_state::in_use);
+      CHECK(span_of(s->base) == s);
+      CHECK(s->nelems == class_to_nobjs[s->size_class]);
+    }
+    h.verify();
+    for (span* s : held) h.free(s);
+    h.free(large);
+    h.verify();
+  }
+  const page_heap_counters c = h.counters();
+  CHECK(c.mspan_inuse <= c.mspan_sys);
+  CHECK(c.mspan_inuse >= (c.spans_inuse + c.free_spans) * sizeof(span));
 }

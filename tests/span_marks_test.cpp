@@ -13,11 +13,17 @@
 using namespace gc::internal;
 
 namespace {
-// A span struct that is never in the heap: only its bitmaps are used.
+// A span struct that is never in the heap: only its bitmaps are used. Its
+// arrays follow it in the same block (span.hpp), sized as the page heap
+// sizes them for nelems objects.
 span* bare_span(std::uint16_t nelems) {
-  auto* s = new span();
+  span* s = span::make_at(::operator new(span::struct_bytes(bitmap_cap_for(nelems))), bitmap_cap_for(nelems));
   s->nelems = nelems;
   return s;
+}
+void free_bare_span(span* s) {
+  s->~span();
+  ::operator delete(s);
 }
 }  // namespace
 
@@ -34,7 +40,7 @@ TEST_CASE("span marks: each array sees the other's marks, and the fold unites th
   CHECK(s->fold_mark_word(0) == std::uint64_t{1} << 5);
   CHECK(s->fold_mark_word(1) == std::uint64_t{1} << (70 - 64));
   CHECK(s->mark_bits[0] == std::uint64_t{1} << 5);  // the fold moved the owner's mark
-  CHECK(s->owned_marks[0] == 0);
+  CHECK(s->owned_marks()[0] == 0);
   CHECK(s->is_marked(5));
   s->unmark(5);
   CHECK_FALSE(s->is_marked(5));
@@ -43,8 +49,8 @@ TEST_CASE("span marks: each array sees the other's marks, and the fold unites th
   CHECK(s->try_mark(8));
   CHECK(s->take_mark_word(0) == ((std::uint64_t{1} << 7) | (std::uint64_t{1} << 8)));
   CHECK(s->mark_bits[0] == 0);
-  CHECK(s->owned_marks[0] == 0);
-  delete s;
+  CHECK(s->owned_marks()[0] == 0);
+  free_bare_span(s);
 }
 
 // The owner's plain stores and other markers' locked ORs land in the same
@@ -70,6 +76,6 @@ TEST_CASE("span marks: concurrent owner and shared markers lose no mark", "[span
     std::size_t marked = 0;
     for (std::size_t w = 0; w < n / 64; ++w) marked += static_cast<std::size_t>(std::popcount(s->fold_mark_word(w)));
     REQUIRE(marked == n);
-    delete s;
+    free_bare_span(s);
   }
 }

@@ -64,7 +64,7 @@ void fill_alloc_stats(mem_stats& st) {
   st.heap_released = hc.heap_released;
   st.spans_inuse = hc.spans_inuse;
   st.mspan_sys = hc.mspan_sys;
-  st.mspan_inuse = (hc.spans_inuse + hc.free_spans) * sizeof(span);
+  st.mspan_inuse = hc.mspan_inuse;
   st.mcache_sys = counters.mcache_sys.load(std::memory_order_relaxed);
   st.mcache_inuse = mcaches_live * sizeof(mcache);
   st.other_sys = hc.other_sys + sizeof(page_heap) + sizeof(mcentral) * num_span_classes;

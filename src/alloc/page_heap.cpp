@@ -60,15 +60,19 @@ page_heap& page_heap::instance() {
 // ---- span struct pool --------------------------------------------------------
 
 // Step 6.
-span* page_heap::new_span_locked() {
-  if (span* s = span_pool_) {
-    span_pool_ = s->next;
+span* page_heap::new_span_locked(std::size_t cap) {
+  GORT_DCHECK(cap == 0 || (std::has_single_bit(cap) && cap <= bitmap_words), "span struct of {} bitmap words", cap);
+  span*& pool = span_pool_[pool_of(cap)];
+  if (span* s = pool) {
+    pool = s->next;
     s->next = s->prev = nullptr;
+    c_.mspan_inuse += span::struct_bytes(cap);
     return s;
   }
-  if (nchunks_ == 0 || chunk_used_ == spans_per_chunk) {
+  const std::size_t bytes = span::struct_bytes(cap);
+  if (static_cast<std::size_t>(chunk_end_ - chunk_cur_) < bytes) {
     if (span_chunks_ == nullptr) {
-      span_chunks_ = static_cast<span**>(os::map_metadata(max_span_chunks * sizeof(span*)));
+      span_chunks_ = static_cast<chunk_extent*>(os::map_metadata(max_span_chunks * sizeof(chunk_extent)));
       if (span_chunks_ == nullptr) return nullptr;
     }
     if (nchunks_ == max_span_chunks) return nullptr;
@@ -76,10 +80,15 @@ span* page_heap::new_span_locked() {
     if (chunk == nullptr) return nullptr;
     c_.mspan_sys += span_chunk_bytes;
     os::populate(chunk, span_chunk_bytes);  // one system call, not a fault per page (step 6)
-    span_chunks_[nchunks_++] = static_cast<span*>(chunk);
-    chunk_used_ = 0;
+    if (nchunks_ > 0) span_chunks_[nchunks_ - 1].end = chunk_cur_;
+    chunk_cur_ = static_cast<char*>(chunk);
+    chunk_end_ = chunk_cur_ + span_chunk_bytes;
+    span_chunks_[nchunks_++] = chunk_extent{chunk_cur_, chunk_end_};
   }
-  return new (&span_chunks_[nchunks_ - 1][chunk_used_++]) span();
+  span* s = span::make_at(chunk_cur_, cap);
+  chunk_cur_ += bytes;
+  c_.mspan_inuse += bytes;
+  return s;
 }
 
 void page_heap::free_span_struct_locked(span* s) {
@@ -87,8 +96,10 @@ void page_heap::free_span_struct_locked(span* s) {
   s->base = s->limit = 0;
   s->npages = 0;
   s->prev = nullptr;
-  s->next = span_pool_;
-  span_pool_ = s;
+  span*& pool = span_pool_[pool_of(s->bitmap_cap)];
+  s->next = pool;
+  pool = s;
+  c_.mspan_inuse -= span::struct_bytes(s->bitmap_cap);
 }
 
 // ---- page map and free lists --------------------------------------------------
@@ -185,7 +196,7 @@ bool page_heap::grow_locked(std::size_t npages) {
     } else {
       // Hand the rest of the old reservation to the free lists, then move on.
       if (cur_end_ > cur_) {
-        span* rest = new_span_locked();
+        span* rest = new_span_locked(0);
         if (rest != nullptr && os::commit(reinterpret_cast<void*>(cur_), cur_end_ - cur_)) {
           rest->base = cur_;
           rest->npages = (cur_end_ - cur_) / page_bytes;
@@ -200,7 +211,7 @@ bool page_heap::grow_locked(std::size_t npages) {
       cur_end_ = base + n * arena_bytes;
     }
   }
-  span* s = new_span_locked();
+  span* s = new_span_locked(0);
   if (s == nullptr) return false;
   if (!os::commit(reinterpret_cast<void*>(cur_), ask)) {
     free_span_struct_locked(s);
@@ -226,7 +237,7 @@ span* page_heap::alloc_locked(std::size_t npages) {
   }
   free_pages_ -= s->npages;
   if (s->npages > npages) {
-    span* rest = new_span_locked();
+    span* rest = new_span_locked(0);
     if (rest == nullptr) {
       free_pages_ += s->npages;
       list_add_locked(s);
@@ -285,13 +296,28 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
     table = meta_table_alloc_locked(init.size_class);
     if (table == nullptr) return nullptr;
   }
-  span* s = alloc_locked(npages);
+  // The struct the span will have (step 6), also before anything to undo.
+  const std::size_t cap = bitmap_cap_for(init.nelems);
+  span* fresh = new_span_locked(cap);
+  span* s = fresh != nullptr ? alloc_locked(npages) : nullptr;
   if (s == nullptr) {
+    if (fresh != nullptr) free_span_struct_locked(fresh);
     if (table != nullptr) {
       table[0].word = reinterpret_cast<std::uintptr_t>(meta_pool_[init.size_class]);
       meta_pool_[init.size_class] = table;
     }
     return nullptr;
+  }
+  if (s->bitmap_cap == cap) {
+    free_span_struct_locked(fresh);
+  } else {
+    // The run moves to the struct of its capacity; the page map is set for
+    // every page of it below, and the old struct (dead) is pooled.
+    fresh->base = s->base;
+    fresh->npages = s->npages;
+    fresh->needzero = s->needzero;
+    free_span_struct_locked(s);
+    s = fresh;
   }
   const std::size_t released = clear_scavenged_locked(s->base, npages);
   c_.heap_released -= released * page_bytes;
@@ -313,11 +339,9 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   s->typed = init.typed;
   s->meta_inline = large_meta{};
   s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline.m : table) : nullptr;
-  s->alloc_bits = s->bits_[0];
-  s->mark_bits = s->bits_[1];
-  for (std::size_t w = 0; w < bitmap_words; ++w) s->bits_[0][w] = s->bits_[1][w] = s->owned_marks[w] = s->black_bits[w] = 0;
+  s->clear_bitmaps();
   if (init.size_class == 0) {  // a large object is allocated before anyone can see its span
-    s->bits_[0][0] = 1;
+    s->alloc_bits[0] = 1;
     s->alloc_count = 1;
   }
   s->state.store(span_state::in_use, std::memory_order_release);
@@ -419,8 +443,8 @@ span* page_heap::find_unreleased_locked(std::uintptr_t* page) {
 span* page_heap::carve_locked(span* s, std::uintptr_t lo, std::uintptr_t hi) {
   span* head = nullptr;
   span* tail = nullptr;
-  if (lo > s->base && (head = new_span_locked()) == nullptr) return nullptr;
-  if (hi < s->end() && (tail = new_span_locked()) == nullptr) {
+  if (lo > s->base && (head = new_span_locked(0)) == nullptr) return nullptr;
+  if (hi < s->end() && (tail = new_span_locked(0)) == nullptr) {
     if (head != nullptr) free_span_struct_locked(head);
     return nullptr;
   }

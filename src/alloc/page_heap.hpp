@@ -48,14 +48,19 @@
 //        coalesces it with neighbours freed meanwhile.
 //    alloc() clears the scavenged bits of the pages it hands out (they come
 //    back into use by being touched) and keeps heap_released exact.
-// 6. Span structs come from a pool of dead ones, else from the last mapped
-//    chunk of span_chunk_bytes, one at a time (chunk_used_ of them made so
-//    far), else from a newly mapped chunk. One at a time: a fresh 64 KiB
+// 6. Span structs come from a pool of dead ones of the capacity asked for
+//    (bitmap words per array, span.hpp), else from the last mapped chunk of
+//    span_chunk_bytes, one at a time (bumping chunk_cur_), else from a newly
+//    mapped chunk. A free run needs no bitmaps: structs made for one have
+//    capacity 0. alloc() gives an in-use span a struct of exactly its
+//    class's capacity: when the run it took has another, it moves the run to
+//    a struct from that pool (all its pages are mapped anew anyway) and
+//    pools the old one. One at a time: a fresh 64 KiB
 //    chunk whose 128 structs were all constructed at once faulted in 16
 //    pages under the heap lock, inside an allocation's no-stop scope, in
 //    160-210 us on a 2-vCPU VM (the latency benchmark made 532 chunks per
 //    run, each one a stop of the world held off that long if it came then).
-//    Made one at a time, a struct costs at most one page fault, for 8 spans.
+//    Made one at a time, a struct costs at most one page fault.
 //
 // Invariants (heap lock held):
 //   heap_sys == heap_inuse + heap_idle, where heap_idle == pages in free spans
@@ -70,6 +75,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -103,6 +109,7 @@ struct page_heap_counters {
   std::uint64_t heap_released = 0;  // free bytes returned to the OS
   std::uint64_t spans_inuse = 0;    // in-use spans
   std::uint64_t mspan_sys = 0;      // bytes obtained for span structs
+  std::uint64_t mspan_inuse = 0;    // bytes of span structs not in a pool (in-use and free spans)
   std::uint64_t other_sys = 0;      // arena_meta bytes
   std::uint64_t free_spans = 0;     // free runs (for tests)
 };
@@ -159,9 +166,14 @@ class page_heap {
   void for_each_span_struct(F&& f) {
     lock_guard g(lock_);
     for (std::size_t c = 0; c < nchunks_; ++c) {
-      span* first = span_chunks_[c];
-      const std::size_t made = c + 1 == nchunks_ ? chunk_used_ : spans_per_chunk;
-      for (std::size_t i = 0; i < made; ++i) f(&first[i]);
+      // Structs lie one after the other, each as long as its capacity
+      // makes it (bitmap_cap never changes once made).
+      char* end = c + 1 == nchunks_ ? chunk_cur_ : span_chunks_[c].end;
+      for (char* p = span_chunks_[c].begin; p < end;) {
+        span* s = reinterpret_cast<span*>(p);
+        p += span::struct_bytes(s->bitmap_cap);
+        f(s);
+      }
     }
   }
   // Checks the invariants above and that the page map agrees with every free
@@ -194,13 +206,16 @@ class page_heap {
   void set_page_map_locked(span* s, bool all_pages);
   obj_meta* meta_table_alloc_locked(int size_class);
   void meta_table_free_locked(span* s);
-  span* new_span_locked();
+  span* new_span_locked(std::size_t cap);
   void free_span_struct_locked(span* s);
 
   static constexpr std::size_t short_lists = 128;
   static constexpr std::size_t span_chunk_bytes = 64 * 1024;
-  static constexpr std::size_t spans_per_chunk = span_chunk_bytes / sizeof(span);
-  static constexpr std::size_t max_span_chunks = 1 << 16;  // 12.5M spans: 100 GiB of 8 KiB spans
+  // Span struct pools, one per bitmap capacity: 0, 1, 2, 4, 8, 16 words.
+  static constexpr std::size_t num_span_pools = std::bit_width(bitmap_words) + 1;
+  static constexpr std::size_t pool_of(std::size_t cap) { return static_cast<std::size_t>(std::bit_width(cap)); }
+  static_assert(span::struct_bytes(bitmap_words) <= span_chunk_bytes);
+  static constexpr std::size_t max_span_chunks = 1 << 16;  // 4 GiB of structs: 100 GiB of 8 KiB spans at the largest
   rank_mutex lock_{lock_rank::heap};
   span_list free_short_[short_lists];  // guarded by lock_; index = npages
   span_list free_long_;                // guarded by lock_; npages >= 128
@@ -209,14 +224,19 @@ class page_heap {
   std::uint64_t nonempty_[2] = {};     // guarded by lock_; bit n: free_short_[n] non-empty
   std::uintptr_t cur_ = 0;             // guarded by lock_; next uncommitted byte of the reservation
   std::uintptr_t cur_end_ = 0;         // guarded by lock_; end of the current reservation
-  span* span_pool_ = nullptr;          // guarded by lock_; dead span structs, linked by next
+  span* span_pool_[num_span_pools] = {};  // guarded by lock_; dead span structs by capacity, linked by next
   page_heap_counters c_;               // guarded by lock_ (heap_released, heap_inuse, ... )
   std::uint64_t free_pages_ = 0;       // guarded by lock_
-  span** span_chunks_ = nullptr;       // guarded by lock_ (appends); array of max_span_chunks
-  std::size_t nchunks_ = 0;            // guarded by lock_
-  // Guarded by lock_: span structs made so far in the last chunk (step 6);
-  // every earlier chunk is made whole. 0 <= chunk_used_ <= spans_per_chunk.
-  std::size_t chunk_used_ = 0;
+  struct chunk_extent {
+    char* begin;
+    char* end;  // past the last struct made in it (the last chunk's: chunk_cur_)
+  };
+  chunk_extent* span_chunks_ = nullptr;  // guarded by lock_ (appends); array of max_span_chunks
+  std::size_t nchunks_ = 0;              // guarded by lock_; span struct chunks mapped
+  // Guarded by lock_: the part of the last chunk no struct has been made in
+  // yet (step 6); chunk_cur_ <= chunk_end_, both 8-byte aligned.
+  char* chunk_cur_ = nullptr;
+  char* chunk_end_ = nullptr;
   obj_meta* meta_pool_[num_size_classes] = {};  // guarded by lock_; free meta tables, linked through entry 0's type
 };
 

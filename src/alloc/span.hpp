@@ -12,11 +12,20 @@
 // from the page map without a lock still points at a span struct; readers
 // check state and [base, limit) before trusting it.
 //
-// Bitmaps: alloc_bits and mark_bits point into the first two inline arrays.
-// The collector's sweep will make the mark bits the new alloc bits by
-// swapping the two pointers and clearing the new mark bits, as Go's sweep
-// does. All live here, outside the heap arenas: no object overflow can reach
-// them.
+// Bitmaps: four arrays of bitmap_cap words each, stored right after the
+// struct's 128-byte header in the same allocation (alloc, mark, the owner's
+// marks, allocate-black's record; span::struct_bytes, whole cache lines).
+// alloc_bits and mark_bits point at the first two; the collector's sweep
+// makes the mark bits the new alloc bits by swapping the two pointers and
+// clearing the new mark bits, as Go's sweep does. All live outside the heap
+// arenas: no object overflow can reach them. A struct's capacity is fixed
+// when the page heap makes it (one pool per capacity, page_heap.hpp step
+// 6): an in-use span of nelems objects has exactly bitmap_cap_for(nelems)
+// words per array, a free span any (0: a struct that has only ever held
+// free runs). With the arrays sized for the largest span (1024 objects) in
+// every struct, a span struct took 640 bytes, 44 MB of the latency
+// benchmark's 633 MB; a 32-byte class's span needs 4 words of each, 256
+// bytes in all (docs/benchmarks.md, eighteenth session).
 //
 // An object is marked when its bit is set in mark_bits OR in owned_marks, a
 // third array that only one marker at a time writes (the mark's owning
@@ -50,6 +59,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 #include <gort/internal/mcache.hpp>
 #include <gort/internal/size_class.hpp>
@@ -58,7 +68,16 @@ namespace gc::internal {
 
 enum class span_state : std::uint8_t { dead = 0, free = 1, in_use = 2 };
 
-inline constexpr std::size_t bitmap_words = max_objects_per_span / 64;
+inline constexpr std::size_t bitmap_words = max_objects_per_span / 64;  // the largest capacity
+
+// Words per bitmap array of a span of nelems objects: a power of two (so
+// that spans of nearby classes share a pool), 0 for no objects.
+constexpr std::size_t bitmap_cap_for(std::size_t nelems) {
+  return nelems == 0 ? 0 : std::bit_ceil((nelems + 63) / 64);
+}
+static_assert(bitmap_cap_for(max_objects_per_span) == bitmap_words);
+static_assert(bitmap_cap_for(1) == 1 && bitmap_cap_for(64) == 1 && bitmap_cap_for(65) == 2 &&
+              bitmap_cap_for(170) == 4 && bitmap_cap_for(512) == 8);
 
 struct span {
   std::uintptr_t base = 0;
@@ -75,6 +94,10 @@ struct span {
   // returns some of its pages to the OS without the lock: nothing may
   // allocate it or coalesce it with a neighbour meanwhile (page_heap.hpp, step 5).
   bool releasing = false;
+  bool typed = false;              // objects have obj_meta entries in `meta`
+  // Words per bitmap array stored after the struct (see Bitmaps above):
+  // set when the struct is made, never changed.
+  std::uint8_t bitmap_cap = 0;
   // The sweep state of the span against heap_sweepgen (sg, alloc.hpp), as in
   // Go's mspan.sweepgen. Atomic; see mcentral.hpp for the transitions:
   //   sweepgen == sg - 2   unswept: the alloc bits still hold the objects
@@ -87,23 +110,55 @@ struct span {
   std::atomic<alloc_slot*> owner{nullptr};
   std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
   std::uint32_t alloc_count = 0;
-  bool typed = false;              // objects have obj_meta entries in `meta`
   obj_meta* meta = nullptr;        // typed spans: nelems entries (&meta_inline.m for large spans)
   large_meta meta_inline;
-  std::uint64_t* alloc_bits = bits_[0];
-  std::uint64_t* mark_bits = bits_[1];
-  std::uint64_t bits_[2][bitmap_words] = {};
-  // Written by the owning marker only, while a mark runs; read by every
-  // marker and the sweep (relaxed atomics; the sweep runs after mark
-  // termination's stop, which orders it after the owner's stores).
-  std::uint64_t owned_marks[bitmap_words] = {};
-  // Allocate-black's own record (alloc.hpp, allocate-black step 2): the
-  // objects whose mark bit was set by allocation during a concurrent mark,
-  // not by marking. Set and cleared together with their mark bits (atomic
-  // OR/AND); the sweep keeps such an object allocated but, in a phase that
-  // keeps marks (sweep.hpp step 5), not marked: it is young, not old
-  // (docs/design.md section 3, correction 2). Cleared by every sweep.
-  std::uint64_t black_bits[bitmap_words] = {};
+  std::uint64_t* alloc_bits = nullptr;  // bitmap_cap words each (see Bitmaps above)
+  std::uint64_t* mark_bits = nullptr;
+
+  // The arrays after the struct (see Bitmaps above): alloc and mark bits
+  // first (whichever pointer names which), then:
+  // - owned_marks(): written by the owning marker only, while a mark runs;
+  //   read by every marker and the sweep (relaxed atomics; the sweep runs
+  //   after mark termination's stop, which orders it after the owner's
+  //   stores).
+  // - black_bits(): allocate-black's own record (alloc.hpp, allocate-black
+  //   step 2): the objects whose mark bit was set by allocation during a
+  //   concurrent mark, not by marking. Set and cleared together with their
+  //   mark bits (atomic OR/AND); the sweep keeps such an object allocated
+  //   but, in a phase that keeps marks (sweep.hpp step 5), not marked: it is
+  //   young, not old (docs/design.md section 3, correction 2). Cleared by
+  //   every sweep.
+  std::uint64_t* bitmap_storage() { return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + sizeof(span)); }
+  const std::uint64_t* bitmap_storage() const {
+    return reinterpret_cast<const std::uint64_t*>(reinterpret_cast<const char*>(this) + sizeof(span));
+  }
+  std::uint64_t* owned_marks() { return bitmap_storage() + 2 * std::size_t{bitmap_cap}; }
+  const std::uint64_t* owned_marks() const { return bitmap_storage() + 2 * std::size_t{bitmap_cap}; }
+  std::uint64_t* black_bits() { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
+  const std::uint64_t* black_bits() const { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
+
+  // Bytes of a span struct with arrays of cap words, rounded up to whole
+  // cache lines: structs of one chunk then start on line boundaries, and the
+  // header (two lines) shares none with another span's bitmaps, which other
+  // cores write while marking and allocating.
+  static constexpr std::size_t struct_bytes(std::size_t cap) {
+    return (sizeof(span) + 4 * cap * sizeof(std::uint64_t) + 63) / 64 * 64;
+  }
+  // Makes a span struct with arrays of cap words in mem (struct_bytes(cap)
+  // bytes; the page heap's pool, tests).
+  static span* make_at(void* mem, std::size_t cap) {
+    span* s = new (mem) span();
+    s->bitmap_cap = static_cast<std::uint8_t>(cap);
+    s->clear_bitmaps();
+    return s;
+  }
+  // Clears all four arrays and puts alloc_bits first again (a new use).
+  void clear_bitmaps() {
+    std::uint64_t* words = bitmap_storage();
+    for (std::size_t i = 0; i < 4 * std::size_t{bitmap_cap}; ++i) words[i] = 0;
+    alloc_bits = words;
+    mark_bits = words + bitmap_cap;
+  }
 
   int span_class() const { return make_span_class(size_class, noscan, typed); }
   std::size_t bitmap_nwords() const { return (nelems + 63u) / 64u; }
@@ -129,7 +184,7 @@ struct span {
   // by the owning marker in owned_marks (plain stores).
   std::uint64_t load_mark_word(std::size_t w) const {
     return std::atomic_ref<std::uint64_t>(mark_bits[w]).load(std::memory_order_relaxed) |
-           std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_marks[w])).load(std::memory_order_relaxed);
+           std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_marks()[w])).load(std::memory_order_relaxed);
   }
   bool is_marked(std::uintptr_t idx) const { return (load_mark_word(idx / 64) >> (idx % 64)) & 1; }
   // Sets the mark bit; true if this call set it (the object was white).
@@ -141,7 +196,7 @@ struct span {
   // try_mark for the owning marker only: at most one thread at a time.
   bool try_mark_owned(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
-    std::atomic_ref<std::uint64_t> own(owned_marks[idx / 64]);
+    std::atomic_ref<std::uint64_t> own(owned_marks()[idx / 64]);
     const std::uint64_t mine = own.load(std::memory_order_relaxed);
     if ((mine | std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).load(std::memory_order_relaxed)) & bit)
       return false;
@@ -152,33 +207,36 @@ struct span {
   void unmark(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
     std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
-    std::atomic_ref<std::uint64_t>(owned_marks[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(owned_marks()[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
   }
   // Sweep, after mark termination: ORs the owner's marks of word w into
   // mark_bits and clears them; returns the word's marks.
   std::uint64_t fold_mark_word(std::size_t w) {
-    const std::uint64_t m = mark_bits[w] | owned_marks[w];
+    std::uint64_t* own = owned_marks();
+    const std::uint64_t m = mark_bits[w] | own[w];
     mark_bits[w] = m;
-    owned_marks[w] = 0;
+    own[w] = 0;
     return m;
   }
   // Sweep, after mark termination: returns the marks of word w and clears
   // them in both arrays.
   std::uint64_t take_mark_word(std::size_t w) {
-    const std::uint64_t m = mark_bits[w] | owned_marks[w];
-    mark_bits[w] = owned_marks[w] = 0;
+    std::uint64_t* own = owned_marks();
+    const std::uint64_t m = mark_bits[w] | own[w];
+    mark_bits[w] = own[w] = 0;
     return m;
   }
 
   // Allocate-black's record of word w (see black_bits).
   std::uint64_t load_black_word(std::size_t w) const {
-    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(black_bits[w])).load(std::memory_order_relaxed);
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(black_bits()[w])).load(std::memory_order_relaxed);
   }
   // Sweep, after mark termination: returns allocate-black's record of word w
   // and clears it.
   std::uint64_t take_black_word(std::size_t w) {
-    const std::uint64_t b = black_bits[w];
-    if (b != 0) black_bits[w] = 0;
+    std::uint64_t* black = black_bits();
+    const std::uint64_t b = black[w];
+    if (b != 0) black[w] = 0;
     return b;
   }
 
@@ -197,6 +255,8 @@ struct span {
     return !((o->free_bits.load(std::memory_order_relaxed) >> (idx % 64)) & 1);
   }
 };
+
+static_assert(sizeof(span) == 128, "a span's header is two cache lines; its bitmaps start on the third");
 
 // A circular doubly-linked list with a sentinel, so a span can be unlinked
 // without knowing which list holds it. Guarded by its owner's lock.

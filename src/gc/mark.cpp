@@ -37,26 +37,25 @@ namespace gc::internal::mark {
 namespace {
 
 constexpr std::size_t buf_items = 254;
-// Where a span's bitmaps start, for prefetching (scan_range_pipelined).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winvalid-offsetof"
-constexpr std::size_t offsetof_bits = offsetof(span, bits_);
-#pragma GCC diagnostic pop
 constexpr std::uintptr_t oblet_bytes = 128 * 1024;
 // The longest range a mark assist scans at once (drain_until).
 constexpr std::uintptr_t assist_piece_bytes = 16 * 1024;
 constexpr int max_helpers = 7;
 
-// The lines marking reads from span s first: its header (two lines) and the
-// first line of each bitmap (alloc and mark bits, whichever array is which,
-// and the owner's marks, which follow them).
+// The lines marking reads from span s first: its header (two lines) and
+// the bitmaps after it (span.hpp): alloc and mark bits, whichever array is
+// which, and the owner's marks. Those three take lines 2-3 for spans of up
+// to 256 objects (4 words each) and lines 2-4 for the 16-byte class (8
+// words); the fifth prefetch is then the next struct's header. The
+// struct's capacity is not read here, so that the prefetch waits for
+// nothing.
 GORT_ALWAYS_INLINE void prefetch_span_lines(const span* s) {
   const char* b = reinterpret_cast<const char*>(s);
   __builtin_prefetch(b);
   __builtin_prefetch(b + 64);
-  __builtin_prefetch(b + offsetof_bits);
-  __builtin_prefetch(b + offsetof_bits + sizeof(span::bits_[0]));
-  __builtin_prefetch(b + offsetof_bits + 2 * sizeof(span::bits_[0]));
+  __builtin_prefetch(b + 128);
+  __builtin_prefetch(b + 192);
+  __builtin_prefetch(b + 256);
 }
 
 struct work_buf {
