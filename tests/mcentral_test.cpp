@@ -271,3 +271,59 @@ TEST_CASE("mcentral: a refill that takes a span sweeps more of its class, and ke
   finish_sweep();
   for (const auto& [s, times] : swept_spans) CHECK(times == 1);
 }
+
+TEST_CASE("mcentral: the spans a refill kept empty go back to the page heap once the class is quiet",
+          "[mcentral]") {
+  // mcentral.hpp step 6, with the test's own clock as in the background
+  // sweeper's test above.
+  with_hook h(free_all);
+  std::vector<void*> objs;
+  const int per_span = class_to_nobjs[cls64];
+  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();
+  REQUIRE(spans_of(objs).size() >= 6);
+  begin_sweep_phase();
+  void* p = gc::gc_new<payload<64>>();  // takes a span, keeps proportional_sweep emptied ones
+  REQUIRE(p != nullptr);
+  CHECK(central(spc64).has_kept_empty());
+  const std::uint64_t inuse = page_heap::instance().counters().heap_inuse;
+
+  constexpr std::uint64_t quiet = 1000;
+  std::uint64_t now = 1;
+  sweep_watch watch;
+  bool any_left = false;
+  // The first look sees the class's refills move: busy, nothing given back.
+  CHECK(release_kept_empty_cold(watch, now, quiet, any_left) == 0);
+  CHECK(any_left);
+  CHECK(page_heap::instance().counters().heap_inuse == inuse);
+  // Still busy a moment later.
+  now += quiet / 2;
+  CHECK(release_kept_empty_cold(watch, now, quiet, any_left) == 0);
+  CHECK(any_left);
+  // Quiet for longer than `quiet`: both kept spans go back.
+  now += quiet;
+  CHECK(release_kept_empty_cold(watch, now, quiet, any_left) == mcentral::proportional_sweep);
+  CHECK_FALSE(any_left);
+  CHECK_FALSE(central(spc64).has_kept_empty());
+  CHECK(page_heap::instance().counters().heap_inuse ==
+        inuse - mcentral::proportional_sweep * class_to_npages[cls64] * page_bytes);
+  // The span the refill took is still this thread's, and allocates.
+  void* q = gc::gc_new<payload<64>>();
+  CHECK(find_object(q).s == find_object(p).s);
+}
+
+TEST_CASE("mcentral: release_all_kept_empty gives back every class's kept spans, busy or not", "[mcentral]") {
+  with_hook h(free_all);
+  std::vector<void*> objs;
+  const int per_span = class_to_nobjs[cls64];
+  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();
+  begin_sweep_phase();
+  REQUIRE(gc::gc_new<payload<64>>() != nullptr);
+  REQUIRE(central(spc64).has_kept_empty());
+  const std::uint64_t inuse = page_heap::instance().counters().heap_inuse;
+  CHECK(release_all_kept_empty() == mcentral::proportional_sweep);
+  CHECK_FALSE(central(spc64).has_kept_empty());
+  CHECK(page_heap::instance().counters().heap_inuse < inuse);
+  CHECK(release_all_kept_empty() == 0);
+}

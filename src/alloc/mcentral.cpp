@@ -89,6 +89,8 @@ span* mcentral::cache_span(alloc_slot* owner) {
         GORT_DCHECK(p->alloc_count < p->nelems, "span {:#x} on the partial list of class {} is full", p->base,
                     span_class_);
         p->owner.store(owner, std::memory_order_release);
+        if (p->alloc_count == 0 && kept_empty_sg_ == sg && kept_empty_.load(std::memory_order_relaxed) != 0)
+          kept_empty_.store(kept_empty_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         swept = p;
       } else {
         if (budget >= sweep_budget || hooks.sweep_span == nullptr) break;
@@ -222,19 +224,73 @@ std::size_t mcentral::sweep_some(std::size_t max_spans, bool keep_empty) {
   // it.
   if (nempty != 0) page_heap::instance().free_batch(empty, nempty);
   if (kept != 0) {
-    lock_guard g(lock_);
-    for (std::size_t i = 0; i < kept; ++i) {
-      span* s = claimed[i];
-      if (s->alloc_count == 0) {  // keep_empty
+    {
+      lock_guard g(lock_);
+      if (kept_empty_sg_ != sg) {  // a new sweep phase: what was kept is unswept now
+        kept_empty_sg_ = sg;
+        kept_empty_.store(0, std::memory_order_relaxed);
+      }
+      for (std::size_t i = 0; i < kept; ++i) {
+        span* s = claimed[i];
+        if (s->alloc_count != 0) {
+          place_swept_locked(s, sg);
+          continue;
+        }
+        // keep_empty: kept for the class's next refills (step 1).
         s->sweepgen.store(sg, std::memory_order_release);
         partial_[swept_index(sg)].push_back(s);
-      } else {
-        place_swept_locked(s, sg);
+        kept_empty_.store(kept_empty_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       }
     }
   }
   if (n != 0) sweeps_active.fetch_sub(static_cast<std::uint32_t>(n), std::memory_order_release);
   return n;
+}
+
+std::size_t mcentral::release_kept_empty() {
+  if (kept_empty_.load(std::memory_order_relaxed) == 0) return 0;
+  span* batch[max_sweep_batch];
+  std::size_t total = 0;
+  for (;;) {
+    std::size_t n = 0;
+    {
+      lock_guard g(lock_);
+      const std::uint32_t sg = heap_sweepgen.load(std::memory_order_relaxed);
+      if (kept_empty_sg_ != sg) {  // unswept now: the sweep frees them
+        kept_empty_.store(0, std::memory_order_relaxed);
+        return total;
+      }
+      // Not while a mark runs (no span is freed then; the next sweep will
+      // free them). A release that began just before a mark start and
+      // frees during it is harmless: an empty span holds no object a mark
+      // can reach, and readers of a freed span check its state.
+      if (allocate_black.load(std::memory_order_relaxed)) return total;
+      // Kept spans were pushed at the back: walk from there.
+      span_list& list = partial_[swept_index(sg)];
+      for (span* s = list.back(); s != nullptr && n < max_sweep_batch;) {
+        span* prev = list.before(s);
+        if (s->alloc_count == 0) {
+          span_list::remove(s);
+          batch[n++] = s;
+        }
+        s = prev;
+      }
+      if (n == 0) {  // the rest were taken (or were never counted): none left
+        kept_empty_.store(0, std::memory_order_relaxed);
+        return total;
+      }
+      const std::uint32_t k = kept_empty_.load(std::memory_order_relaxed);
+      kept_empty_.store(k > n ? k - static_cast<std::uint32_t>(n) : 0, std::memory_order_relaxed);
+      // Counted as claimed, as in sweep_some: sweep termination (a mark
+      // start) waits until they are back in the page heap, so that no span
+      // is freed while a mark runs.
+      sweeps_active.fetch_add(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
+    }
+    // Outside lock_, as in sweep_some: the spans are on no list.
+    page_heap::instance().free_batch(batch, n);
+    sweeps_active.fetch_sub(static_cast<std::uint32_t>(n), std::memory_order_release);
+    total += n;
+  }
 }
 
 std::size_t mcentral::partial_count() {
@@ -249,6 +305,19 @@ std::size_t mcentral::full_count() {
 
 // ---- the sweep phase ------------------------------------------------------------
 
+namespace {
+// Has some thread refilled from class c in the quiet_ns before now_ns, as
+// far as `watch` saw? Records the count it sees (sweep phase step 2).
+bool class_busy(sweep_watch& watch, int c, std::uint64_t now_ns, std::uint64_t quiet_ns) {
+  const std::uint32_t r = central(c).refills();
+  if (r != watch.seen[c]) {
+    watch.seen[c] = r;
+    watch.moved_ns[c] = now_ns;
+  }
+  return watch.moved_ns[c] != 0 && now_ns - watch.moved_ns[c] < quiet_ns;
+}
+}  // namespace
+
 std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns) {
   if (hooks.sweep_span == nullptr) return 0;
   bool at_cursor = true;  // no busy class before c: c may move the cursor on
@@ -260,23 +329,40 @@ std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint
       if (at_cursor) sweep_cursor.compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel);
       continue;
     }
-    mcentral& m = central(c);
-    const std::uint32_t r = m.refills();
-    if (r != watch.seen[c]) {
-      watch.seen[c] = r;
-      watch.moved_ns[c] = now_ns;
-    }
-    if (watch.moved_ns[c] != 0 && now_ns - watch.moved_ns[c] < quiet_ns) {
+    if (class_busy(watch, c, now_ns, quiet_ns)) {
       at_cursor = false;
       continue;
     }
-    if (const std::size_t n = m.sweep_some(max_spans)) return n;
+    if (const std::size_t n = central(c).sweep_some(max_spans)) return n;
     if (at_cursor) {
       std::uint64_t expected = cursor_word(phase, c);
       sweep_cursor.compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel);
     }
   }
   return 0;
+}
+
+std::size_t release_kept_empty_cold(sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns,
+                                    bool& any_left) {
+  std::size_t total = 0;
+  any_left = false;
+  for (int c = 1; c < num_span_classes; ++c) {
+    if (!has_central(c)) continue;
+    if (!central(c).has_kept_empty()) continue;
+    if (class_busy(watch, c, now_ns, quiet_ns)) {
+      any_left = true;
+      continue;
+    }
+    total += central(c).release_kept_empty();
+  }
+  return total;
+}
+
+std::size_t release_all_kept_empty() {
+  std::size_t total = 0;
+  for (int c = 1; c < num_span_classes; ++c)
+    if (has_central(c)) total += central(c).release_kept_empty();
+  return total;
 }
 
 std::size_t sweep_some_any(std::size_t max_spans) {

@@ -40,6 +40,14 @@
 //    refills of the same class, span after span.)
 // 5. Large objects have one list of their own, central(0): each large span
 //    is on its full lists while allocated, so the sweeper finds it.
+// 6. Spans kept empty by step 1 wait for the class's next refills. Once the
+//    sweep is finished, the background sweeper gives back those of every
+//    class nobody has refilled from for a while (release_kept_empty_cold),
+//    and free_os_memory all of them (release_all_kept_empty): a program
+//    that stops allocating from a class after a cycle would otherwise keep
+//    them until the next cycle, which may never come. A class still being
+//    refilled keeps them: giving them back and taking fresh spans instead
+//    (a cap of 4 kept spans per class, tried) made binary-trees 13% slower.
 //
 // Lists. partial_[i] and full_[i], i in {0, 1}: with sg = heap_sweepgen,
 // the swept lists are index (sg / 2) % 2 and the unswept ones the other.
@@ -55,8 +63,9 @@
 //   full lists alloc_count == nelems (unswept lists: as of the last sweep).
 // - A span owned by an mcache or claimed by a sweeper is on no list.
 // - A span on a swept list with alloc_count == 0 was put there by a
-//   refill's sweep (keep_empty, step 1); every other span a sweep emptied
-//   went back to the heap. Only partial lists hold empty spans.
+//   refill's sweep (keep_empty, step 1) or by uncache_span; every other
+//   span a sweep emptied went back to the heap. Only partial lists hold
+//   empty spans.
 // - Across all classes: sweeps_active == spans claimed and not yet placed.
 //
 // Lock order: central < heap (central may call the page heap while locked).
@@ -95,6 +104,10 @@ class mcentral {
   // span left with no object goes on the swept partial list instead of back
   // to the page heap (the refill's proportional sweep, step 1).
   std::size_t sweep_some(std::size_t max_spans, bool keep_empty = false);
+  // Step 6: gives the empty spans a refill's sweep kept on the swept
+  // partial list back to the page heap; returns how many.
+  std::size_t release_kept_empty();
+  bool has_kept_empty() const { return kept_empty_.load(std::memory_order_relaxed) != 0; }
   // Spans cache_span has handed out so far (it counts under lock_): the
   // background sweeper leaves a class whose count moves to the threads
   // that refill from it (sweep phase, step 2).
@@ -119,6 +132,14 @@ class mcentral {
 
   static constexpr int sweep_budget = 100;  // unswept full spans one cache_span may sweep
   rank_mutex lock_{lock_rank::central};
+  // Written under lock_ (atomic: has_kept_empty reads it without): empty
+  // spans on the swept partial list that a refill's sweep kept there (step
+  // 1) in sweep generation kept_empty_sg_, less those taken since (an
+  // estimate: a refill that takes an empty span uncache_span put there
+  // counts it too). Stale once another generation began (they are unswept
+  // then, and the sweep frees them).
+  std::atomic<std::uint32_t> kept_empty_{0};
+  std::uint32_t kept_empty_sg_ = 0;  // guarded by lock_
   std::atomic<std::uint32_t> refills_{0};  // written under lock_; read without it
   span_list partial_[2];  // guarded by lock_
   span_list full_[2];     // guarded by lock_
@@ -177,6 +198,14 @@ struct sweep_watch {
 // none swept, either nothing is left or every class that has some is busy).
 std::size_t sweep_some_cold(std::size_t max_spans, sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns);
 void finish_sweep();
+// Step 6 of the mcentral algorithm, for the background sweeper once the
+// sweep is finished: gives back the kept empty spans of every class not
+// busy (as sweep_some_cold decides, with the same watch); any_left: some
+// busy class still keeps some. Returns how many spans went back.
+std::size_t release_kept_empty_cold(sweep_watch& watch, std::uint64_t now_ns, std::uint64_t quiet_ns,
+                                    bool& any_left);
+// Gives back the kept empty spans of every class (free_os_memory).
+std::size_t release_all_kept_empty();
 // No span left unswept and none being swept.
 bool sweep_finished();
 void begin_sweep_phase(bool others_may_sweep = true);

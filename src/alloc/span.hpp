@@ -268,6 +268,9 @@ class span_list {
 
   bool empty() const { return head_.next == &head_; }
   span* front() { return empty() ? nullptr : head_.next; }
+  span* back() { return empty() ? nullptr : head_.prev; }
+  // The span before s on this list, nullptr if s is the first.
+  span* before(const span* s) { return s->prev == &head_ ? nullptr : s->prev; }
   void push_front(span* s) { link_after(&head_, s); }
   void push_back(span* s) { link_after(head_.prev, s); }
   static void remove(span* s) {

@@ -1048,6 +1048,11 @@ void background_main() {
     if (sweep::finished()) {
       std::uint64_t d = debt;
       s.sweep_debt.compare_exchange_strong(d, 0, std::memory_order_relaxed);
+      // Then the spans the refills' sweeps kept empty (mcentral.hpp step
+      // 6): back to the page heap once their class is quiet, looking every
+      // millisecond while a busy class keeps some and no cycle has begun.
+      while (sweep::trim_kept_background(watch) && !s.cycle_active.load(std::memory_order_acquire))
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     in_collector = false;
     wake_finalizer(s);
@@ -1592,6 +1597,7 @@ mem_stats read_mem_stats() {
 
 void free_os_memory() {
   collect();
+  internal::release_all_kept_empty();  // mcentral.hpp step 6
   page_heap::instance().release_all();
 }
 

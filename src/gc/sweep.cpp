@@ -326,6 +326,12 @@ std::size_t sweep_background(sweep_watch& watch) {
   return sweep_some_cold(max_sweep_batch, watch, os::monotonic_ns(), 1'000'000);
 }
 
+bool trim_kept_background(sweep_watch& watch) {
+  bool any_left = false;
+  release_kept_empty_cold(watch, os::monotonic_ns(), 1'000'000, any_left);
+  return any_left;
+}
+
 void mark_queued() {
   lock_guard g(q.lock);
   for (std::size_t i = 0; i < q.size; ++i) mark::mark_root(q.ring[(q.head + i) & (q.capacity - 1)].object, "the destructor queue");

@@ -117,6 +117,10 @@ void finish();
 // millisecond, as far as `watch` saw; 0 if it swept none (nothing left, or
 // only busy classes left, which their threads sweep as they refill).
 std::size_t sweep_background(sweep_watch& watch);
+// After the sweep (mcentral.hpp step 6): gives back the empty spans the
+// refills' sweeps kept for classes no thread has refilled from in the last
+// millisecond; true while some busy class still keeps some.
+bool trim_kept_background(sweep_watch& watch);
 // True when every span of the phase is swept (none unswept, none claimed).
 bool finished();
 // World stopped, before a mark (debug builds): every in-use span is swept
