@@ -77,10 +77,10 @@ span* mcentral::cache_span(alloc_slot* owner) {
   // cacheSpan). A partial one always has: sweeping only frees. One
   // acquisition of lock_ looks at both lists: the background sweeper takes
   // the same lock span after span, so each acquisition may cost a miss.
-  for (int budget = 0;; ++budget) {
+  span* taken = nullptr;
+  for (int budget = 0; taken == nullptr; ++budget) {
     std::uint32_t sg;
     span* s = nullptr;
-    span* swept = nullptr;
     {
       lock_guard g(lock_);
       sg = heap_sweepgen.load(std::memory_order_relaxed);
@@ -91,39 +91,32 @@ span* mcentral::cache_span(alloc_slot* owner) {
         p->owner.store(owner, std::memory_order_release);
         if (p->alloc_count == 0 && kept_empty_sg_ == sg && kept_empty_.load(std::memory_order_relaxed) != 0)
           kept_empty_.store(kept_empty_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        swept = p;
-      } else {
-        if (budget >= sweep_budget || hooks.sweep_span == nullptr) break;
-        s = claim_unswept_locked(sg);
-        if (s != nullptr) sweeps_active.fetch_add(1, std::memory_order_relaxed);
+        taken = p;
+        break;
       }
-    }
-    if (swept != nullptr) {
-      // Step 1's proportional sweep: more unswept spans of the class for
-      // each span taken, so that what the background sweeper leaves to the
-      // class's threads is swept as they allocate, not all at once by the
-      // thread that starts the next cycle (sweep termination).
-      if (hooks.sweep_span != nullptr) sweep_some(proportional_sweep, true);
-      return swept;
+      if (budget >= sweep_budget || hooks.sweep_span == nullptr) break;
+      s = claim_unswept_locked(sg);
+      if (s != nullptr) sweeps_active.fetch_add(1, std::memory_order_relaxed);
     }
     if (s == nullptr) break;
     hooks.sweep_span(s);
-    {
-      lock_guard g(lock_);
-      if (s->alloc_count < s->nelems) {
-        s->sweepgen.store(sg, std::memory_order_release);
-        s->owner.store(owner, std::memory_order_release);
-        sweeps_active.fetch_sub(1, std::memory_order_release);
-        swept = s;
-      } else {
-        place_swept_locked(s, sg);
-        sweeps_active.fetch_sub(1, std::memory_order_release);
-      }
+    lock_guard g(lock_);
+    if (s->alloc_count < s->nelems) {
+      s->sweepgen.store(sg, std::memory_order_release);
+      s->owner.store(owner, std::memory_order_release);
+      taken = s;
+    } else {
+      place_swept_locked(s, sg);
     }
-    if (swept != nullptr) {
-      sweep_some(proportional_sweep, true);  // as above
-      return swept;
-    }
+    sweeps_active.fetch_sub(1, std::memory_order_release);
+  }
+  if (taken != nullptr) {
+    // Step 1's proportional sweep: more unswept spans of the class for each
+    // span taken, so that what the background sweeper leaves to the class's
+    // threads is swept as they allocate, not all at once by the thread that
+    // starts the next cycle (sweep termination).
+    if (hooks.sweep_span != nullptr) sweep_some(proportional_sweep, true);
+    return taken;
   }
   const int size_class = span_class_size(span_class_);
   span_init init;

@@ -62,14 +62,14 @@ page_heap& page_heap::instance() {
 // Step 6.
 span* page_heap::new_span_locked(std::size_t cap) {
   GORT_DCHECK(cap == 0 || (std::has_single_bit(cap) && cap <= bitmap_words), "span struct of {} bitmap words", cap);
+  const std::size_t bytes = span::struct_bytes(cap);
   span*& pool = span_pool_[pool_of(cap)];
   if (span* s = pool) {
     pool = s->next;
     s->next = s->prev = nullptr;
-    c_.mspan_inuse += span::struct_bytes(cap);
+    c_.mspan_inuse += bytes;
     return s;
   }
-  const std::size_t bytes = span::struct_bytes(cap);
   if (static_cast<std::size_t>(chunk_end_ - chunk_cur_) < bytes) {
     if (span_chunks_ == nullptr) {
       span_chunks_ = static_cast<chunk_extent*>(os::map_metadata(max_span_chunks * sizeof(chunk_extent)));

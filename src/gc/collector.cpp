@@ -1045,18 +1045,22 @@ void background_main() {
       wake_finalizer(s);  // for what the refills' sweeps queued meanwhile
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    if (sweep::finished()) {
+    const bool swept_all = sweep::finished();
+    if (swept_all) {
       std::uint64_t d = debt;
       s.sweep_debt.compare_exchange_strong(d, 0, std::memory_order_relaxed);
-      // Then the spans the refills' sweeps kept empty (mcentral.hpp step
-      // 6): back to the page heap once their class is quiet, looking every
-      // millisecond while a busy class keeps some and no cycle has begun.
-      while (sweep::trim_kept_background(watch) && !s.cycle_active.load(std::memory_order_acquire))
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     in_collector = false;
     wake_finalizer(s);
     scavenge_after_cycle(keep);
+    // Then the spans the refills' sweeps kept empty (mcentral.hpp step 6):
+    // back to the page heap once their class is quiet, looking every
+    // millisecond while a busy class keeps some and no cycle has begun.
+    // After the scavenger's step, which must not wait for a busy class.
+    if (swept_all) {
+      while (sweep::trim_kept_background(watch) && !s.cycle_active.load(std::memory_order_acquire))
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 }
 
