@@ -15,6 +15,9 @@
 //      arithmetic, registered with the collector but never allocating: a
 //      stop must interrupt them (gort and Boehm by signal, Go by async
 //      preemption), and they compete with the collector for the cores.
+//   5. With LAT_SLOW=us in the environment, each batch slower than that
+//      many microseconds is printed to stderr as it ends ("SLOW @t d us",
+//      t in seconds since main began), to set beside gctrace's lines.
 // Output (stdout, one line): over1ms and over2ms (batches slower than 1
 // and 2 ms), total_s, median_us, p99_us, p999_us, worst_us, cycles, and
 // for Boehm longest_stop_us (gort's and Go's stops come from their gctrace
@@ -133,6 +136,8 @@ int main(int argc, char** argv) {
   const long nslots = parse(argc > 1 ? argv[1] : nullptr, 2'000'000);
   const long replacements = parse(argc > 2 ? argv[2] : nullptr, 20'000'000);
   constexpr long batch = 1000;
+  const auto main_start = clock_type::now();
+  const long slow_ns = std::getenv("LAT_SLOW") ? std::atol(std::getenv("LAT_SLOW")) * 1000 : 0;
 
 #if defined(LAT_GORT)
   gc::root<slot_type> keep(gc::gc_new<slot_type[]>(static_cast<std::size_t>(nslots)));
@@ -161,6 +166,9 @@ int main(int argc, char** argv) {
       slots[i] = make_list(static_cast<long>(i));
     }
     batches.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count());
+    if (slow_ns != 0 && batches.back() > slow_ns)  // step 5
+      std::fprintf(stderr, "SLOW @%.3f %.0f us\n", std::chrono::duration<double>(t0 - main_start).count(),
+                   static_cast<double>(batches.back()) / 1000.0);
   }
   const double total = std::chrono::duration<double>(clock_type::now() - start).count();
   stop_spinners = true;
