@@ -6,6 +6,7 @@
 #include <gort/gort.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <sys/wait.h>
 #include <string>
 #include <thread>
@@ -133,6 +134,124 @@ TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[g
   ::close(fds[0]);
   ::close(fds[1]);
 }
+
+#if defined(__x86_64__)
+namespace {
+// The pieces of a blocking region, called from assembly (below).
+std::atomic<int> held_phase{0};  // 1: objects allocated; 2: in the region, about to read()
+void region_enter(void* storage) { ::new (storage) gc::blocking_region; }
+void region_wait(int fd) {
+  held_phase = 2;
+  char c = 0;
+  if (::read(fd, &c, 1) != 1) c = 0;
+}
+void region_exit(void* storage) { static_cast<gc::blocking_region*>(storage)->~blocking_region(); }
+
+constexpr std::uintptr_t held_mask = 0x5a5a5a5a5a5a5a5aull;
+constexpr int held_count = 5;  // rbx, r12, r13, r14, r15: the callee-saved registers an asm block may hold
+
+struct held_frame {
+  std::uintptr_t masked[held_count];  // the objects' addresses, masked (no scan takes them for pointers)
+  void* storage;                      // where the blocking_region is built
+  long fd;
+  void (*enter)(void*);
+  void (*wait)(int);
+  void (*exit)(void*);
+  std::uintptr_t out[held_count];     // the registers after the region
+};
+
+// Allocated in a frame that ends before the region: only masked copies stay.
+__attribute__((noinline)) void allocate_held(held_frame& h) {
+  for (int i = 0; i < held_count; ++i)
+    h.masked[i] = reinterpret_cast<std::uintptr_t>(gc::gc_new<tracked>(100 + i)) ^ held_mask;
+}
+}  // namespace
+
+TEST_CASE("gc threads: pointers held only in callee-saved registers across a blocking_region survive", "[gc_threads]") {
+  // The program's frame keeps each object only in a callee-saved register
+  // (rbx, r12-r15) while it enters a blocking_region, blocks in read() and
+  // leaves: the region's constructor may save such a register in its own
+  // frame and return, and the system call's frames then overwrite that
+  // slot; the collections meanwhile must still find the five objects.
+  // (Before enter_blocking_from, the region saved only enter_blocking's
+  // frame, and lost the ones the constructor had saved.)
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  tracked::reset();
+  held_phase = 0;
+  held_frame h{};
+  alignas(gc::blocking_region) unsigned char storage[sizeof(gc::blocking_region)];
+  h.storage = storage;
+  h.fd = fds[0];
+  h.enter = region_enter;
+  h.wait = region_wait;
+  h.exit = region_exit;
+  std::thread holder([&] {
+    gc::thread_scope registered;
+    allocate_held(h);
+    gort_test::scrub_stack();
+    held_phase = 1;
+    held_frame* hp = &h;
+    std::uintptr_t mask = held_mask;
+    // The stack is realigned below the red zone for the calls; the frame
+    // pointer stays the compiler's. The objects live only in rbx and
+    // r12-r15 from the unmasking to the copy into out[].
+    asm volatile(
+        "mov %%rsp, %%rcx\n\t"
+        "sub $256, %%rsp\n\t"
+        "and $-16, %%rsp\n\t"
+        "push %%rcx\n\t"
+        "push %[h]\n\t"
+        "mov %[k], %%rax\n\t"
+        "mov 0(%[h]), %%rbx\n\t xor %%rax, %%rbx\n\t"
+        "mov 8(%[h]), %%r12\n\t xor %%rax, %%r12\n\t"
+        "mov 16(%[h]), %%r13\n\t xor %%rax, %%r13\n\t"
+        "mov 24(%[h]), %%r14\n\t xor %%rax, %%r14\n\t"
+        "mov 32(%[h]), %%r15\n\t xor %%rax, %%r15\n\t"
+        "xor %%eax, %%eax\n\t"
+        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call *56(%%rax)\n\t"
+        // The constructor's frame is dead now: overwritten, as the frames of
+        // the region's system call may overwrite it.
+        "lea -512(%%rsp), %%rdi\n\t mov $64, %%ecx\n\t xor %%eax, %%eax\n\t rep stosq\n\t"
+        "mov (%%rsp), %%rax\n\t mov 48(%%rax), %%rdi\n\t call *64(%%rax)\n\t"
+        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call *72(%%rax)\n\t"
+        "mov (%%rsp), %%rax\n\t"
+        "mov %%rbx, 80(%%rax)\n\t mov %%r12, 88(%%rax)\n\t mov %%r13, 96(%%rax)\n\t"
+        "mov %%r14, 104(%%rax)\n\t mov %%r15, 112(%%rax)\n\t"
+        "pop %%rax\n\t"
+        "pop %%rsp\n\t"
+        : [h] "+D"(hp), [k] "+S"(mask)  // in-out: the calls overwrite rdi and rsi
+        :
+        : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "rbx", "r12", "r13", "r14", "r15", "xmm0",
+          "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+          "xmm14", "xmm15", "memory", "cc");
+  });
+  static_assert(offsetof(held_frame, storage) == 40 && offsetof(held_frame, fd) == 48 &&
+                offsetof(held_frame, enter) == 56 && offsetof(held_frame, wait) == 64 &&
+                offsetof(held_frame, exit) == 72 && offsetof(held_frame, out) == 80,
+                "the asm block's offsets");
+  // Until the holder is inside its region, at its read(); then collect while
+  // it stays there, with garbage made by other threads to take freed slots.
+  while (held_phase.load() != 2) std::this_thread::yield();
+  for (int i = 0; i < 3; ++i) {
+    on_fresh_thread([] {
+      for (int j = 0; j < 20000; ++j) gc::gc_new<tracked>(-1);
+    });
+    gc::collect();
+  }
+  CHECK(tracked::destroyed >= 3 * 20000 - gort_test::sanitizer_strays);
+  CHECK(tracked::destroyed <= 3 * 20000);  // none of the five held objects
+  char one = 1;
+  REQUIRE(::write(fds[1], &one, 1) == 1);
+  holder.join();
+  for (int i = 0; i < held_count; ++i) {
+    INFO("the object held in register " << i << " (rbx, r12, r13, r14, r15)");
+    CHECK(reinterpret_cast<tracked*>(h.out[i])->value == 100 + i);
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+#endif
 
 namespace {
 // An object that counts its destructions apart from `tracked` and from

@@ -1577,10 +1577,13 @@ constinit thread_local int blocking_depth = 0;
 }  // namespace
 
 blocking_region::blocking_region() {
+  // The caller's callee-saved registers are spilled into this frame, which
+  // is saved with the region (this constructor returns before it ends).
+  __builtin_unwind_init();
   const int d = blocking_depth++;
   if (d >= 64 || stack::current_thread() == nullptr) return;
   flush_own_mcache();  // no half-used window may stay cached while the stack is scanned unstopped
-  stack::enter_blocking();
+  stack::enter_blocking_from(GORT_FRAME_CFA());
   blocking_entered |= std::uint64_t{1} << d;
 }
 

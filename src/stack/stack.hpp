@@ -83,8 +83,21 @@ void thread_stack_bounds(const thread_info* t, std::uintptr_t* lo, std::uintptr_
 // scans it from the saved state. exit_blocking waits until the world
 // restarts if it is stopped. Regions nest; only the outermost saves. No
 // rank_mutex may be held across a region. No-ops on unregistered threads.
+// enter_blocking_from(cfa): the same, for an entry function that returns
+// before the region ends and called __builtin_unwind_init first: its frame,
+// up to `cfa` (its GORT_FRAME_CFA()), is saved with the registers, and the
+// frames above cfa are scanned live.
 void enter_blocking();
+void enter_blocking_from(std::uintptr_t cfa);
 void exit_blocking();
+
+// The canonical frame address of the function it is written in: its
+// caller's stack pointer at the call (x86-64 and AArch64 frame layouts).
+#if defined(__GNUC__) && !defined(__clang__)
+#  define GORT_FRAME_CFA() (reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa()))
+#else
+#  define GORT_FRAME_CFA() (reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*))
+#endif
 
 // The function a thread runs when it parks cooperatively (in safepoint(), or
 // at the unlock that ends a deferred stop), before it acknowledges the stop:

@@ -53,6 +53,13 @@
 //    callee-saved registers (__builtin_unwind_init forces the spill). Record
 //    the caller's stack pointer (enter_blocking's CFA): the caller's frames
 //    stay intact during the region, enter_blocking's do not.
+//    enter_blocking_from(cfa) saves the frames up to a given CFA instead:
+//    that of an entry function that returns before the region ends (the
+//    constructor of gc::blocking_region), whose frame holds the spill of
+//    its own caller's registers. Copying only enter_blocking's frame there
+//    lost a pointer that the program kept in a callee-saved register across
+//    the region: the constructor had saved it in its frame, which the
+//    region's system call then overwrote (seen once gc_new was inlined).
 // 2. enter: CAS running -> blocking; or, if a stop in progress already
 //    claimed the thread, must_park -> blocking_stopped and acknowledge (it
 //    is stopped from the stopper's point of view, and its saved state is
@@ -388,26 +395,35 @@ GORT_NOINLINE void publish_blocking(thread_info* t, std::uintptr_t sp, std::uint
   }
 }
 
-}  // namespace
-
-void enter_blocking() {
-  __builtin_unwind_init();  // spill the caller's callee-saved registers into this frame
+// Steps 1-2 for a region whose dead frames end at `cfa`: the registers
+// and [sp, cfa), this frame and its callers' up to cfa, are saved; the
+// frames above cfa are scanned live.
+GORT_NOINLINE void enter_blocking_below(std::uintptr_t cfa) {
   thread_info* t = tls_current;
   if (t == nullptr) return;
   if (t->blocking_depth++ != 0) return;
   save_context(&t->saved.context);
   const std::uintptr_t sp = current_sp();
-#if defined(__GNUC__) && !defined(__clang__)
-  const auto cfa = reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa());
-#else
-  const auto cfa = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
-#endif
   const std::size_t bytes = cfa > sp && cfa - sp <= sizeof t->saved.frame ? cfa - sp : 0;
   copy_own_stack(t->saved.frame, sp, bytes);
   t->blocking_bytes = offsetof(blocking_save, frame) + bytes;
   t->blocking_sp = cfa;
-  publish_blocking(t, sp, cfa);
+  publish_blocking(t, sp, cfa);  // checks that the frames fitted
   threads_blocking.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void enter_blocking() {
+  __builtin_unwind_init();  // spill the caller's callee-saved registers into this frame
+  enter_blocking_below(GORT_FRAME_CFA());
+  asm volatile("" ::: "memory");  // not a tail call: this frame, with the spill, must be below the copy's top
+}
+
+void enter_blocking_from(std::uintptr_t cfa) {
+  __builtin_unwind_init();
+  enter_blocking_below(cfa);
+  asm volatile("" ::: "memory");
 }
 
 void exit_blocking() {
