@@ -72,9 +72,14 @@ inline constexpr bool is_pointer_free_v = [] {
 // the zeroed storage itself (value-initialisation without a second clear).
 // The one difference from T(): a pointer-to-data-member field reads as
 // offset 0, not as the null member pointer; initialise such fields explicitly.
+//
+// Always inlined: the allocation's fast path (a few instructions, mcache.hpp)
+// lands in the caller, with the constructor's arguments in registers. GCC
+// left it a call in binary-trees' recursive build_tree (a frame, and the
+// arguments passed through memory, per node).
 template <class T, class... Args>
   requires(!std::is_array_v<T> && std::is_object_v<T>)
-T* gc_new(Args&&... args) {
+GORT_ALWAYS_INLINE T* gc_new(Args&&... args) {
   static_assert(!std::is_abstract_v<T>, "gc::gc_new<T>: T is abstract; allocate a concrete class derived from it");
   static_assert(alignof(T) <= internal::page_bytes, "gc::gc_new<T>: alignment above 8192 bytes is not supported");
   if constexpr (internal::needs_type_info<T>) {
