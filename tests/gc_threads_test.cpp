@@ -137,15 +137,16 @@ TEST_CASE("gc threads: a thread blocked in read() inside a blocking_region", "[g
 
 #if defined(__x86_64__)
 namespace {
-// The pieces of a blocking region, called from assembly (below).
+// What the region's thread does inside it, called from assembly (below);
+// the region's constructor and destructor are called from there directly,
+// so that no helper's frame lies between them and the asm's (a helper that
+// saved a register in its frame and returned would lose it: collector.hpp).
 std::atomic<int> held_phase{0};  // 1: objects allocated; 2: in the region, about to read()
-void region_enter(void* storage) { ::new (storage) gc::blocking_region; }
 void region_wait(int fd) {
   held_phase = 2;
   char c = 0;
   if (::read(fd, &c, 1) != 1) c = 0;
 }
-void region_exit(void* storage) { static_cast<gc::blocking_region*>(storage)->~blocking_region(); }
 
 constexpr std::uintptr_t held_mask = 0x5a5a5a5a5a5a5a5aull;
 constexpr int held_count = 5;  // rbx, r12, r13, r14, r15: the callee-saved registers an asm block may hold
@@ -154,9 +155,7 @@ struct held_frame {
   std::uintptr_t masked[held_count];  // the objects' addresses, masked (no scan takes them for pointers)
   void* storage;                      // where the blocking_region is built
   long fd;
-  void (*enter)(void*);
   void (*wait)(int);
-  void (*exit)(void*);
   std::uintptr_t out[held_count];     // the registers after the region
 };
 
@@ -165,9 +164,9 @@ __attribute__((noinline)) void allocate_held(held_frame& h) {
   for (int i = 0; i < held_count; ++i)
     h.masked[i] = reinterpret_cast<std::uintptr_t>(gc::gc_new<tracked>(100 + i)) ^ held_mask;
 }
-}  // namespace
 
-TEST_CASE("gc threads: pointers held only in callee-saved registers across a blocking_region survive", "[gc_threads]") {
+// The test's body, in a frame that is scrubbed once it returns (below).
+__attribute__((noinline)) void held_registers_case() {
   // The program's frame keeps each object only in a callee-saved register
   // (rbx, r12-r15) while it enters a blocking_region, blocks in read() and
   // leaves: the region's constructor may save such a register in its own
@@ -183,9 +182,7 @@ TEST_CASE("gc threads: pointers held only in callee-saved registers across a blo
   alignas(gc::blocking_region) unsigned char storage[sizeof(gc::blocking_region)];
   h.storage = storage;
   h.fd = fds[0];
-  h.enter = region_enter;
   h.wait = region_wait;
-  h.exit = region_exit;
   std::thread holder([&] {
     gc::thread_scope registered;
     allocate_held(h);
@@ -209,15 +206,15 @@ TEST_CASE("gc threads: pointers held only in callee-saved registers across a blo
         "mov 24(%[h]), %%r14\n\t xor %%rax, %%r14\n\t"
         "mov 32(%[h]), %%r15\n\t xor %%rax, %%r15\n\t"
         "xor %%eax, %%eax\n\t"
-        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call *56(%%rax)\n\t"
+        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call _ZN2gc15blocking_regionC1Ev@PLT\n\t"
         // The constructor's frame is dead now: overwritten, as the frames of
         // the region's system call may overwrite it.
         "lea -512(%%rsp), %%rdi\n\t mov $64, %%ecx\n\t xor %%eax, %%eax\n\t rep stosq\n\t"
-        "mov (%%rsp), %%rax\n\t mov 48(%%rax), %%rdi\n\t call *64(%%rax)\n\t"
-        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call *72(%%rax)\n\t"
+        "mov (%%rsp), %%rax\n\t mov 48(%%rax), %%rdi\n\t call *56(%%rax)\n\t"
+        "mov (%%rsp), %%rax\n\t mov 40(%%rax), %%rdi\n\t call _ZN2gc15blocking_regionD1Ev@PLT\n\t"
         "mov (%%rsp), %%rax\n\t"
-        "mov %%rbx, 80(%%rax)\n\t mov %%r12, 88(%%rax)\n\t mov %%r13, 96(%%rax)\n\t"
-        "mov %%r14, 104(%%rax)\n\t mov %%r15, 112(%%rax)\n\t"
+        "mov %%rbx, 64(%%rax)\n\t mov %%r12, 72(%%rax)\n\t mov %%r13, 80(%%rax)\n\t"
+        "mov %%r14, 88(%%rax)\n\t mov %%r15, 96(%%rax)\n\t"
         "pop %%rax\n\t"
         "pop %%rsp\n\t"
         : [h] "+D"(hp), [k] "+S"(mask)  // in-out: the calls overwrite rdi and rsi
@@ -227,8 +224,7 @@ TEST_CASE("gc threads: pointers held only in callee-saved registers across a blo
           "xmm14", "xmm15", "memory", "cc");
   });
   static_assert(offsetof(held_frame, storage) == 40 && offsetof(held_frame, fd) == 48 &&
-                offsetof(held_frame, enter) == 56 && offsetof(held_frame, wait) == 64 &&
-                offsetof(held_frame, exit) == 72 && offsetof(held_frame, out) == 80,
+                offsetof(held_frame, wait) == 56 && offsetof(held_frame, out) == 64,
                 "the asm block's offsets");
   // Until the holder is inside its region, at its read(); then collect while
   // it stays there, with garbage made by other threads to take freed slots.
@@ -244,12 +240,23 @@ TEST_CASE("gc threads: pointers held only in callee-saved registers across a blo
   char one = 1;
   REQUIRE(::write(fds[1], &one, 1) == 1);
   holder.join();
-  for (int i = 0; i < held_count; ++i) {
-    INFO("the object held in register " << i << " (rbx, r12, r13, r14, r15)");
-    CHECK(reinterpret_cast<tracked*>(h.out[i])->value == 100 + i);
+  if (tracked::destroyed <= 3 * 20000) {  // else a held object was freed: its memory may be gone
+    for (int i = 0; i < held_count; ++i) {
+      INFO("the object held in register " << i << " (rbx, r12, r13, r14, r15)");
+      CHECK(reinterpret_cast<tracked*>(h.out[i])->value == 100 + i);
+    }
   }
   ::close(fds[0]);
   ::close(fds[1]);
+}
+}  // namespace
+
+TEST_CASE("gc threads: pointers held only in callee-saved registers across a blocking_region survive", "[gc_threads]") {
+  held_registers_case();
+  // The five addresses must not outlive the test in dead stack slots: a
+  // later test in the same process (the fork test) found its own garbage
+  // allocated at one of them, and kept alive by it.
+  gort_test::scrub_stack();
 }
 #endif
 

@@ -89,9 +89,11 @@ class thread_scope {
 // Marks a stretch in which the calling thread touches no gc memory (a long
 // syscall, a lock wait). The collector scans the thread's stack as saved at
 // entry, without interrupting it; leaving the region waits for a collection
-// in progress to finish. Nests. Must not be entered while holding gc
-// pointers only in registers that the region's code will change (they are
-// saved at entry, so pointers held at entry stay visible).
+// in progress to finish. Nests. The pointers the thread holds at entry,
+// in its frames or registers, stay visible: the registers are saved at
+// entry. Construct the region as a local of the frame that holds them,
+// not through a helper function that returns before the region ends (that
+// helper's dead frame is not saved).
 class blocking_region {
  public:
   blocking_region();

@@ -1576,7 +1576,8 @@ constinit thread_local std::uint64_t blocking_entered = 0;
 constinit thread_local int blocking_depth = 0;
 }  // namespace
 
-blocking_region::blocking_region() {
+// Never inlined (even under LTO): GORT_FRAME_CFA must be this frame's.
+GORT_NOINLINE blocking_region::blocking_region() {
   // The caller's callee-saved registers are spilled into this frame, which
   // is saved with the region (this constructor returns before it ends).
   __builtin_unwind_init();

@@ -92,7 +92,9 @@ void enter_blocking_from(std::uintptr_t cfa);
 void exit_blocking();
 
 // The canonical frame address of the function it is written in: its
-// caller's stack pointer at the call (x86-64 and AArch64 frame layouts).
+// caller's stack pointer at the call. GCC's builtin is right everywhere;
+// clang's fallback, frame pointer + 2 words, is right on x86-64 (on
+// AArch64 clang may keep callee-saved registers above the frame record).
 #if defined(__GNUC__) && !defined(__clang__)
 #  define GORT_FRAME_CFA() (reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa()))
 #else
@@ -163,9 +165,10 @@ struct stack_view {
   // from the handler's frame, which then holds them).
   std::uintptr_t lo, hi;
   // A saved register area outside [lo, hi) to scan as well (blocking: the
-  // registers and the callee-saved spill of enter_blocking's frame, saved in
-  // the record; signal: the interrupted registers, copied from the kernel's
-  // ucontext); nullptr/0 when there is none.
+  // registers and the frames saved with them, enter_blocking's or up to
+  // enter_blocking_from's CFA, in the record; signal: the interrupted
+  // registers, copied from the kernel's ucontext); nullptr/0 when there is
+  // none.
   const void* regs;
   std::size_t regs_bytes;
   stop_kind kind;

@@ -398,10 +398,11 @@ GORT_NOINLINE void publish_blocking(thread_info* t, std::uintptr_t sp, std::uint
 // Steps 1-2 for a region whose dead frames end at `cfa`: the registers
 // and [sp, cfa), this frame and its callers' up to cfa, are saved; the
 // frames above cfa are scanned live. Inlined into each entry, so that the
-// copy holds no frame but theirs: every frame copied brings the stale words
-// of its unwritten slots along (a test that counted reclaimed objects
-// failed once, under load, while enter_blocking's body was a frame of its
-// own).
+// copy holds no frame but the entry's own (and, for enter_blocking_from,
+// its caller's): every frame copied brings the stale words of its
+// unwritten slots along (a test that counted reclaimed objects failed
+// once, under load, while enter_blocking's body was a frame of its own).
+// The entries are never inlined: their CFA must be their own.
 GORT_ALWAYS_INLINE void enter_blocking_at(std::uintptr_t cfa) {
   thread_info* t = tls_current;
   if (t == nullptr) return;
@@ -418,12 +419,12 @@ GORT_ALWAYS_INLINE void enter_blocking_at(std::uintptr_t cfa) {
 
 }  // namespace
 
-void enter_blocking() {
+GORT_NOINLINE void enter_blocking() {
   __builtin_unwind_init();  // spill the caller's callee-saved registers into this frame
   enter_blocking_at(GORT_FRAME_CFA());
 }
 
-void enter_blocking_from(std::uintptr_t cfa) {
+GORT_NOINLINE void enter_blocking_from(std::uintptr_t cfa) {
   __builtin_unwind_init();
   enter_blocking_at(cfa);
 }

@@ -62,8 +62,10 @@ enum thread_state : std::uint32_t {
 
 // What enter_blocking saves: the registers (unw_getcontext) and a copy of
 // enter_blocking's own frame, where the compiler may have spilled the
-// caller's callee-saved registers before the capture. That frame is popped
-// when enter_blocking returns, so it must be copied, not pointed to.
+// caller's callee-saved registers before the capture; for
+// enter_blocking_from, the frames up to the given CFA (gc::blocking_region's
+// constructor's too). Those frames are popped before the region ends, so
+// they must be copied, not pointed to.
 struct blocking_save {
   unw_context_t context;
   static constexpr std::size_t frame_words = 128;
@@ -100,7 +102,7 @@ struct thread_info {
   // before its releasing CAS to blocking (or blocking_stopped), read by the
   // stopper after claiming it.
   int blocking_depth = 0;
-  std::uintptr_t blocking_sp = 0;    // the caller's sp at enter_blocking (its CFA)
+  std::uintptr_t blocking_sp = 0;    // the CFA up to which frames are saved: the live scan starts there
   std::size_t blocking_bytes = 0;    // bytes of `saved` in use
   blocking_save saved;
 
