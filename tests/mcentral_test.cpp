@@ -63,6 +63,15 @@ std::vector<span*> spans_of(const std::vector<void*>& objs) {
   return out;
 }
 
+// Fills n whole spans of the 64-byte class and hands them to mcentral
+// (flush_own_mcache): at least n full spans on its lists.
+std::vector<void*> fill_spans64(int n) {
+  std::vector<void*> objs;
+  for (int i = 0; i < n * static_cast<int>(class_to_nobjs[cls64]); ++i) objs.push_back(gc::gc_new<payload<64>>());
+  flush_own_mcache();
+  return objs;
+}
+
 }  // namespace
 
 TEST_CASE("mcentral: the flip makes every listed span unswept, and the sweep takes each exactly once",
@@ -106,10 +115,7 @@ TEST_CASE("mcentral: the flip makes every listed span unswept, and the sweep tak
 TEST_CASE("mcentral: an allocating thread sweeps an unswept span of its class instead of growing the heap",
           "[mcentral]") {
   with_hook h(free_all);
-  std::vector<void*> objs;
-  const int per_span = class_to_nobjs[cls64];
-  for (int i = 0; i < 2 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
-  flush_own_mcache();  // at least two full spans (three if an earlier test left a partial one)
+  const std::vector<void*> objs = fill_spans64(2);  // three spans if an earlier test left a partial one
   const std::vector<span*> spans = spans_of(objs);
   REQUIRE(spans.size() >= 2);
   CHECK(central(spc64).full_count() >= 2);
@@ -230,10 +236,7 @@ TEST_CASE("mcentral: an emptied span goes back to the page heap when swept", "[m
 TEST_CASE("mcentral: a refill that takes a span sweeps more of its class, and keeps the emptied ones for the class",
           "[mcentral]") {
   with_hook h(free_all);
-  std::vector<void*> objs;
-  const int per_span = class_to_nobjs[cls64];
-  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
-  flush_own_mcache();  // at least six full spans, all garbage to the hook
+  const std::vector<void*> objs = fill_spans64(6);  // all garbage to the hook
   REQUIRE(spans_of(objs).size() >= 6);
   begin_sweep_phase();
   const std::uint64_t inuse = page_heap::instance().counters().heap_inuse;
@@ -256,7 +259,7 @@ TEST_CASE("mcentral: a refill that takes a span sweeps more of its class, and ke
   // The next refill takes one of them (the only swept spans with room),
   // sweeping proportional_sweep more again.
   void* q = nullptr;
-  for (int i = 0; i < per_span; ++i) {
+  for (int i = 0; i < static_cast<int>(class_to_nobjs[cls64]); ++i) {
     q = gc::gc_new<payload<64>>();
     if (find_object(q).s != got) break;
   }
@@ -277,10 +280,7 @@ TEST_CASE("mcentral: the spans a refill kept empty go back to the page heap once
   // mcentral.hpp step 6, with the test's own clock as in the background
   // sweeper's test above.
   with_hook h(free_all);
-  std::vector<void*> objs;
-  const int per_span = class_to_nobjs[cls64];
-  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
-  flush_own_mcache();
+  const std::vector<void*> objs = fill_spans64(6);
   REQUIRE(spans_of(objs).size() >= 6);
   begin_sweep_phase();
   void* p = gc::gc_new<payload<64>>();  // takes a span, keeps proportional_sweep emptied ones
@@ -314,10 +314,7 @@ TEST_CASE("mcentral: the spans a refill kept empty go back to the page heap once
 
 TEST_CASE("mcentral: release_all_kept_empty gives back every class's kept spans, busy or not", "[mcentral]") {
   with_hook h(free_all);
-  std::vector<void*> objs;
-  const int per_span = class_to_nobjs[cls64];
-  for (int i = 0; i < 6 * per_span; ++i) objs.push_back(gc::gc_new<payload<64>>());
-  flush_own_mcache();
+  fill_spans64(6);
   begin_sweep_phase();
   REQUIRE(gc::gc_new<payload<64>>() != nullptr);
   REQUIRE(central(spc64).has_kept_empty());
