@@ -32,9 +32,10 @@
 // 3. Sharing: a worker's full buffer goes to the global list; a worker with
 //    no local work takes a buffer from the global list. When some worker is
 //    idle and the global list is empty, a busy worker also gives away the
-//    oldest half of its local buffer after each object (Go's gcw.balance):
-//    depth-first marking of a tree never fills a buffer, so without it one
-//    worker would do all the work while the others wait.
+//    oldest half of its local buffer, which it looks at every 8 objects
+//    (Go's gcw.balance): depth-first marking of a tree never fills a
+//    buffer, so without it one worker would do all the work while the
+//    others wait.
 // 4. Termination: a worker with no local work and an empty global list
 //    counts itself idle; marking is done when every worker is idle and the
 //    global list is empty (checked in that order: once all are idle, nobody
