@@ -40,6 +40,9 @@ constexpr std::size_t buf_items = 254;
 constexpr std::uintptr_t oblet_bytes = 128 * 1024;
 // The longest range a mark assist scans at once (drain_until).
 constexpr std::uintptr_t assist_piece_bytes = 16 * 1024;
+// How much an assist scans between two reads of the clock (drain_until):
+// about 3 us of 16-byte objects here.
+constexpr std::uint64_t assist_clock_bytes = 4 * 1024;
 constexpr int max_helpers = 7;
 
 // The lines marking reads from span s first: its header (two lines) and
@@ -598,7 +601,7 @@ class worker {
   bool drain_until(std::uint64_t deadline_ns, std::uint64_t work = ~std::uint64_t{0}) {
     fifo f;
     unsigned n = 0;
-    std::uint64_t done = 0;
+    std::uint64_t done = 0, clock_due = assist_clock_bytes;
     work_item item;
     range_limit_ = assist_piece_bytes;
     while (next(f, item)) {
@@ -610,11 +613,20 @@ class worker {
       const std::uint64_t before = scanned_;
       scan(item);
       done += scanned_ - before;
-      // Every 32 objects, and after every range: the deadline, and a stop
-      // waiting for this thread (an assist runs in a no_stop_scope: the
-      // stop would wait for it).
-      if (done >= work ||
-          (((++n & 31) == 0 || range) && (os::monotonic_ns() >= deadline_ns || stack::stop_pending()))) {
+      // Every 32 objects, and after every range: a stop waiting for this
+      // thread (an assist runs in a no_stop_scope: the stop would wait for
+      // it). After every range and every assist_clock_bytes of scanning:
+      // the deadline. (A clock read costs 23 ns here, two 16-byte objects'
+      // scan: read every 32 objects, it was 2% of binary-trees' samples.)
+      bool stop = done >= work;
+      if (((++n & 31) == 0 || range) && !stop) {
+        stop = stack::stop_pending();
+        if (!stop && (range || done >= clock_due)) {
+          stop = os::monotonic_ns() >= deadline_ns;
+          clock_due = done + assist_clock_bytes;
+        }
+      }
+      if (stop) {
         while (f.count != 0) push(f.take());
         publish();
         flush_scanned();
