@@ -130,6 +130,11 @@
 //    This corrects itself: a background slower than predicted leaves more
 //    work remaining, and the prediction shrinks with the runway, so at the
 //    goal it is step 10's rate again.
+//    The collector computes this at an allocation slow path, then charges
+//    the thread's next allocations at the rate it found (work / allocated)
+//    against the credit of its last assist, without computing again, until
+//    the credit runs out, 64 KiB more were allocated, or the heap reaches
+//    goal' (collector.cpp, assist_mark; Go's gcAssistBytes).
 //    The rates (blend_rates): this mark's, measured since it began, weighed
 //    against the last mark's as a prior worth rate_prior_ns of measuring,
 //        rate = (this * elapsed + last * rate_prior_ns) / (elapsed + rate_prior_ns)
