@@ -25,6 +25,7 @@
 #include <pthread.h>
 
 #include "alloc/alloc.hpp"
+#include "common/bits.hpp"
 #include "common/check.hpp"
 #include "os/os.hpp"
 
@@ -68,7 +69,7 @@ void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {
   slot.window_meta = s->meta != nullptr ? s->meta + w * 64 : nullptr;
   slot.free_bits.store(free, std::memory_order_relaxed);
   auto& count = c.small_mallocs[s->size_class];
-  const unsigned n = static_cast<unsigned>(std::popcount(free));
+  const unsigned n = popcount64(free);
   count.store(count.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   counters.heap_live.fetch_add(std::uint64_t{n} * s->elem_size, std::memory_order_relaxed);
 }
@@ -82,10 +83,10 @@ void retire_window(mcache& c, alloc_slot& slot) {
   GORT_DCHECK(runtime_locks_held() > 0, "retire_window outside a no_stop_scope (span {:#x})", s->base);
   if (allocate_black.load(std::memory_order_relaxed)) unmark_slots(s, w, remaining);  // step 2
   s->store_alloc_word(w, word | handed_out);
-  s->alloc_count += static_cast<std::uint32_t>(std::popcount(handed_out));
+  s->alloc_count += popcount64(handed_out);
   slot.free_bits.store(0, std::memory_order_relaxed);
   auto& count = c.small_mallocs[s->size_class];
-  const unsigned n = static_cast<unsigned>(std::popcount(remaining));
+  const unsigned n = popcount64(remaining);
   count.store(count.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   if (n != 0) counters.heap_live.fetch_sub(std::uint64_t{n} * s->elem_size, std::memory_order_relaxed);
 }

@@ -17,6 +17,7 @@
 #include <bit>
 
 #include "alloc/alloc.hpp"
+#include "common/bits.hpp"
 
 namespace gc::internal {
 
@@ -29,7 +30,7 @@ void fill_alloc_stats(mem_stats& st) {
     for (int sc = 0; sc < num_size_classes; ++sc)
       small_mallocs[sc] += static_cast<std::int64_t>(c.small_mallocs[sc].load(std::memory_order_relaxed));
     for (int spc = 0; spc < num_span_classes; ++spc)
-      small_mallocs[span_class_size(spc)] -= std::popcount(c.slots[spc].free_bits.load(std::memory_order_relaxed));
+      small_mallocs[span_class_size(spc)] -= popcount64(c.slots[spc].free_bits.load(std::memory_order_relaxed));
     tiny += c.tiny_allocs.load(std::memory_order_relaxed);
   });
 

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "alloc/alloc.hpp"
+#include "common/bits.hpp"
 #include "common/check.hpp"
 #include "common/lock.hpp"
 #include "gc/mark.hpp"
@@ -176,7 +177,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
     for (std::size_t w = 0; w < nwords; ++w) s->fold_mark_word(w);
     std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
-      new_count += static_cast<std::uint32_t>(std::popcount(s->alloc_bits[w]));
+      new_count += popcount64(s->alloc_bits[w]);
       const std::uint64_t black = s->take_black_word(w);
       s->mark_bits[w] = keep ? s->alloc_bits[w] & ~black : 0;  // step 5
     }
@@ -203,7 +204,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
             m = obj_meta{};
           }
         }
-        freed += static_cast<std::uint64_t>(std::popcount(dead & ~pending));
+        freed += popcount64(dead & ~pending);
         alloc = (alloc & mark) | pending;
         // Atomic: the finalizer may look its queued object up (find_object)
         // while this span is still being swept (the entry is queued above).
@@ -212,7 +213,7 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
       } else if (keep) {
         s->keep_mark_word(w, mark & ~black);  // the window's marked objects are allocated
       }
-      new_count += static_cast<std::uint32_t>(std::popcount(alloc));
+      new_count += popcount64(alloc);
     }
   }
   s->alloc_count = new_count;
