@@ -9,7 +9,8 @@ GODEBUG=gcgen=1,gcstoptheworld=1, minor cycles stopping the world, and as
 marking), bt_go, bt_boehm, bt_glibc,
 bt_mimalloc and bt_jemalloc (built
 by bench/binarytrees/CMakeLists.txt under BUILD/bench/binarytrees) at the
-given depth, one at a time, REPEAT times each. For every run it takes the
+given depth, one at a time, REPEAT times each, the variants taking turns
+(one run of each per round). For every run it takes the
 wall-clock time and the peak RSS of that child alone (its own rusage from
 os.wait4, not the RUSAGE_CHILDREN total), and checks its output against the
 expected one (computed here from the depth) and so against every other run.
@@ -253,6 +254,11 @@ def main():
     results = {}  # variant -> dict(times, rsses)
     notes = []
     failed = False
+    # The variants take turns, one run each per round (v1 v2 ... v1 v2 ...),
+    # so that a drift of the host's speed over the minutes the benchmark
+    # takes (up to 40% between sets on the shared VM) falls on every variant
+    # alike rather than on whichever ran last.
+    runnable = []
     for v in chosen:
         path = binary_path(bindir, v)
         if v.startswith("gort") and not has_collector and not args.gort_without_collector:
@@ -266,9 +272,14 @@ def main():
             notes.append(msg)
             failed = True
             continue
-        times, rsses = [], []
-        ok = True
-        for i in range(args.repeat):
+        runnable.append((v, path))
+    times = {v: [] for v, _ in runnable}
+    rsses = {v: [] for v, _ in runnable}
+    broken = set()
+    for i in range(args.repeat):
+        for v, path in runnable:
+            if v in broken:
+                continue
             wall, rss, code, out, err, timed_out = run_once(path, args.depth, args.timeout, spawn, ENVS.get(v))
             status = "ok"
             if timed_out:
@@ -280,18 +291,19 @@ def main():
             print("%-9s run %d/%d: %7.3f s  %8.1f MB  %s" % (v, i + 1, args.repeat, wall, rss / 1e6, status),
                   flush=True)
             if status != "ok":
-                ok = False
+                broken.add(v)
                 failed = True
                 if err.strip():
                     print("  stderr: " + err.strip()[-2000:], file=sys.stderr)
                 if status == "WRONG OUTPUT":
                     print("  expected:\n" + expected + "  got:\n" + out, file=sys.stderr)
                 notes.append("%s: run %d %s" % (v, i + 1, status))
-                break
-            times.append(wall)
-            rsses.append(rss)
-        if ok:
-            results[v] = {"time": statistics.median(times), "rss": max(rsses), "times": times}
+                continue
+            times[v].append(wall)
+            rsses[v].append(rss)
+    for v, _ in runnable:
+        if v not in broken:
+            results[v] = {"time": statistics.median(times[v]), "rss": max(rsses[v]), "times": times[v]}
     print()
 
     ran = [v for v in chosen if v in results]
