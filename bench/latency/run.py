@@ -8,7 +8,8 @@ child's own peak RSS from wait4). gort and Go run with GODEBUG=gctrace=1:
 their stops are the first and third "clock" fields of each trace line (mark
 start and mark termination); Boehm GC, which stops the world for the whole
 collection here, reports its longest collection itself. Medians over the runs
-for the times, the largest value for RSS and stops. "gort-gen" is gort's
+for the times, the largest value for RSS and stops; the variants take turns,
+one run of each per round. "gort-gen" is gort's
 binary again with minor cycles (GODEBUG=gcgen=1), shown for comparison: this
 program's objects die old, the workload that minor cycles serve worst.
 The default variants are gort, go and boehm."""
@@ -73,8 +74,9 @@ def main():
     print("latency: %d slots of 3-node lists, %d replacements, batches of 1000; %d runs each; %d spinning threads"
           % (a.slots, a.replacements, a.repeat, a.spinners))
     print("load average before: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
-    rows = []
-    for v in a.variants.split(","):
+    variants = a.variants.split(",")
+    envs = {}
+    for v in variants:
         if v not in KNOWN:
             ap.error("unknown variant %r (known: %s)" % (v, ", ".join(KNOWN)))
         env = dict(os.environ)
@@ -85,19 +87,25 @@ def main():
             env["GODEBUG"] = "gctrace=1,gcgen=1"
         if v == "go":
             env.update({"GOFLAGS": "", "GOENV": "off"})
-        runs = []
-        for i in range(a.repeat):
-            r = run_once(spawn, binary(a.build, v), a.slots, a.replacements, env)
+        envs[v] = env
+    # The variants take turns, one run each per round, so that the host's
+    # drift over the minutes this takes falls on all of them alike.
+    runs = {v: [] for v in variants}
+    for i in range(a.repeat):
+        for v in variants:
+            r = run_once(spawn, binary(a.build, v), a.slots, a.replacements, envs[v])
             print("%-8s run %d/%d: total %.2f s, median %.0f us, p99 %.0f us, p99.9 %.0f us, worst %.0f us, "
                   "%.0f MB, %d cycles, longest stop %.0f us"
                   % (v, i + 1, a.repeat, r["total_s"], r["median_us"], r["p99_us"], r["p999_us"], r["worst_us"],
                      r["rss_mb"], r["cycles"], r.get("longest_stop_us", float("nan"))))
             sys.stdout.flush()
-            runs.append(r)
-        med = lambda k: statistics.median(x[k] for x in runs)
+            runs[v].append(r)
+    rows = []
+    for v in variants:
+        med = lambda k: statistics.median(x[k] for x in runs[v])
         rows.append((v, med("total_s"), med("median_us"), med("p99_us"), med("p999_us"), med("worst_us"),
-                     max(x["rss_mb"] for x in runs), med("cycles"),
-                     max(x.get("longest_stop_us", float("nan")) for x in runs)))
+                     max(x["rss_mb"] for x in runs[v]), med("cycles"),
+                     max(x.get("longest_stop_us", float("nan")) for x in runs[v])))
     print()
     print("| collector | total s | median us | p99 us | p99.9 us | worst us | peak RSS MB | cycles | longest stop us |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
