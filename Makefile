@@ -9,7 +9,9 @@
 #                binary-trees against Go, Boehm GC, glibc, mimalloc, jemalloc,
 #                and latency under a large live heap against Go and Boehm GC
 #                (with what a signal and a system call cost here, against
-#                which its stops of the world read)
+#                which its stops of the world read, and the same batches'
+#                times with no memory manager at all, against which its
+#                worst batches read)
 #   make clean
 #
 # Builds live under build/<name>; set JOBS to change build parallelism.
@@ -78,6 +80,7 @@ bench: deps-bench
 	cmake --build build/release -j $(JOBS) --target latency
 	python3 bench/latency/run.py --build build/release --variants gort,gort-gen,go,boehm
 	./build/release/bench/latency/signal_latency
+	./build/release/bench/latency/batch_floor
 
 clean:
 	rm -rf build

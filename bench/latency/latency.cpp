@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "batch_common.hpp"
+
 #if (defined(LAT_GORT) + defined(LAT_BOEHM)) != 1
 #error "define exactly one of LAT_GORT, LAT_BOEHM"
 #endif
@@ -90,13 +92,7 @@ void on_event(GC_EventType e) {
 
 node* make_list(long v) { return new_node(new_node(new_node(nullptr, v + 2), v + 1), v); }
 
-std::uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-std::uint64_t next_random() {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 0x2545f4914f6cdd1dull;
-}
+using batch_common::next_random;
 
 double percentile(std::vector<std::int64_t>& sorted, double p) {
   const std::size_t i = std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())));
@@ -104,14 +100,7 @@ double percentile(std::vector<std::int64_t>& sorted, double p) {
 }
 
 long parse(const char* s, long fallback) {
-  if (s == nullptr) return fallback;
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v <= 0) {
-    std::fprintf(stderr, "usage: lat [slots [replacements]] (positive integers)\n");
-    std::exit(2);
-  }
-  return v;
+  return batch_common::parse_positive(s, fallback, "lat [slots [replacements]]");
 }
 
 // Step 4: a thread that spins until `stop`, registered with the collector.
