@@ -74,7 +74,12 @@ __attribute__((noinline)) auto inspect(F&& f) {
 // finished calls left in them until something overwrites them: a thread
 // interrupted by the stop signal inside a system call (a sleep) has them
 // scanned as it was stopped, and a scratch register of the allocation path
-// kept a dead object alive there.
+// kept a dead object alive there. All sixteen xmm registers: the stop scans
+// them all (os::interrupted_state), and the allocation path's vector code
+// left a large object's address (its span's base) in xmm8, which kept it
+// alive in "the allocator's thread-local state keeps no dead object alive"
+// whenever it was the heap's first object: the owner thread's word 39 of
+// its signal context, xmm8's low half (found with explain_roots).
 __attribute__((noinline)) inline void scrub_stack() {
   volatile char scratch[16 * 1024];
   for (std::size_t i = 0; i < sizeof scratch; i += 8) *reinterpret_cast<volatile std::uint64_t*>(&scratch[i]) = 0;
@@ -83,11 +88,13 @@ __attribute__((noinline)) inline void scrub_stack() {
       "xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\txor %%edi, %%edi\n\t"
       "xor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
       "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
-      "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7"
+      "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+      "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+      "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
       :
       :
       : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
-        "xmm6", "xmm7", "memory");
+        "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 #endif
 }
 
