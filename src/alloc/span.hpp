@@ -80,10 +80,16 @@ static_assert(bitmap_cap_for(1) == 1 && bitmap_cap_for(64) == 1 && bitmap_cap_fo
               bitmap_cap_for(170) == 4 && bitmap_cap_for(512) == 8);
 
 struct span {
+  // The first cache line: every field that marking reads (find_object,
+  // try_mark, scan; mark.cpp prefetches it and the bitmaps, not the second
+  // line), and nothing that changes while the span is in use but the
+  // bitmap pointers, which only a sweep swaps.
   std::uintptr_t base = 0;
-  std::size_t npages = 0;
   std::uintptr_t limit = 0;      // base + nelems * elem_size
   std::uintptr_t elem_size = 0;  // object size; for large spans npages * page_bytes
+  std::uint64_t* alloc_bits = nullptr;  // bitmap_cap words each (see Bitmaps above)
+  std::uint64_t* mark_bits = nullptr;
+  obj_meta* meta = nullptr;        // typed spans: nelems entries (&meta_inline.m for large spans)
   std::uint32_t divmagic = 0;    // index = (offset * divmagic) >> 32; 0 for large spans
   std::uint16_t nelems = 0;
   std::uint8_t size_class = 0;   // 0: large object
@@ -98,6 +104,9 @@ struct span {
   // Words per bitmap array stored after the struct (see Bitmaps above):
   // set when the struct is made, never changed.
   std::uint8_t bitmap_cap = 0;
+  // The second line: what the page heap, mcentral and the owning mcache
+  // write while the span is in use (lists, owner, window, sweep state).
+  std::size_t npages = 0;
   // The sweep state of the span against heap_sweepgen (sg, alloc.hpp), as in
   // Go's mspan.sweepgen. Atomic; see mcentral.hpp for the transitions:
   //   sweepgen == sg - 2   unswept: the alloc bits still hold the objects
@@ -105,15 +114,12 @@ struct span {
   //   sweepgen == sg - 1   being swept by the thread that claimed it
   //   sweepgen == sg       swept (or allocated since the last mark ended)
   std::atomic<std::uint32_t> sweepgen{0};
+  std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
   span* next = nullptr;
   span* prev = nullptr;
-  std::atomic<alloc_slot*> owner{nullptr};
-  std::atomic<std::uint32_t> window{0};  // owner thread: bitmap word of the owner's window
   std::uint32_t alloc_count = 0;
-  obj_meta* meta = nullptr;        // typed spans: nelems entries (&meta_inline.m for large spans)
+  std::atomic<alloc_slot*> owner{nullptr};
   large_meta meta_inline;
-  std::uint64_t* alloc_bits = nullptr;  // bitmap_cap words each (see Bitmaps above)
-  std::uint64_t* mark_bits = nullptr;
 
   // The arrays after the struct (see Bitmaps above): alloc and mark bits
   // first (whichever pointer names which), then:
@@ -257,6 +263,7 @@ struct span {
 };
 
 static_assert(sizeof(span) == 128, "a span's header is two cache lines; its bitmaps start on the third");
+static_assert(offsetof(span, bitmap_cap) < 64, "what marking reads is in the first line");
 
 // A circular doubly-linked list with a sentinel, so a span can be unlinked
 // without knowing which list holds it. Guarded by its owner's lock.

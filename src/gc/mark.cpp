@@ -47,17 +47,22 @@ constexpr std::uint64_t assist_check_bytes = 512;
 constexpr std::uint64_t assist_clock_bytes = 4 * 1024;
 constexpr int max_helpers = 7;
 
-// The lines marking reads from span s first: its header (two lines) and
-// the bitmaps after it (span.hpp): alloc and mark bits, whichever array is
-// which, and the owner's marks. Those three take lines 2-3 for spans of up
-// to 256 objects (4 words each) and lines 2-4 for the 16-byte class (8
-// words); the fifth prefetch is then the next struct's header. The
-// struct's capacity is not read here, so that the prefetch waits for
-// nothing.
+// The lines marking reads from span s first: the first line of its header,
+// which holds every field that find_object, try_mark and scan read
+// (span.hpp), and the bitmaps after the header: alloc and mark bits,
+// whichever array is which, and the owner's marks. Those three take lines
+// 2-3 for spans of up to 256 objects (4 words each) and lines 2-4 for the
+// 16-byte class (8 words); for the smaller spans the last prefetch or two
+// fall on the next struct's header. The header's second
+// line (lists, owner, sweep state) is left out: marking reads it only for
+// an object whose alloc bit is clear, in the window an mcache allocates
+// from. With both header lines fetched, a mark of objects scattered over
+// the heap waited on five span lines per object (docs/benchmarks.md,
+// twenty-first session). The struct's capacity is not read here, so that
+// the prefetch waits for nothing.
 GORT_ALWAYS_INLINE void prefetch_span_lines(const span* s) {
   const char* b = reinterpret_cast<const char*>(s);
   __builtin_prefetch(b);
-  __builtin_prefetch(b + 64);
   __builtin_prefetch(b + 128);
   __builtin_prefetch(b + 192);
   __builtin_prefetch(b + 256);
