@@ -197,6 +197,42 @@ TEST_CASE("barrier: once every stack is scanned, initialising stores skip it unt
   gc::set_gc_percent(percent);
 }
 
+TEST_CASE("barrier: a store over a null member is an initialising store", "[barrier]") {
+  // barrier.cpp, step 8, last point: barriered_store with a null old value
+  // reads init_barrier_state as an initialising store does. Once every
+  // stack is scanned it shades nothing; a thread that registers afterwards
+  // is grey, and its stores over null members shade the new value; a store
+  // over a non-null value shades the old one whatever the flag.
+  const int percent = gc::set_gc_percent(-1);
+  gc::collect();
+  gc::root<node> holder = gc::gc_new<node>();
+  node* b = gc::gc_new<node>();
+  node* c = gc::gc_new<node>();
+  node* d = gc::gc_new<node>();
+  namespace stack = gc::internal::stack;
+  namespace barrier = gc::internal::barrier;
+  {
+    barrier_on on;
+    const std::uint64_t before = barrier::init_barrier_snapshot();
+    stack::handshake_each_stack([](const stack::stack_view&) {});
+    barrier::stacks_scanned(before);
+    REQUIRE((init_barrier_state.load() & 1) == 0);
+    holder->next = b;  // over null, from a black stack: nothing to shade
+    CHECK_FALSE(marked(b));
+    holder->next = c;  // over b: the deletion half shades b
+    CHECK(marked(b));
+    CHECK_FALSE(marked(c));
+    holder->next = nullptr;  // over c: shades c
+    CHECK(marked(c));
+    std::thread([&] {
+      node* n = gc::gc_new<node>();  // registers this thread: grey, the flag back on
+      n->next = d;                   // over null, from a grey stack: shades d
+    }).join();
+    CHECK(marked(d));
+  }
+  gc::set_gc_percent(percent);
+}
+
 TEST_CASE("barrier: constructing and copying members shades the stored value", "[barrier]") {
   node* b = gc::gc_new<node>();
   node* c = gc::gc_new<node>();

@@ -7,7 +7,8 @@
 //     old = *slot;  *slot = value;
 //     f = barrier_flags;
 //     if (f) { if (f & cards) { mark_card(slot); f = barrier_flags; }
-//              if (f & marking) write_barrier_slow(old, value); }
+//              if (f & marking && (old || init_barrier_state & marking))
+//                write_barrier_slow(old, value); }
 // where mark_card dirties the slot's card once minor collections are on
 // (card_table below; src/gc/cards.hpp).
 // The store comes BEFORE the flag is read, and the marking flag is read
@@ -94,7 +95,12 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
       std::atomic_signal_fence(std::memory_order_seq_cst);
       f = barrier_flags.load(std::memory_order_relaxed);
     }
-    if (f & barrier_marking) write_barrier_slow(old, value);
+    // With nothing old to shade, the store is an initialising one: the new
+    // value needs a shade only while some stack may be grey (barriered_init
+    // below), read after the store as there.
+    if ((f & barrier_marking) &&
+        (old != nullptr || (init_barrier_state.load(std::memory_order_relaxed) & barrier_marking)))
+      write_barrier_slow(old, value);
   }
 }
 
