@@ -8,8 +8,9 @@
 //    collection off (gc::set_gc_percent(-1)):
 //    - lists: the latency benchmark's heap (bench/latency): 2,000,000
 //      member slots, each naming a list of three 32-byte nodes, then
-//      8,000,000 random replacements, so that the lists lie scattered over
-//      a heap of about 600 MB as they do in that benchmark's steady state;
+//      8,000,000 replacements at the slots that benchmark's random sequence
+//      picks (batch_common.hpp), so that the lists lie scattered over a
+//      heap of about 600 MB as they do in its steady state;
 //    - tree: binary-trees' long-lived tree (bench/binarytrees), depth 21:
 //      4,194,303 nodes of two members, allocated children first.
 // 2. One gc::collect() to sweep what the build left behind, then
@@ -28,11 +29,12 @@
 // the VM's noise (docs/benchmarks.md, twenty-first session).
 #include <gort/gort.hpp>
 
+#include "latency/batch_common.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -82,11 +84,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [lists|tree] [collections]\n", argv[0]);
     return 2;
   }
-  const long n = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 8;
-  if (n < 1 || n > 1000) {
-    std::fprintf(stderr, "%s: collections must be 1..1000\n", argv[0]);
-    return 2;
-  }
+  const long n = batch_common::parse_positive(argc > 2 ? argv[2] : nullptr, 8, "mark_throughput [lists|tree] [collections]");
 
   gc::root<gc::member<list_node>> slots;
   gc::root<tree_node> tree;
@@ -95,12 +93,8 @@ int main(int argc, char** argv) {
     slots = gc::gc_new<gc::member<list_node>[]>(nslots);
     gc::member<list_node>* s = slots.get();
     for (long i = 0; i < nslots; ++i) s[i] = make_list(i);
-    std::uint64_t x = 88172645463325252ull;
     for (long k = 0; k < 4 * nslots; ++k) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      const long i = static_cast<long>(x % nslots);
+      const auto i = static_cast<long>(batch_common::next_random() % static_cast<std::uint64_t>(nslots));
       s[i] = make_list(i);
     }
   } else {

@@ -1,7 +1,8 @@
 // bench/latency/batch_common.hpp: what latency.cpp and batch_floor.cpp
 // share, so that both time the same batches: the random slot sequence
 // (xorshift64*, one fixed seed) and the parsing of their positive-integer
-// arguments.
+// arguments. bench/mark_throughput.cpp builds its "lists" heap with the
+// same sequence.
 #pragma once
 
 #include <cstdint>
