@@ -359,11 +359,12 @@ TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its object
       CHECK(cap * 64 >= s->nelems);
       CHECK(span_of(s->base) == s);
       CHECK(span_of(s->end() - 1) == s);
-      // The arrays lie after the struct, one after the other, cleared.
+      // The arrays lie after the struct, one after the other, cleared; the
+      // owner's marks first, at a fixed offset (span.hpp).
       auto* words = reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(s) + sizeof(span));
-      CHECK(s->alloc_bits == words);
-      CHECK(s->mark_bits == words + cap);
-      CHECK(s->owned_marks() == words + 2 * cap);
+      CHECK(s->owned_marks() == words);
+      CHECK(s->alloc_bits == words + cap);
+      CHECK(s->mark_bits == words + 2 * cap);
       CHECK(s->black_bits() == words + 3 * cap);
       CHECK(reinterpret_cast<std::uintptr_t>(s) % 64 == 0);  // whole lines (span::struct_bytes)
       for (std::size_t i = 0; i < 4 * cap; ++i) CHECK(words[i] == 0);

@@ -13,9 +13,12 @@
 // check state and [base, limit) before trusting it.
 //
 // Bitmaps: four arrays of bitmap_cap words each, stored right after the
-// struct's 128-byte header in the same allocation (alloc, mark, the owner's
-// marks, allocate-black's record; span::struct_bytes, whole cache lines).
-// alloc_bits and mark_bits point at the first two; the collector's sweep
+// struct's 128-byte header in the same allocation (the owner's marks, alloc,
+// mark, allocate-black's record; span::struct_bytes, whole cache lines).
+// The owner's marks come first, at a fixed offset from the struct, so that
+// the owning marker finds them without reading the capacity (four
+// instructions per object marked, mark.cpp). alloc_bits and mark_bits point
+// at the second and third; the collector's sweep
 // makes the mark bits the new alloc bits by swapping the two pointers and
 // clearing the new mark bits, as Go's sweep does. All live outside the heap
 // arenas: no object overflow can reach them. A struct's capacity is fixed
@@ -61,6 +64,7 @@
 #include <cstdint>
 #include <new>
 
+#include <gort/internal/config.hpp>
 #include <gort/internal/mcache.hpp>
 #include <gort/internal/size_class.hpp>
 
@@ -121,9 +125,8 @@ struct span {
   std::atomic<alloc_slot*> owner{nullptr};
   large_meta meta_inline;
 
-  // The arrays after the struct (see Bitmaps above): alloc and mark bits
-  // first (whichever pointer names which), then:
-  // - owned_marks(): written by the owning marker only, while a mark runs;
+  // The arrays after the struct (see Bitmaps above):
+  // - owned_marks(), first: written by the owning marker only, while a mark runs;
   //   read by every marker and the sweep (relaxed atomics; the sweep runs
   //   after mark termination's stop, which orders it after the owner's
   //   stores).
@@ -134,12 +137,13 @@ struct span {
   //   but, in a phase that keeps marks (sweep.hpp step 5), not marked: it is
   //   young, not old (docs/design.md section 3, correction 2). Cleared by
   //   every sweep.
+  // - between them, alloc and mark bits (whichever pointer names which).
   std::uint64_t* bitmap_storage() { return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + sizeof(span)); }
   const std::uint64_t* bitmap_storage() const {
     return reinterpret_cast<const std::uint64_t*>(reinterpret_cast<const char*>(this) + sizeof(span));
   }
-  std::uint64_t* owned_marks() { return bitmap_storage() + 2 * std::size_t{bitmap_cap}; }
-  const std::uint64_t* owned_marks() const { return bitmap_storage() + 2 * std::size_t{bitmap_cap}; }
+  std::uint64_t* owned_marks() { return bitmap_storage(); }
+  const std::uint64_t* owned_marks() const { return bitmap_storage(); }
   std::uint64_t* black_bits() { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
   const std::uint64_t* black_bits() const { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
 
@@ -158,12 +162,12 @@ struct span {
     s->clear_bitmaps();
     return s;
   }
-  // Clears all four arrays and puts alloc_bits first again (a new use).
+  // Clears all four arrays and puts alloc_bits before mark_bits again (a new use).
   void clear_bitmaps() {
     std::uint64_t* words = bitmap_storage();
     for (std::size_t i = 0; i < 4 * std::size_t{bitmap_cap}; ++i) words[i] = 0;
-    alloc_bits = words;
-    mark_bits = words + bitmap_cap;
+    alloc_bits = words + bitmap_cap;
+    mark_bits = words + 2 * std::size_t{bitmap_cap};
   }
 
   int span_class() const { return make_span_class(size_class, noscan, typed); }
@@ -174,13 +178,13 @@ struct span {
     return rem >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << rem) - 1;
   }
   // Alloc-bit words are read by other threads without the owner's lock.
-  std::uint64_t load_alloc_word(std::size_t w) const {
+  GORT_ALWAYS_INLINE std::uint64_t load_alloc_word(std::size_t w) const {
     return std::atomic_ref<std::uint64_t>(alloc_bits[w]).load(std::memory_order_relaxed);
   }
   void store_alloc_word(std::size_t w, std::uint64_t v) {
     std::atomic_ref<std::uint64_t>(alloc_bits[w]).store(v, std::memory_order_relaxed);
   }
-  std::uintptr_t object_index(std::uintptr_t addr) const {
+  GORT_ALWAYS_INLINE std::uintptr_t object_index(std::uintptr_t addr) const {
     return static_cast<std::uintptr_t>((static_cast<std::uint64_t>(addr - base) * divmagic) >> 32);
   }
   std::uintptr_t end() const { return base + npages * page_bytes; }
@@ -188,19 +192,19 @@ struct span {
 
   // Mark bits: set by the collector's workers concurrently (atomic OR), or
   // by the owning marker in owned_marks (plain stores).
-  std::uint64_t load_mark_word(std::size_t w) const {
+  GORT_ALWAYS_INLINE std::uint64_t load_mark_word(std::size_t w) const {
     return std::atomic_ref<std::uint64_t>(mark_bits[w]).load(std::memory_order_relaxed) |
            std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_marks()[w])).load(std::memory_order_relaxed);
   }
   bool is_marked(std::uintptr_t idx) const { return (load_mark_word(idx / 64) >> (idx % 64)) & 1; }
   // Sets the mark bit; true if this call set it (the object was white).
-  bool try_mark(std::uintptr_t idx) {
+  GORT_ALWAYS_INLINE bool try_mark(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
     if (load_mark_word(idx / 64) & bit) return false;
     return !(std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_or(bit, std::memory_order_relaxed) & bit);
   }
   // try_mark for the owning marker only: at most one thread at a time.
-  bool try_mark_owned(std::uintptr_t idx) {
+  GORT_ALWAYS_INLINE bool try_mark_owned(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
     std::atomic_ref<std::uint64_t> own(owned_marks()[idx / 64]);
     const std::uint64_t mine = own.load(std::memory_order_relaxed);
@@ -254,7 +258,7 @@ struct span {
 
   // Is object idx allocated? Exact when the owner thread is the caller or is
   // not allocating; otherwise an answer that was true at some moment.
-  bool is_allocated(std::uintptr_t idx) const {
+  GORT_ALWAYS_INLINE bool is_allocated(std::uintptr_t idx) const {
     if ((load_alloc_word(idx / 64) >> (idx % 64)) & 1) return true;
     const alloc_slot* o = owner.load(std::memory_order_acquire);
     if (o == nullptr || window.load(std::memory_order_relaxed) != idx / 64) return false;

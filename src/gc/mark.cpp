@@ -28,8 +28,10 @@
 // stack-use-after-scope in later, unrelated frames.
 #if GORT_ASAN || GORT_TSAN
 #  define GORT_MARK_WORD_INLINE
+#  define GORT_MARK_LAMBDA_INLINE
 #else
 #  define GORT_MARK_WORD_INLINE GORT_ALWAYS_INLINE
+#  define GORT_MARK_LAMBDA_INLINE __attribute__((always_inline))
 #endif
 
 namespace gc::internal::mark {
@@ -49,8 +51,8 @@ constexpr int max_helpers = 7;
 
 // The lines marking reads from span s first: the first line of its header,
 // which holds every field that find_object, try_mark and scan read
-// (span.hpp), and the bitmaps after the header: alloc and mark bits,
-// whichever array is which, and the owner's marks. Those three take lines
+// (span.hpp), and the bitmaps after the header: the owner's marks, then alloc and
+// mark bits, whichever array is which. Those three take lines
 // 2-3 for spans of up to 256 objects (4 words each) and lines 2-4 for the
 // 16-byte class (8 words); for the smaller spans the last prefetch or two
 // fall on the next struct's header. The header's second
@@ -544,33 +546,215 @@ class worker {
     }
   }
 
+  // The drain's local stack as the hot loop keeps it, in registers
+  // (drain_hot): the next free item of cur_ and the end of its items.
+  // cur_->n lags while the loop runs; hot_sync writes it back before
+  // anything else reads the buffer. Kept in the worker's fields, the top
+  // and the marked-bytes count were loaded and stored around every push: a
+  // store into the buffer may alias them, as far as the compiler knows.
+  struct hot_stack {
+    work_item* top;
+    work_item* end;
+    work_item* bottom() const { return end - buf_items; }
+  };
+  // With no local buffer (a mark assist's worker after a publish), a full
+  // one from the global list if there is one, else an empty one.
+  hot_stack hot_load() {
+    if (GORT_UNLIKELY(cur_ == nullptr)) {
+      cur_ = get_full();
+      if (cur_ == nullptr) cur_ = get_empty();
+    }
+    return {cur_->items + cur_->n, cur_->items + buf_items};
+  }
+  void hot_sync(const hot_stack& h) { cur_->n = static_cast<std::size_t>(h.top - h.bottom()); }
+  // The local buffer is full: it goes to the global list (step 3 of
+  // mark.hpp), and an empty one takes its place.
+  GORT_NOINLINE hot_stack hot_spill() {
+    cur_->n = buf_items;
+    put_full(cur_);
+    cur_ = get_empty();
+    return {cur_->items, cur_->items + buf_items};
+  }
+  // The local buffer is empty (its count synced): a full one from the
+  // global list takes its place; false if there is none.
+  GORT_NOINLINE bool hot_refill() {
+    work_buf* b = get_full();
+    if (b == nullptr) return false;
+    put_empty(cur_);
+    cur_ = b;
+    return true;
+  }
+  GORT_ALWAYS_INLINE static void hot_push(hot_stack& h, std::uintptr_t addr, std::uintptr_t len, worker* w) {
+    if (GORT_UNLIKELY(h.top == h.end)) h = w->hot_spill();
+    h.top->addr = addr;
+    h.top->len = len;
+    ++h.top;
+  }
+
+  // A word of an object being scanned, unseen by the sanitizers (the
+  // scanners read whatever memory the heap holds).
+  __attribute__((no_sanitize("address", "thread"))) GORT_ALWAYS_INLINE static std::uintptr_t load_word(
+      std::uintptr_t p) {
+    return *reinterpret_cast<const std::uintptr_t*>(p);
+  }
+
+  // drain()'s loop while there is work (steps 2 and 3 of mark.hpp), outside
+  // checkmark mode: next() and scan() with their state in locals, which
+  // the compiler keeps in registers (the FIFO's indices, the stack's top,
+  // the counts), and the common item, a small object of an untyped span,
+  // scanned inline; the rest goes to scan_other. In the worker's fields,
+  // that state was loaded and stored around every push and pop: a store
+  // into a buffer may alias them, as far as the compiler knows
+  // (binary-trees' tree, one marker: 143 -> 96 instructions and 31 -> 24
+  // ms per mark of 4.2 million nodes, benchmarks.md, twenty-second session).
+  // Its FIFO holds 32 items, not 16: with less work per item, 16 items
+  // ahead no longer covered the misses of a heap of scattered lists.
+  // Assist: the loop of a mark assist (drain_until), which stops when
+  // `work` bytes are scanned, a stop is pending or the deadline passes, and
+  // cuts long ranges; otherwise drain()'s, which balances and asks leave().
+  // Returns true if it stopped early (a helper that left; an assist out of
+  // work or time), its unscanned items handed back to the shared list;
+  // false when no work was left.
+  template <bool Owned, bool Assist>
+  __attribute__((no_sanitize("address", "thread"))) GORT_NOINLINE bool drain_hot(bool (*leave)(int), int index,
+                                                                                std::uint64_t deadline_ns = 0,
+                                                                                std::uint64_t work = 0) {
+    shared_state& s = st();
+    // Assists: bytes scanned by this call (scanned_ grows in scan_other
+    // only), and when to look next at the work, a pending stop and the clock.
+    const std::uint64_t start = scanned_;
+    std::uint64_t check_at = assist_check_bytes, clock_at = assist_clock_bytes;
+    // The FIFO, as two running indices: in - out items, at index % fsize.
+    constexpr unsigned fsize = 32;
+    static_assert((fsize & (fsize - 1)) == 0);
+    std::uintptr_t faddr[fsize], flen[fsize];
+    unsigned in = 0, out = 0;
+    unsigned scans = 0;
+    std::uint64_t marked = 0, scanned = 0;
+    hot_stack h = hot_load();
+
+    // mark_at: allocated object idx of sp. scannable: sp is known to be a
+    // span whose objects are scanned (the span of the object being scanned).
+    auto mark = [&](span* sp, std::uintptr_t idx, bool scannable) GORT_MARK_LAMBDA_INLINE {
+      if (!(Owned ? sp->try_mark_owned(idx) : sp->try_mark(idx))) return;
+      marked += sp->elem_size;
+      if (scannable || !sp->noscan) hot_push(h, sp->object_base(idx), reinterpret_cast<std::uintptr_t>(sp) | 1, this);
+    };
+
+    for (;;) {
+      while (in - out < fsize) {
+        if (h.top == h.bottom()) {
+          hot_sync(h);
+          if (!hot_refill()) break;
+          h = hot_load();
+        }
+        --h.top;
+        // Relaxed atomic loads: two 8-byte loads (pop() says why).
+        const std::uintptr_t a = __atomic_load_n(&h.top->addr, __ATOMIC_RELAXED);
+        const std::uintptr_t l = __atomic_load_n(&h.top->len, __ATOMIC_RELAXED);
+        prefetch_item({a, l});
+        faddr[in % fsize] = a;
+        flen[in % fsize] = l;
+        ++in;
+      }
+      if (in == out) break;
+      work_item item{faddr[out % fsize], flen[out % fsize]};
+      ++out;
+      span* sp = reinterpret_cast<span*>(item.len & ~std::uintptr_t{1});
+      if (GORT_LIKELY((item.len & 1) && !sp->typed && sp->elem_size < pipeline_min_bytes)) {
+        // scan_small: a word into sp itself is resolved against sp; any
+        // other goes through find_object's checks (arena.hpp), resolving
+        // the object's index once.
+        const std::uintptr_t size = sp->elem_size;
+        const std::uintptr_t sbase = sp->base, sextent = sp->limit - sp->base;
+        for (std::uintptr_t p = item.addr; p < item.addr + size; p += sizeof(void*)) {
+          const std::uintptr_t v = load_word(p);
+          if (v - sbase < sextent) {
+            const std::uintptr_t idx = sp->object_index(v);
+            if (sp->is_allocated(idx)) mark(sp, idx, true);
+            continue;
+          }
+          if (v < heap_lo.load(std::memory_order_relaxed) || v >= heap_hi.load(std::memory_order_relaxed)) continue;
+          span* o = span_of(v);
+          if (o == nullptr || o->state.load(std::memory_order_acquire) != span_state::in_use || v < o->base ||
+              v >= o->limit)
+            continue;
+          const std::uintptr_t idx = o->object_index(v);
+          if (o->is_allocated(idx)) mark(o, idx, false);
+        }
+        scanned += size;
+      } else {
+        hot_sync(h);
+        if (Assist && !(item.len & 1) && item.len > assist_piece_bytes) {
+          push({item.addr + assist_piece_bytes, item.len - assist_piece_bytes});
+          item.len = assist_piece_bytes;
+        }
+        scan_other(item);
+        h = hot_load();
+      }
+      if constexpr (Assist) {
+        // drain_until says when it looks at what.
+        const bool range = !(item.len & 1);
+        const std::uint64_t done = scanned_ - start + scanned;
+        if (GORT_LIKELY(!range && done < check_at)) continue;
+        check_at = done + assist_check_bytes;
+        bool stop = done >= work || stack::stop_pending();
+        if (!stop && (range || done >= clock_at)) {
+          stop = os::monotonic_ns() >= deadline_ns;
+          clock_at = done + assist_clock_bytes;
+        }
+        if (!stop) continue;
+        hot_sync(h);
+        for (; out != in; ++out) push({faddr[out % fsize], flen[out % fsize]});
+        publish();
+        marked_ += marked;
+        scanned_ += scanned;
+        return true;
+      }
+      // Every 8 objects (about 100 ns): give work to an idle worker.
+      if ((++scans & 7) != 0) continue;
+      if (s.idle.load(std::memory_order_relaxed) != 0 || s.wanted.load(std::memory_order_relaxed)) {
+        hot_sync(h);
+        balance();
+        h = hot_load();
+      }
+      if ((scans & 255) != 0) continue;
+      marked_ += marked;
+      scanned_ += scanned;
+      marked = scanned = 0;
+      flush_scanned();
+      if (leave != nullptr && leave(index)) {
+        hot_sync(h);
+        for (; out != in; ++out) push({faddr[out % fsize], flen[out % fsize]});
+        publish();
+        return true;
+      }
+    }
+    hot_sync(h);
+    marked_ += marked;
+    scanned_ += scanned;
+    return false;
+  }
+
   // Works until there is no grey object left anywhere (step 4 of mark.hpp),
   // or, for a helper given `leave`, until leave() says its core is wanted
   // (step 5 of mark.hpp): then its grey objects go to the shared list and
   // it stops counting as a worker of this drain.
   void drain(bool (*leave)(int) = nullptr, int index = 0) {
     shared_state& s = st();
-    fifo f;
-    work_item item;
-    unsigned scans = 0;  // objects scanned by this call (a local: the loop keeps it in a register)
     for (;;) {
-      while (next(f, item)) {
-        scan(item);
-        // Every 8 objects (about 100 ns): give work to an idle worker.
-        if ((++scans & 7) != 0) continue;
-        balance();
-        if ((scans & 255) == 0) {
-          flush_scanned();
-          if (leave != nullptr && leave(index)) {
-            while (f.count != 0) push(f.take());
-            publish();
-            // Published before it stops counting: a worker that then finds
-            // every remaining worker idle also finds this work (acq_rel).
-            s.workers.fetch_sub(1, std::memory_order_acq_rel);
-            departures.fetch_add(1, std::memory_order_relaxed);
-            return;
-          }
-        }
+      if (GORT_UNLIKELY(checking_)) {
+        // Checkmark mode: one worker (mark::drain), every item through
+        // scan_other, which records where each word came from.
+        fifo f;
+        work_item item;
+        while (next(f, item)) scan_other(item);
+      } else if (owns_marks_ ? drain_hot<true, false>(leave, index) : drain_hot<false, false>(leave, index)) {
+        // Published before it stops counting: a worker that then finds
+        // every remaining worker idle also finds this work (acq_rel).
+        s.workers.fetch_sub(1, std::memory_order_acq_rel);
+        departures.fetch_add(1, std::memory_order_relaxed);
+        return;
       }
       flush_scanned();
       s.idle.fetch_add(1, std::memory_order_acq_rel);
@@ -606,44 +790,20 @@ class worker {
   // scattered over the heap took an assist 230-500 us against its 100 us
   // bound (the latency benchmark's slot array).
   bool drain_until(std::uint64_t deadline_ns, std::uint64_t work = ~std::uint64_t{0}) {
-    fifo f;
-    // scanned_ is not flushed before the end: the work done is its growth.
-    const std::uint64_t start = scanned_;
-    std::uint64_t check_at = start + assist_check_bytes, clock_at = start + assist_clock_bytes;
-    work_item item;
+    // drain_hot<..., true> does the work. After every range and every
+    // assist_check_bytes of scanning, it looks at the work asked for and at
+    // a stop waiting for this thread (an assist runs in a no_stop_scope:
+    // the stop would wait for it); after every range and every
+    // assist_clock_bytes, at the deadline. (A clock read costs 23 ns here,
+    // two 16-byte objects' scan: read every 32 objects, it was 2% of
+    // binary-trees' samples. Looked at after every object, the work and the
+    // stop cost a tenth of an assist's instructions, cachegrind.)
+    GORT_DCHECK(!owns_marks_ && !checking_, "a mark assist's worker neither owns marks nor checks them");
     range_limit_ = assist_piece_bytes;
-    while (next(f, item)) {
-      const bool range = !(item.len & 1);
-      if (GORT_UNLIKELY(range) && item.len > assist_piece_bytes) {
-        push({item.addr + assist_piece_bytes, item.len - assist_piece_bytes});
-        item.len = assist_piece_bytes;
-      }
-      scan(item);
-      // After every range and every assist_check_bytes of scanning: the
-      // work asked for, and a stop waiting for this thread (an assist runs
-      // in a no_stop_scope: the stop would wait for it). After every range
-      // and every assist_clock_bytes: the deadline. (A clock read costs 23
-      // ns here, two 16-byte objects' scan: read every 32 objects, it was
-      // 2% of binary-trees' samples. Looked at after every object, the work
-      // and the stop cost a tenth of an assist's instructions, cachegrind.)
-      if (GORT_LIKELY(!range && scanned_ < check_at)) continue;
-      check_at = scanned_ + assist_check_bytes;
-      bool stop = scanned_ - start >= work || stack::stop_pending();
-      if (!stop && (range || scanned_ >= clock_at)) {
-        stop = os::monotonic_ns() >= deadline_ns;
-        clock_at = scanned_ + assist_clock_bytes;
-      }
-      if (stop) {
-        while (f.count != 0) push(f.take());
-        publish();
-        flush_scanned();
-        range_limit_ = oblet_bytes;
-        return false;
-      }
-    }
+    const bool stopped = drain_hot<false, true>(nullptr, 0, deadline_ns, work);
     flush_scanned();
     range_limit_ = oblet_bytes;
-    return true;
+    return !stopped;
   }
 
   // Bytes this worker has scanned (flushed or not), for assists' accounting.
