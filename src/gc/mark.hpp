@@ -11,7 +11,8 @@
 //    span's mark bits) and, if it was white and may hold pointers, pushes it.
 // 2. drain(): the helper threads wake and every worker pops items, scans
 //    them, and pushes what they mark. Popped items pass through a small FIFO
-//    (16 entries, in workers and in assists alike) whose entry is prefetched
+//    (32 entries, in workers and in assists alike; mark.cpp, drain_hot,
+//    which keeps the loop's state in registers) whose entry is prefetched
 //    as it goes in, the object's words with its span's header and bitmap
 //    lines, so that both are usually in cache by the time it is scanned
 //    (marking is a chain of cache misses otherwise; bdwgc uses the same kind
