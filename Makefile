@@ -67,7 +67,7 @@ TSAN_CONCURRENT_TESTS := ^(gc stress|gc pacing|barrier|stack: a handshake|collec
 # that detector's limit, not a race.
 # The pacing tests run only in the concurrent set (they are long under TSan,
 # and their stop-the-world paths run in the Release suite).
-TSAN_TESTS := ^(collector|gc threads|gc stress|explain_roots|barrier|threads|mcache|mcentral|mem_stats|find_object|gc_new|page_heap|stack|generational):
+TSAN_TESTS := ^(collector|gc threads|gc stress|explain_roots|barrier|threads|mcache|mcentral|mem_stats|find_object|gc_new|page_heap|stack|generational|span marks):
 
 bench: deps-bench
 	$(CMAKE_CONFIGURE) -B build/release -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON

@@ -68,7 +68,7 @@ struct barrier_on {
     gc::internal::barrier::set_marking(false);
     gc::internal::page_heap::instance().for_each_span_struct([](gc::internal::span* s) {
       if (s->state.load() != gc::internal::span_state::in_use) return;
-      for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->mark_bits[w] = s->owned_marks()[w] = 0;
+      for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->mark_word(w) = s->owned_word(0, w) = s->owned_word(1, w) = 0;
     });
     gc::collect();
     gc::set_gc_percent(percent);

@@ -359,23 +359,27 @@ TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its object
       CHECK(cap * 64 >= s->nelems);
       CHECK(span_of(s->base) == s);
       CHECK(span_of(s->end() - 1) == s);
-      // The arrays lie after the struct, one after the other, cleared; the
-      // owner's marks first, at a fixed offset (span.hpp).
+      // The bitmap rows lie after the struct, then the black record,
+      // cleared: row w holds owner 0's and owner 1's marks, then the
+      // alloc and mark bits (span.hpp).
       auto* words = reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(s) + sizeof(span));
-      CHECK(s->owned_marks() == words);
-      CHECK(s->alloc_bits == words + cap);
-      CHECK(s->mark_bits == words + 2 * cap);
-      CHECK(s->black_bits() == words + 3 * cap);
+      for (std::size_t w = 0; w < cap; ++w) {
+        CHECK(&s->owned_word(0, w) == words + 4 * w);
+        CHECK(&s->owned_word(1, w) == words + 4 * w + 1);
+        CHECK(&s->alloc_word(w) == words + 4 * w + 2);
+        CHECK(&s->mark_word(w) == words + 4 * w + 3);
+      }
+      CHECK(s->black_bits() == words + 4 * cap);
       CHECK(reinterpret_cast<std::uintptr_t>(s) % 64 == 0);  // whole lines (span::struct_bytes)
-      for (std::size_t i = 0; i < 4 * cap; ++i) CHECK(words[i] == 0);
+      for (std::size_t i = 0; i < 5 * cap; ++i) CHECK(words[i] == 0);
       // Fill them: no other span's fields may change (the checks of
       // held spans and verify below).
-      for (std::size_t i = 0; i < 4 * cap; ++i) words[i] = ~std::uint64_t{0};
+      for (std::size_t i = 0; i < 5 * cap; ++i) words[i] = ~std::uint64_t{0};
       held.push_back(s);
     }
     span* large = take(3);
     CHECK(large->bitmap_cap == 1);
-    CHECK(large->alloc_bits[0] == 1);
+    CHECK(large->alloc_word(0) == 1);
     for (span* s : held) {
       CHECK(s->state.load() == span_state::in_use);
       CHECK(span_of(s->base) == s);

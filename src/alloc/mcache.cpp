@@ -50,11 +50,11 @@ pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 void mark_slots(span* s, std::size_t w, std::uint64_t bits) {
   if (bits == 0) return;
   std::atomic_ref<std::uint64_t>(s->black_bits()[w]).fetch_or(bits, std::memory_order_relaxed);
-  std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_or(bits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(s->mark_word(w)).fetch_or(bits, std::memory_order_relaxed);
 }
 void unmark_slots(span* s, std::size_t w, std::uint64_t bits) {
   if (bits == 0) return;
-  std::atomic_ref<std::uint64_t>(s->mark_bits[w]).fetch_and(~bits, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(s->mark_word(w)).fetch_and(~bits, std::memory_order_relaxed);
   std::atomic_ref<std::uint64_t>(s->black_bits()[w]).fetch_and(~bits, std::memory_order_relaxed);
 }
 

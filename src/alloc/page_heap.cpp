@@ -341,7 +341,7 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   s->meta = init.typed ? (init.size_class == 0 ? &s->meta_inline.m : table) : nullptr;
   s->clear_bitmaps();
   if (init.size_class == 0) {  // a large object is allocated before anyone can see its span
-    s->alloc_bits[0] = 1;
+    s->alloc_word(0) = 1;
     s->alloc_count = 1;
   }
   s->state.store(span_state::in_use, std::memory_order_release);

@@ -12,36 +12,43 @@
 // from the page map without a lock still points at a span struct; readers
 // check state and [base, limit) before trusting it.
 //
-// Bitmaps: four arrays of bitmap_cap words each, stored right after the
-// struct's 128-byte header in the same allocation (the owner's marks, alloc,
-// mark, allocate-black's record; span::struct_bytes, whole cache lines).
-// The owner's marks come first, at a fixed offset from the struct, so that
-// the owning marker finds them without reading the capacity (four
-// instructions per object marked, mark.cpp). alloc_bits and mark_bits point
-// at the second and third; the collector's sweep
-// makes the mark bits the new alloc bits by swapping the two pointers and
-// clearing the new mark bits, as Go's sweep does. All live outside the heap
+// Bitmaps: stored right after the struct's 128-byte header in the same
+// allocation (span::struct_bytes, whole cache lines), as bitmap_cap rows of
+// four words, one row per 64 objects, and then allocate-black's record,
+// bitmap_cap words:
+//   row w: [owner 0's marks, owner 1's marks, alloc or mark, mark or alloc]
+// so that everything marking reads about an object lies in one 32-byte row,
+// one cache line (with the four kinds of bits as separate arrays, the mark
+// of a 16-byte object read from three lines, benchmarks.md, twenty-second
+// session). alloc_words and mark_words point at columns 2 and 3 of row 0
+// (word w at [w * bitmap_row_words]: alloc_word(w), mark_word(w)); the
+// collector's sweep makes the mark bits the new alloc bits by swapping the
+// two pointers and clearing the new mark bits, as Go's sweep does. All live outside the heap
 // arenas: no object overflow can reach them. A struct's capacity is fixed
 // when the page heap makes it (one pool per capacity, page_heap.hpp step
 // 6): an in-use span of nelems objects has exactly bitmap_cap_for(nelems)
-// words per array, a free span any (0: a struct that has only ever held
+// rows, a free span any (0: a struct that has only ever held
 // free runs). With the arrays sized for the largest span (1024 objects) in
 // every struct, a span struct took 640 bytes, 44 MB of the latency
-// benchmark's 633 MB; a 32-byte class's span needs 4 words of each, 256
-// bytes in all (docs/benchmarks.md, eighteenth session).
+// benchmark's 633 MB; a 32-byte class's span needs 4 rows and 4 black
+// words, 320 bytes in all (docs/benchmarks.md, eighteenth and
+// twenty-second sessions).
 //
-// An object is marked when its bit is set in mark_bits OR in owned_marks, a
-// third array that only one marker at a time writes (the mark's owning
-// worker, mark.cpp): it sets its bits with plain stores, where every other
-// marker sets mark_bits with a locked OR (in binary-trees' single-worker
-// mark, the locked OR took about half of scan's samples). Both markers test
-// both arrays first; in the rare race where both see the object white, both
-// scan it, which is harmless (scanning is idempotent; the marked-bytes count
-// then counts it twice). Sweep reads both and clears owned_marks
-// (fold_mark_word, take_mark_word).
+// An object is marked when its bit is set in the mark bits OR in one of the
+// owners' columns (owned_word(0, w), owned_word(1, w)): each is written by
+// one marker at a time (mark.cpp: the collector's own worker, and the
+// worker of the first mark-assist slot), which sets its bits with plain
+// stores, where every other marker sets the mark bits with a locked OR (in
+// binary-trees' single-worker mark, the locked OR took about half of
+// scan's samples; a mark of binary-trees' tree with locked ORs took 44
+// against 26 ms, benchmarks.md, twenty-second session). Every marker tests
+// all three columns first; in the rare race where two see the object white,
+// both scan it, which is harmless (scanning is idempotent; the marked-bytes
+// count then counts it twice). Sweep reads all three and clears the
+// owners' (fold_mark_word, take_mark_word).
 //
 // Counting invariant, for an in-use small span s:
-//   s.alloc_count == popcount(s.alloc_bits[0 .. nelems))
+//   s.alloc_count == popcount(alloc bits 0 .. nelems)
 // and the objects the program holds are those, plus the objects popped from
 // the current window of the owning mcache slot (if s.owner != nullptr):
 //   allocated(i) == alloc_bit(i) || (owner && i in owner's window && !free_bit(i)).
@@ -50,7 +57,7 @@
 //   base, npages, class fields, limit  heap lock, before state becomes in_use
 //   next, prev                         lock of the list the span is on
 //                                      (heap lock: free lists; central lock: central lists)
-//   alloc_bits words, alloc_count,     while owner != nullptr, the owning thread only;
+//   alloc bits, alloc_count,           while owner != nullptr, the owning thread only;
 //     window                           otherwise the central lock of the span's class
 //   owner                              central lock (atomic: find_object reads it)
 //   sweepgen                           set by page_heap::alloc; sg-2 -> sg-1 under the
@@ -91,8 +98,8 @@ struct span {
   std::uintptr_t base = 0;
   std::uintptr_t limit = 0;      // base + nelems * elem_size
   std::uintptr_t elem_size = 0;  // object size; for large spans npages * page_bytes
-  std::uint64_t* alloc_bits = nullptr;  // bitmap_cap words each (see Bitmaps above)
-  std::uint64_t* mark_bits = nullptr;
+  std::uint64_t* alloc_words = nullptr;  // columns of the bitmap rows (see Bitmaps above)
+  std::uint64_t* mark_words = nullptr;
   obj_meta* meta = nullptr;        // typed spans: nelems entries (&meta_inline.m for large spans)
   std::uint32_t divmagic = 0;    // index = (offset * divmagic) >> 32; 0 for large spans
   std::uint16_t nelems = 0;
@@ -126,35 +133,45 @@ struct span {
   large_meta meta_inline;
 
   // The arrays after the struct (see Bitmaps above):
-  // - owned_marks(), first: written by the owning marker only, while a mark runs;
-  //   read by every marker and the sweep (relaxed atomics; the sweep runs
-  //   after mark termination's stop, which orders it after the owner's
-  //   stores).
+  // - owner 0's and owner 1's marks (owned_word): each written by its owning
+  //   marker only, while a mark runs; read by every marker and the sweep
+  //   (relaxed atomics; the sweep runs after mark termination's stop, which
+  //   orders it after the owners' stores).
   // - black_bits(): allocate-black's own record (alloc.hpp, allocate-black
   //   step 2): the objects whose mark bit was set by allocation during a
   //   concurrent mark, not by marking. Set and cleared together with their
   //   mark bits (atomic OR/AND); the sweep keeps such an object allocated
   //   but, in a phase that keeps marks (sweep.hpp step 5), not marked: it is
   //   young, not old (docs/design.md section 3, correction 2). Cleared by
-  //   every sweep.
-  // - between them, alloc and mark bits (whichever pointer names which).
+  //   every sweep. A plain array after the rows: marking never reads it.
+  // - alloc and mark bits (whichever pointer names which column).
   std::uint64_t* bitmap_storage() { return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + sizeof(span)); }
   const std::uint64_t* bitmap_storage() const {
     return reinterpret_cast<const std::uint64_t*>(reinterpret_cast<const char*>(this) + sizeof(span));
   }
-  std::uint64_t* owned_marks() { return bitmap_storage(); }
-  const std::uint64_t* owned_marks() const { return bitmap_storage(); }
-  std::uint64_t* black_bits() { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
-  const std::uint64_t* black_bits() const { return bitmap_storage() + 3 * std::size_t{bitmap_cap}; }
+  static constexpr int mark_owners = 2;
+  static constexpr std::size_t bitmap_row_words = 4;
+  // Word w of the alloc bits, of the mark bits, of owner k's marks.
+  GORT_ALWAYS_INLINE std::uint64_t& alloc_word(std::size_t w) { return alloc_words[w * bitmap_row_words]; }
+  GORT_ALWAYS_INLINE std::uint64_t& mark_word(std::size_t w) { return mark_words[w * bitmap_row_words]; }
+  GORT_ALWAYS_INLINE std::uint64_t& owned_word(int k, std::size_t w) {
+    return bitmap_storage()[w * bitmap_row_words + static_cast<std::size_t>(k)];
+  }
+  GORT_ALWAYS_INLINE const std::uint64_t& owned_word(int k, std::size_t w) const {
+    return bitmap_storage()[w * bitmap_row_words + static_cast<std::size_t>(k)];
+  }
+  std::uint64_t* black_bits() { return bitmap_storage() + bitmap_row_words * bitmap_cap; }
+  const std::uint64_t* black_bits() const { return bitmap_storage() + bitmap_row_words * bitmap_cap; }
 
-  // Bytes of a span struct with arrays of cap words, rounded up to whole
+  // Bytes of a span struct with cap bitmap rows, rounded up to whole
   // cache lines: structs of one chunk then start on line boundaries, and the
   // header (two lines) shares none with another span's bitmaps, which other
   // cores write while marking and allocating.
+  static constexpr std::size_t bitmap_arrays = 5;  // words per unit of bitmap_cap: a row, and a black word
   static constexpr std::size_t struct_bytes(std::size_t cap) {
-    return (sizeof(span) + 4 * cap * sizeof(std::uint64_t) + 63) / 64 * 64;
+    return (sizeof(span) + bitmap_arrays * cap * sizeof(std::uint64_t) + 63) / 64 * 64;
   }
-  // Makes a span struct with arrays of cap words in mem (struct_bytes(cap)
+  // Makes a span struct with cap bitmap rows in mem (struct_bytes(cap)
   // bytes; the page heap's pool, tests).
   static span* make_at(void* mem, std::size_t cap) {
     span* s = new (mem) span();
@@ -162,12 +179,13 @@ struct span {
     s->clear_bitmaps();
     return s;
   }
-  // Clears all four arrays and puts alloc_bits before mark_bits again (a new use).
+  // Clears the rows and the black record and puts the alloc bits in column 2
+  // again (a new use).
   void clear_bitmaps() {
     std::uint64_t* words = bitmap_storage();
-    for (std::size_t i = 0; i < 4 * std::size_t{bitmap_cap}; ++i) words[i] = 0;
-    alloc_bits = words + bitmap_cap;
-    mark_bits = words + 2 * std::size_t{bitmap_cap};
+    for (std::size_t i = 0; i < bitmap_arrays * bitmap_cap; ++i) words[i] = 0;
+    alloc_words = words + 2;
+    mark_words = words + 3;
   }
 
   int span_class() const { return make_span_class(size_class, noscan, typed); }
@@ -179,10 +197,10 @@ struct span {
   }
   // Alloc-bit words are read by other threads without the owner's lock.
   GORT_ALWAYS_INLINE std::uint64_t load_alloc_word(std::size_t w) const {
-    return std::atomic_ref<std::uint64_t>(alloc_bits[w]).load(std::memory_order_relaxed);
+    return std::atomic_ref<std::uint64_t>(alloc_words[w * bitmap_row_words]).load(std::memory_order_relaxed);
   }
   void store_alloc_word(std::size_t w, std::uint64_t v) {
-    std::atomic_ref<std::uint64_t>(alloc_bits[w]).store(v, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(alloc_word(w)).store(v, std::memory_order_relaxed);
   }
   GORT_ALWAYS_INLINE std::uintptr_t object_index(std::uintptr_t addr) const {
     return static_cast<std::uintptr_t>((static_cast<std::uint64_t>(addr - base) * divmagic) >> 32);
@@ -191,49 +209,56 @@ struct span {
   std::uintptr_t object_base(std::uintptr_t idx) const { return base + idx * elem_size; }
 
   // Mark bits: set by the collector's workers concurrently (atomic OR), or
-  // by the owning marker in owned_marks (plain stores).
+  // by an owning marker in its own column (plain stores).
+  GORT_ALWAYS_INLINE std::uint64_t load_owned_word(int k, std::size_t w) const {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_word(k, w))).load(std::memory_order_relaxed);
+  }
   GORT_ALWAYS_INLINE std::uint64_t load_mark_word(std::size_t w) const {
-    return std::atomic_ref<std::uint64_t>(mark_bits[w]).load(std::memory_order_relaxed) |
-           std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(owned_marks()[w])).load(std::memory_order_relaxed);
+    return std::atomic_ref<std::uint64_t>(mark_words[w * bitmap_row_words]).load(std::memory_order_relaxed) |
+           load_owned_word(0, w) |
+           load_owned_word(1, w);
   }
   bool is_marked(std::uintptr_t idx) const { return (load_mark_word(idx / 64) >> (idx % 64)) & 1; }
   // Sets the mark bit; true if this call set it (the object was white).
   GORT_ALWAYS_INLINE bool try_mark(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
     if (load_mark_word(idx / 64) & bit) return false;
-    return !(std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_or(bit, std::memory_order_relaxed) & bit);
+    return !(std::atomic_ref<std::uint64_t>(mark_word(idx / 64)).fetch_or(bit, std::memory_order_relaxed) & bit);
   }
-  // try_mark for the owning marker only: at most one thread at a time.
+  // try_mark for owner K's marker only: at most one thread at a time.
+  template <int K>
   GORT_ALWAYS_INLINE bool try_mark_owned(std::uintptr_t idx) {
+    static_assert(K >= 0 && K < mark_owners);
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
-    std::atomic_ref<std::uint64_t> own(owned_marks()[idx / 64]);
+    std::atomic_ref<std::uint64_t> own(owned_word(K, idx / 64));
     const std::uint64_t mine = own.load(std::memory_order_relaxed);
-    if ((mine | std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).load(std::memory_order_relaxed)) & bit)
+    if ((mine | load_owned_word(1 - K, idx / 64) |
+         std::atomic_ref<std::uint64_t>(mark_word(idx / 64)).load(std::memory_order_relaxed)) &
+        bit)
       return false;
     own.store(mine | bit, std::memory_order_relaxed);
     return true;
   }
-  // Clears object idx's mark in both arrays (tests; the checkmark probe).
+  // Clears object idx's mark in all three columns (tests; the checkmark probe).
   void unmark(std::uintptr_t idx) {
     const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
-    std::atomic_ref<std::uint64_t>(mark_bits[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
-    std::atomic_ref<std::uint64_t>(owned_marks()[idx / 64]).fetch_and(~bit, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(mark_word(idx / 64)).fetch_and(~bit, std::memory_order_relaxed);
+    for (int k = 0; k < mark_owners; ++k)
+      std::atomic_ref<std::uint64_t>(owned_word(k, idx / 64)).fetch_and(~bit, std::memory_order_relaxed);
   }
-  // Sweep, after mark termination: ORs the owner's marks of word w into
-  // mark_bits and clears them; returns the word's marks.
+  // Sweep, after mark termination: ORs the owners' marks of word w into
+  // the mark bits and clears them; returns the word's marks.
   std::uint64_t fold_mark_word(std::size_t w) {
-    std::uint64_t* own = owned_marks();
-    const std::uint64_t m = mark_bits[w] | own[w];
-    mark_bits[w] = m;
-    own[w] = 0;
+    const std::uint64_t m = mark_word(w) | owned_word(0, w) | owned_word(1, w);
+    mark_word(w) = m;
+    owned_word(0, w) = owned_word(1, w) = 0;
     return m;
   }
   // Sweep, after mark termination: returns the marks of word w and clears
-  // them in both arrays.
+  // them in all three columns.
   std::uint64_t take_mark_word(std::size_t w) {
-    std::uint64_t* own = owned_marks();
-    const std::uint64_t m = mark_bits[w] | own[w];
-    mark_bits[w] = own[w] = 0;
+    const std::uint64_t m = mark_word(w) | owned_word(0, w) | owned_word(1, w);
+    mark_word(w) = owned_word(0, w) = owned_word(1, w) = 0;
     return m;
   }
 
@@ -253,7 +278,7 @@ struct span {
   // Sweep of a phase that keeps marks (sweep.hpp step 5), after
   // take_mark_word: the marks of word w become m.
   void keep_mark_word(std::size_t w, std::uint64_t m) {
-    std::atomic_ref<std::uint64_t>(mark_bits[w]).store(m, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(mark_word(w)).store(m, std::memory_order_relaxed);
   }
 
   // Is object idx allocated? Exact when the owner thread is the caller or is

@@ -51,11 +51,13 @@ constexpr int max_helpers = 7;
 
 // The lines marking reads from span s first: the first line of its header,
 // which holds every field that find_object, try_mark and scan read
-// (span.hpp), and the bitmaps after the header: the owner's marks, then alloc and
-// mark bits, whichever array is which. Those three take lines
-// 2-3 for spans of up to 256 objects (4 words each) and lines 2-4 for the
-// 16-byte class (8 words); for the smaller spans the last prefetch or two
-// fall on the next struct's header. The header's second
+// (span.hpp), and the bitmap rows after the header (both owners' marks, the
+// alloc and the mark bits of 64 objects in 32 bytes). The rows take lines
+// 2-3 for spans of up to 256 objects and lines 2-5 for the 16-byte class,
+// of which lines 2-4 are fetched (a fifth prefetch made both benchmarks'
+// marks slower, twenty-second session); for the smaller spans the last
+// prefetch or two fall on the black record or the next struct's header.
+// The header's second
 // line (lists, owner, sweep state) is left out: marking reads it only for
 // an object whose alloc bit is clear, in the window an mcache allocates
 // from. With both header lines fetched, a mark of objects scattered over
@@ -215,10 +217,21 @@ void push_grey(const work_item* items, std::size_t n) {
 class worker {
  public:
   worker() = default;
-  // owns_marks: this worker is the mark's owning marker (span.hpp), which
-  // sets its mark bits with plain stores. At most one such worker (root_w),
-  // used by one thread at a time: the thread that runs the cycle.
-  explicit constexpr worker(bool owns_marks) : owns_marks_(owns_marks) {}
+  // owner: this worker is owner k's marker (span.hpp), which sets its mark
+  // bits in the span's owned_marks(k) with plain stores; -1: none, it sets
+  // them with locked ORs. One worker per owner, used by one thread at a
+  // time: owner 0 is root_w (the thread that runs the cycle), owner 1 the
+  // first mark-assist slot's worker (the thread that claimed the slot).
+  explicit constexpr worker(int owner) : owner_(owner) {}
+
+  // try_mark as this worker marks.
+  template <int Owner>
+  GORT_ALWAYS_INLINE static bool try_mark_as(span* s, std::uintptr_t idx) {
+    if constexpr (Owner < 0)
+      return s->try_mark(idx);
+    else
+      return s->template try_mark_owned<Owner>(idx);
+  }
 
   void push(work_item item) {
     if (cur_ == nullptr) cur_ = get_empty();
@@ -288,7 +301,8 @@ class worker {
   // Marks allocated object idx of span s (mark_word, scan_small); if it was
   // white, counts its bytes and, unless s is noscan, pushes it.
   GORT_MARK_WORD_INLINE void mark_at(span* s, std::uintptr_t idx) {
-    if (!(owns_marks_ ? s->try_mark_owned(idx) : s->try_mark(idx))) return;
+    if (!(owner_ == 0 ? try_mark_as<0>(s, idx) : owner_ == 1 ? try_mark_as<1>(s, idx) : try_mark_as<-1>(s, idx)))
+      return;
     marked_ += s->elem_size;
     if (!s->noscan) push({s->object_base(idx), reinterpret_cast<std::uintptr_t>(s) | 1});
   }
@@ -615,7 +629,7 @@ class worker {
   // Returns true if it stopped early (a helper that left; an assist out of
   // work or time), its unscanned items handed back to the shared list;
   // false when no work was left.
-  template <bool Owned, bool Assist>
+  template <int Owner, bool Assist>
   __attribute__((no_sanitize("address", "thread"))) GORT_NOINLINE bool drain_hot(bool (*leave)(int), int index,
                                                                                 std::uint64_t deadline_ns = 0,
                                                                                 std::uint64_t work = 0) {
@@ -636,7 +650,7 @@ class worker {
     // mark_at: allocated object idx of sp. scannable: sp is known to be a
     // span whose objects are scanned (the span of the object being scanned).
     auto mark = [&](span* sp, std::uintptr_t idx, bool scannable) GORT_MARK_LAMBDA_INLINE {
-      if (!(Owned ? sp->try_mark_owned(idx) : sp->try_mark(idx))) return;
+      if (!try_mark_as<Owner>(sp, idx)) return;
       marked += sp->elem_size;
       if (scannable || !sp->noscan) hot_push(h, sp->object_base(idx), reinterpret_cast<std::uintptr_t>(sp) | 1, this);
     };
@@ -749,7 +763,9 @@ class worker {
         fifo f;
         work_item item;
         while (next(f, item)) scan_other(item);
-      } else if (owns_marks_ ? drain_hot<true, false>(leave, index) : drain_hot<false, false>(leave, index)) {
+      } else if (owner_ == 0   ? drain_hot<0, false>(leave, index)
+                 : owner_ == 1 ? drain_hot<1, false>(leave, index)
+                               : drain_hot<-1, false>(leave, index)) {
         // Published before it stops counting: a worker that then finds
         // every remaining worker idle also finds this work (acq_rel).
         s.workers.fetch_sub(1, std::memory_order_acq_rel);
@@ -798,9 +814,10 @@ class worker {
     // two 16-byte objects' scan: read every 32 objects, it was 2% of
     // binary-trees' samples. Looked at after every object, the work and the
     // stop cost a tenth of an assist's instructions, cachegrind.)
-    GORT_DCHECK(!owns_marks_ && !checking_, "a mark assist's worker neither owns marks nor checks them");
+    GORT_DCHECK(owner_ != 0 && !checking_, "a mark assist's worker neither owns the collector's marks nor checks them");
     range_limit_ = assist_piece_bytes;
-    const bool stopped = drain_hot<false, true>(nullptr, 0, deadline_ns, work);
+    const bool stopped = owner_ == 1 ? drain_hot<1, true>(nullptr, 0, deadline_ns, work)
+                                     : drain_hot<-1, true>(nullptr, 0, deadline_ns, work);
     flush_scanned();
     range_limit_ = oblet_bytes;
     return !stopped;
@@ -874,7 +891,7 @@ class worker {
   }
 
  private:
-  bool owns_marks_ = false;
+  int owner_ = -1;  // see the constructor; set once
   work_buf* cur_ = nullptr;
   std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to totals.scan_work
   std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in totals.marked
@@ -894,7 +911,7 @@ class worker {
 
 namespace {
 
-worker root_w{true};  // the collector's worker, the mark's owning marker (span.hpp)
+worker root_w{0};  // the collector's worker, owner 0's marker (span.hpp)
 
 // Helper threads: not registered with the collector (never stopped); they
 // mark only while the world is stopped, woken per cycle.
@@ -1074,7 +1091,10 @@ namespace {
 constexpr int assist_slots = 16;
 // How long an assist with no work waits for a busy worker to share some.
 constexpr std::uint64_t max_wait_for_work_ns = 10'000;
-worker assist_workers[assist_slots];
+// The first slot's worker is owner 1's marker (span.hpp): in a program with
+// one allocating thread, every assist marks with plain stores (binary-trees:
+// a third of each mark's scanning is its assists').
+worker assist_workers[assist_slots] = {worker{1}};
 std::atomic<bool> assist_busy[assist_slots];
 // +1 when an assist claims a slot and +1 when it gives it back: a reader
 // that sees the same value before and after a check knows that no assist

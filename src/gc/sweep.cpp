@@ -175,17 +175,17 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
 
   if (!owned && !s->typed) {
     for (std::size_t w = 0; w < nwords; ++w) s->fold_mark_word(w);
-    std::swap(s->alloc_bits, s->mark_bits);  // step 2: the mark bits are the new alloc bits
+    std::swap(s->alloc_words, s->mark_words);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
-      new_count += popcount64(s->alloc_bits[w]);
+      new_count += popcount64(s->alloc_word(w));
       const std::uint64_t black = s->take_black_word(w);
-      s->mark_bits[w] = keep ? s->alloc_bits[w] & ~black : 0;  // step 5
+      s->mark_word(w) = keep ? s->alloc_word(w) & ~black : 0;  // step 5
     }
     freed = old_count - new_count;
   } else {
     const std::size_t window = owned ? s->window.load(std::memory_order_relaxed) : nwords;
     for (std::size_t w = 0; w < nwords; ++w) {
-      std::uint64_t alloc = s->alloc_bits[w];
+      std::uint64_t alloc = s->alloc_word(w);
       const std::uint64_t mark = s->take_mark_word(w);
       const std::uint64_t black = s->take_black_word(w);
       if (w != window) {

@@ -61,7 +61,7 @@
 // Invariants: after a span's sweep, its mark bits are zero (with
 // keep_marks: they are the marks of its allocated objects, a subset of its
 // alloc bits, and of the objects in an owned window word) and alloc_count
-// == popcount(alloc_bits); every allocated object in it was marked by the
+// == popcount(alloc bits); every allocated object in it was marked by the
 // last mark, is queued, or is in an owned window word. Until a span is
 // swept, its mark bits are the last mark's and nothing else writes them (no
 // mark starts before sweep termination).
