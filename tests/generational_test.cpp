@@ -269,7 +269,7 @@ TEST_CASE("generational: objects allocated during a concurrent mark are young af
   gc::collect();
   tracked::reset();
   // Garbage allocated black during a mark: kept by that cycle, but not as
-  // old objects (span::black_bits), so the next minor cycle frees it.
+  // old objects (span::black_word), so the next minor cycle frees it.
   // (Were its allocation marks kept as old marks, only a full cycle would.)
   during_mark_calls = 0;
   collector::test_during_mark = [] {

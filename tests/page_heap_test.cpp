@@ -333,8 +333,8 @@ TEST_CASE("page heap: inside a populate_later_scope the populate waits for the s
 }
 
 TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its objects, after it", "[page_heap]") {
-  // span.hpp, Bitmaps; page_heap.hpp step 6: four arrays of
-  // bitmap_cap_for(nelems) words follow each in-use span's struct, and a run
+  // span.hpp, Bitmaps; page_heap.hpp step 6: bitmap_cap_for(nelems) rows
+  // of four words follow each in-use span's struct, and a run
   // that comes back with a struct of another capacity moves to one of its
   // own, the page map following.
   page_heap& h = page_heap::instance();
@@ -359,8 +359,8 @@ TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its object
       CHECK(cap * 64 >= s->nelems);
       CHECK(span_of(s->base) == s);
       CHECK(span_of(s->end() - 1) == s);
-      // The bitmap rows lie after the struct, then the black record,
-      // cleared: row w holds owner 0's and owner 1's marks, then the
+      // The bitmap rows lie after the struct, cleared: row w holds owner
+      // 0's marks, owner 1's marks (or allocate-black's record), then the
       // alloc and mark bits (span.hpp).
       auto* words = reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(s) + sizeof(span));
       for (std::size_t w = 0; w < cap; ++w) {
@@ -369,12 +369,13 @@ TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its object
         CHECK(&s->alloc_word(w) == words + 4 * w + 2);
         CHECK(&s->mark_word(w) == words + 4 * w + 3);
       }
-      CHECK(s->black_bits() == words + 4 * cap);
+      CHECK(&s->black_word(0) == &s->owned_word(1, 0));
+      CHECK(span::struct_bytes(cap) == (sizeof(span) + 32 * cap + 63) / 64 * 64);
       CHECK(reinterpret_cast<std::uintptr_t>(s) % 64 == 0);  // whole lines (span::struct_bytes)
-      for (std::size_t i = 0; i < 5 * cap; ++i) CHECK(words[i] == 0);
+      for (std::size_t i = 0; i < 4 * cap; ++i) CHECK(words[i] == 0);
       // Fill them: no other span's fields may change (the checks of
       // held spans and verify below).
-      for (std::size_t i = 0; i < 5 * cap; ++i) words[i] = ~std::uint64_t{0};
+      for (std::size_t i = 0; i < 4 * cap; ++i) words[i] = ~std::uint64_t{0};
       held.push_back(s);
     }
     span* large = take(3);

@@ -114,9 +114,10 @@ void flush_own_mcache();
 // Allocate-black, for a collector that marks while the program runs
 // (src/gc/collector.cpp). While on, every object handed out carries its mark
 // bit, so that objects allocated during a concurrent mark are black. Each
-// such mark is also recorded in span::black_bits (set and cleared with it),
-// so that a sweep can tell a mark that marking made from one that
-// allocation made (minor collections keep only the first kind as old):
+// such mark is also recorded, while allocate_black_record is on, in the
+// span's column 1 (span::black_word, set and cleared with it), so that a
+// sweep can tell a mark that marking made from one that allocation made
+// (minor collections keep only the first kind as old):
 // 1. begin_allocate_black (world stopped): set the flag, and mark every free
 //    slot of every mcache's current window (any of them may be handed out
 //    from now on; a thread stopped inside the fast path keeps its window).
@@ -137,7 +138,13 @@ void flush_own_mcache();
 // registers or frame from the pop on (mcache.hpp, "stop safety"), so that
 // thread's stack scan finds it.
 extern std::atomic<bool> allocate_black;  // written only with the world stopped
-void begin_allocate_black();
+// Whether allocate-black keeps its record in column 1 (span.hpp, Bitmaps)
+// in the current cycle, from its mark start to the next: the collector asks
+// for it when the cycle may keep marks (minor collections), and column 1 is
+// owner 1's marks otherwise. Written only with the world stopped, by
+// begin_allocate_black.
+extern std::atomic<bool> allocate_black_record;
+void begin_allocate_black(bool record);
 void end_allocate_black();
 
 // Might the object at `base` (in span s) be in the middle of its

@@ -50,7 +50,8 @@ void* alloc_large(std::size_t bytes, bool noscan, bool typed) {
     s = page_heap::instance().alloc(npages, init, needzero);
     if (s == nullptr) throw_bad_alloc();
     if (allocate_black.load(std::memory_order_relaxed)) {
-      std::atomic_ref<std::uint64_t>(s->black_bits()[0]).store(1, std::memory_order_relaxed);
+      if (allocate_black_record.load(std::memory_order_relaxed))
+        std::atomic_ref<std::uint64_t>(s->black_word(0)).store(1, std::memory_order_relaxed);
       std::atomic_ref<std::uint64_t>(s->mark_word(0)).fetch_or(1, std::memory_order_relaxed);
     }
     large_central().add_large(s);

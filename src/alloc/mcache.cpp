@@ -34,6 +34,7 @@ namespace gc::internal {
 constinit alloc_counters counters;
 constinit alloc_hooks hooks;
 std::atomic<bool> allocate_black{false};
+std::atomic<bool> allocate_black_record{false};
 
 namespace {
 
@@ -46,16 +47,19 @@ pthread_key_t exit_key;
 pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 // Allocate-black (alloc.hpp): marks or unmarks the given slots of word w,
-// in the mark bits and in allocate-black's own record (span::black_bits).
+// in the mark bits and, while it is kept, in allocate-black's own record
+// (span::black_word).
 void mark_slots(span* s, std::size_t w, std::uint64_t bits) {
   if (bits == 0) return;
-  std::atomic_ref<std::uint64_t>(s->black_bits()[w]).fetch_or(bits, std::memory_order_relaxed);
+  if (allocate_black_record.load(std::memory_order_relaxed))
+    std::atomic_ref<std::uint64_t>(s->black_word(w)).fetch_or(bits, std::memory_order_relaxed);
   std::atomic_ref<std::uint64_t>(s->mark_word(w)).fetch_or(bits, std::memory_order_relaxed);
 }
 void unmark_slots(span* s, std::size_t w, std::uint64_t bits) {
   if (bits == 0) return;
   std::atomic_ref<std::uint64_t>(s->mark_word(w)).fetch_and(~bits, std::memory_order_relaxed);
-  std::atomic_ref<std::uint64_t>(s->black_bits()[w]).fetch_and(~bits, std::memory_order_relaxed);
+  if (allocate_black_record.load(std::memory_order_relaxed))
+    std::atomic_ref<std::uint64_t>(s->black_word(w)).fetch_and(~bits, std::memory_order_relaxed);
 }
 
 void load_window(mcache& c, alloc_slot& slot, span* s, std::size_t w) {
@@ -231,7 +235,8 @@ void for_each_window(F&& f) {
 }
 }  // namespace
 
-void begin_allocate_black() {
+void begin_allocate_black(bool record) {
+  allocate_black_record.store(record, std::memory_order_relaxed);
   allocate_black.store(true, std::memory_order_relaxed);
   for_each_window([](span* s, std::size_t w, std::uint64_t free) { mark_slots(s, w, free); });
 }

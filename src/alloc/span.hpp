@@ -14,10 +14,16 @@
 //
 // Bitmaps: stored right after the struct's 128-byte header in the same
 // allocation (span::struct_bytes, whole cache lines), as bitmap_cap rows of
-// four words, one row per 64 objects, and then allocate-black's record,
-// bitmap_cap words:
-//   row w: [owner 0's marks, owner 1's marks, alloc or mark, mark or alloc]
-// so that everything marking reads about an object lies in one 32-byte row,
+// four words, one row per 64 objects:
+//   row w: [owner 0's marks, owner 1's marks or allocate-black's record,
+//           alloc or mark, mark or alloc]
+// Column 1 holds allocate-black's record in a cycle whose mark began with
+// the record on (minor collections, alloc.hpp, allocate_black_record) and
+// owner 1's marks otherwise; it is clear from every sweep to the next mark
+// start, where the role is chosen for the cycle. (A fifth array for the
+// record, besides owner 1's column, made a 32-byte class's span struct 320
+// bytes instead of 256, and the latency benchmark's peak RSS 7 MB larger.)
+// Everything marking reads about an object lies in one 32-byte row,
 // one cache line (with the four kinds of bits as separate arrays, the mark
 // of a 16-byte object read from three lines, benchmarks.md, twenty-second
 // session). alloc_words and mark_words point at columns 2 and 3 of row 0
@@ -30,9 +36,8 @@
 // rows, a free span any (0: a struct that has only ever held
 // free runs). With the arrays sized for the largest span (1024 objects) in
 // every struct, a span struct took 640 bytes, 44 MB of the latency
-// benchmark's 633 MB; a 32-byte class's span needs 4 rows and 4 black
-// words, 320 bytes in all (docs/benchmarks.md, eighteenth and
-// twenty-second sessions).
+// benchmark's 633 MB; a 32-byte class's span needs 4 rows, 256 bytes in all
+// with the header (docs/benchmarks.md, eighteenth session).
 //
 // An object is marked when its bit is set in the mark bits OR in one of the
 // owners' columns (owned_word(0, w), owned_word(1, w)): each is written by
@@ -137,13 +142,14 @@ struct span {
   //   marker only, while a mark runs; read by every marker and the sweep
   //   (relaxed atomics; the sweep runs after mark termination's stop, which
   //   orders it after the owners' stores).
-  // - black_bits(): allocate-black's own record (alloc.hpp, allocate-black
-  //   step 2): the objects whose mark bit was set by allocation during a
-  //   concurrent mark, not by marking. Set and cleared together with their
-  //   mark bits (atomic OR/AND); the sweep keeps such an object allocated
-  //   but, in a phase that keeps marks (sweep.hpp step 5), not marked: it is
-  //   young, not old (docs/design.md section 3, correction 2). Cleared by
-  //   every sweep. A plain array after the rows: marking never reads it.
+  // - or, in column 1 while the record is on, allocate-black's own record
+  //   (black_word; alloc.hpp, allocate-black step 2): the objects whose mark
+  //   bit was set by allocation during a concurrent mark, not by marking.
+  //   Set and cleared together with their mark bits (atomic OR/AND), so a
+  //   subset of them; the sweep keeps such an object allocated but, in a
+  //   phase that keeps marks (sweep.hpp step 5), not marked: it is young,
+  //   not old (docs/design.md section 3, correction 2). Owner 1 then marks
+  //   with locked ORs, as any other marker. Cleared by every sweep.
   // - alloc and mark bits (whichever pointer names which column).
   std::uint64_t* bitmap_storage() { return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + sizeof(span)); }
   const std::uint64_t* bitmap_storage() const {
@@ -160,16 +166,15 @@ struct span {
   GORT_ALWAYS_INLINE const std::uint64_t& owned_word(int k, std::size_t w) const {
     return bitmap_storage()[w * bitmap_row_words + static_cast<std::size_t>(k)];
   }
-  std::uint64_t* black_bits() { return bitmap_storage() + bitmap_row_words * bitmap_cap; }
-  const std::uint64_t* black_bits() const { return bitmap_storage() + bitmap_row_words * bitmap_cap; }
+  // Word w of allocate-black's record, while it is on (column 1).
+  GORT_ALWAYS_INLINE std::uint64_t& black_word(std::size_t w) { return owned_word(1, w); }
 
   // Bytes of a span struct with cap bitmap rows, rounded up to whole
   // cache lines: structs of one chunk then start on line boundaries, and the
   // header (two lines) shares none with another span's bitmaps, which other
   // cores write while marking and allocating.
-  static constexpr std::size_t bitmap_arrays = 5;  // words per unit of bitmap_cap: a row, and a black word
   static constexpr std::size_t struct_bytes(std::size_t cap) {
-    return (sizeof(span) + bitmap_arrays * cap * sizeof(std::uint64_t) + 63) / 64 * 64;
+    return (sizeof(span) + bitmap_row_words * cap * sizeof(std::uint64_t) + 63) / 64 * 64;
   }
   // Makes a span struct with cap bitmap rows in mem (struct_bytes(cap)
   // bytes; the page heap's pool, tests).
@@ -179,11 +184,10 @@ struct span {
     s->clear_bitmaps();
     return s;
   }
-  // Clears the rows and the black record and puts the alloc bits in column 2
-  // again (a new use).
+  // Clears the rows and puts the alloc bits in column 2 again (a new use).
   void clear_bitmaps() {
     std::uint64_t* words = bitmap_storage();
-    for (std::size_t i = 0; i < bitmap_arrays * bitmap_cap; ++i) words[i] = 0;
+    for (std::size_t i = 0; i < bitmap_row_words * bitmap_cap; ++i) words[i] = 0;
     alloc_words = words + 2;
     mark_words = words + 3;
   }
@@ -262,18 +266,10 @@ struct span {
     return m;
   }
 
-  // Allocate-black's record of word w (see black_bits).
-  std::uint64_t load_black_word(std::size_t w) const {
-    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(black_bits()[w])).load(std::memory_order_relaxed);
-  }
-  // Sweep, after mark termination: returns allocate-black's record of word w
-  // and clears it.
-  std::uint64_t take_black_word(std::size_t w) {
-    std::uint64_t* black = black_bits();
-    const std::uint64_t b = black[w];
-    if (b != 0) black[w] = 0;
-    return b;
-  }
+  // Allocate-black's record of word w, while it is on (column 1: see
+  // Bitmaps above; with the record off, owner 1's marks). The sweep reads
+  // it before take_mark_word or fold_mark_word, which clear column 1.
+  std::uint64_t load_black_word(std::size_t w) const { return load_owned_word(1, w); }
 
   // Sweep of a phase that keeps marks (sweep.hpp step 5), after
   // take_mark_word: the marks of word w become m.

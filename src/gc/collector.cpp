@@ -678,7 +678,11 @@ void start_concurrent_cycle(state& s, bool forced) {
   stack::begin_scan_epoch();  // every stack is grey until its handshake (barrier.cpp, step 2)
   barrier::check_all_empty_stopped();
   barrier::set_marking(true);
-  begin_allocate_black();
+  // Allocate-black keeps its record (column 1, span.hpp) when this cycle
+  // may keep marks: a full or minor mark of minor-collection mode that
+  // flipped the card tables. Otherwise column 1 is the first assist slot's
+  // marks (mark.cpp).
+  begin_allocate_black(/*record=*/s.card_read != nullptr);
   mark_cache_roots();
   s.pending_at_mark_start = sweep::pending_bytes();
   s.cycle_active.store(true, std::memory_order_release);

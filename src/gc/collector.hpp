@@ -60,7 +60,7 @@
 //    during the mark go to the other, for the next one.
 // 2. A sweep may keep the survivors' marks (sweep.hpp step 5): they are
 //    old. Objects allocated black during a concurrent mark are kept but not
-//    made old (span::black_bits): most of them are garbage by the next cycle.
+//    made old (span::black_word): most of them are garbage by the next cycle.
 // 3. The next cycle is a minor one unless it is forced (gc::collect()),
 //    the last sweep kept no marks, the table cannot cover the heap, or the
 //    policy asks for a full one (pacer.hpp step 12, minor_policy: the old

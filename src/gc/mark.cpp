@@ -218,7 +218,7 @@ class worker {
  public:
   worker() = default;
   // owner: this worker is owner k's marker (span.hpp), which sets its mark
-  // bits in the span's owned_marks(k) with plain stores; -1: none, it sets
+  // bits in the span's column k (owned_word) with plain stores; -1: none, it sets
   // them with locked ORs. One worker per owner, used by one thread at a
   // time: owner 0 is root_w (the thread that runs the cycle), owner 1 the
   // first mark-assist slot's worker (the thread that claimed the slot).
@@ -816,8 +816,13 @@ class worker {
     // stop cost a tenth of an assist's instructions, cachegrind.)
     GORT_DCHECK(owner_ != 0 && !checking_, "a mark assist's worker neither owns the collector's marks nor checks them");
     range_limit_ = assist_piece_bytes;
+    // Owner 1's column is allocate-black's record in a cycle that keeps it
+    // (span.hpp, Bitmaps): then this worker marks as any other.
+    const int owner = owner_;
+    if (owner_ == 1 && allocate_black_record.load(std::memory_order_relaxed)) owner_ = -1;
     const bool stopped = owner_ == 1 ? drain_hot<1, true>(nullptr, 0, deadline_ns, work)
                                      : drain_hot<-1, true>(nullptr, 0, deadline_ns, work);
+    owner_ = owner;
     flush_scanned();
     range_limit_ = oblet_bytes;
     return !stopped;

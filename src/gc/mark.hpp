@@ -64,7 +64,7 @@
 //    old objects are pushed as grey (scan_dirty_cards, from the read card
 //    table), so that what they point to is marked as if they had been
 //    scanned this cycle. Objects allocated black during the mark are
-//    skipped (their marks are allocate-black's, span::black_bits).
+//    skipped (their marks are allocate-black's, span::black_word).
 //
 // Invariants
 // - Grey objects are exactly those in some work buffer or on the mutators'

@@ -131,6 +131,10 @@ totals_state phase_totals;
 // of the last phase is left), read by the sweepers of the phase. Atomic.
 std::atomic<bool> keep_marks_phase{false};
 
+// Is column 1 allocate-black's record in this phase (span.hpp, Bitmaps)?
+// Set at the mark start that began it, with the world stopped.
+bool black_record() { return allocate_black_record.load(std::memory_order_relaxed); }
+
 void add_totals(const sweep_result& r) {
   if (r.freed_objects) phase_totals.freed_objects.fetch_add(r.freed_objects, std::memory_order_relaxed);
   if (r.freed_bytes) phase_totals.freed_bytes.fetch_add(r.freed_bytes, std::memory_order_relaxed);
@@ -140,8 +144,8 @@ void add_totals(const sweep_result& r) {
 
 // Step 1. mcentral gives the pages back when alloc_count is 0.
 void sweep_large(span* s, sweep_result& r) {
+  const bool black = black_record() && (s->load_black_word(0) & 1);  // before take_mark_word clears column 1
   const bool marked = s->take_mark_word(0) & 1;
-  const bool black = s->take_black_word(0) & 1;
   if (marked) {
     // Step 5: allocated black, it is young (not old) after the sweep.
     if (keep_marks_phase.load(std::memory_order_relaxed) && !black) s->keep_mark_word(0, 1);
@@ -173,21 +177,25 @@ void sweep_small(span* s, bool owned, sweep_result& r) {
   std::uint32_t new_count = 0;
   std::uint64_t freed = 0;
 
+  const bool record = black_record();
   if (!owned && !s->typed) {
+    // Allocate-black's record, before the fold clears column 1 (span.hpp).
+    std::uint64_t black[bitmap_words] = {};
+    if (keep && record)
+      for (std::size_t w = 0; w < nwords; ++w) black[w] = s->load_black_word(w);
     for (std::size_t w = 0; w < nwords; ++w) s->fold_mark_word(w);
     std::swap(s->alloc_words, s->mark_words);  // step 2: the mark bits are the new alloc bits
     for (std::size_t w = 0; w < nwords; ++w) {
       new_count += popcount64(s->alloc_word(w));
-      const std::uint64_t black = s->take_black_word(w);
-      s->mark_word(w) = keep ? s->alloc_word(w) & ~black : 0;  // step 5
+      s->mark_word(w) = keep ? s->alloc_word(w) & ~black[w] : 0;  // step 5
     }
     freed = old_count - new_count;
   } else {
     const std::size_t window = owned ? s->window.load(std::memory_order_relaxed) : nwords;
     for (std::size_t w = 0; w < nwords; ++w) {
       std::uint64_t alloc = s->alloc_word(w);
+      const std::uint64_t black = record ? s->load_black_word(w) : 0;  // before take_mark_word clears it
       const std::uint64_t mark = s->take_mark_word(w);
-      const std::uint64_t black = s->take_black_word(w);
       if (w != window) {
         std::uint64_t dead = alloc & ~mark & s->valid_mask(w);
         std::uint64_t pending = 0;
@@ -292,8 +300,9 @@ void verify_all_swept(bool marks_kept) {
     for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
       const std::uint64_t m = s->load_mark_word(w);
       const std::uint64_t b = s->load_black_word(w);
-      GORT_CHECK(b == 0, "span [{:#x}, {:#x}) of class {} has allocate-black bits left (word {}: {:#x}) as a mark "
-                 "begins: its sweep did not clear them", s->base, s->end(), s->span_class(), w, b);
+      GORT_CHECK(b == 0, "span [{:#x}, {:#x}) of class {} has bits left in column 1 (allocate-black's record or "
+                 "owner 1's marks; word {}: {:#x}) as a mark begins: its sweep did not clear them",
+                 s->base, s->end(), s->span_class(), w, b);
       if (!marks_kept) {
         GORT_CHECK(m == 0, "span [{:#x}, {:#x}) of class {} has mark bits set (word {}: {:#x}) as a mark begins",
                    s->base, s->end(), s->span_class(), w, m);
@@ -314,10 +323,7 @@ void verify_all_swept(bool marks_kept) {
 void clear_kept_marks() {
   page_heap::instance().for_each_span_struct([&](span* s) {
     if (s->state.load(std::memory_order_relaxed) != span_state::in_use) return;
-    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) {
-      s->take_mark_word(w);
-      s->take_black_word(w);
-    }
+    for (std::size_t w = 0; w < s->bitmap_nwords(); ++w) s->take_mark_word(w);  // column 1 too
   });
 }
 

@@ -54,7 +54,7 @@
 //    object's mark set instead of clearing it, so that the next mark, if it
 //    is a minor one, treats it as old (already black). Dead objects and
 //    queued ones are unmarked, as always, and so are objects allocated
-//    black during a concurrent mark (span::black_bits): they stay allocated
+//    black during a concurrent mark (span::black_word): they stay allocated
 //    but young. Every sweep clears the black bits. Before a mark that must
 //    be a full one, clear_kept_marks clears the kept marks.
 //
