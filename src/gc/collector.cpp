@@ -562,7 +562,7 @@ void run_cycle_stw(state& s, bool forced, const stack::self_context& self) {
     s.minor_count.fetch_add(1, std::memory_order_relaxed);
   }
   t.stack_bytes = mark_roots(self);
-  mark::drain();
+  mark::drain(-1, nullptr, /*stopped=*/true);
   t.mark_ns = ns_since(t1);
   const clock::time_point t2 = clock::now();
   const sweep::sweep_result swept = finish_mark(s, self, t, forced);
@@ -874,7 +874,7 @@ retain_bounds finish_concurrent_cycle(state& s, const stack::self_context& self)
   // for every helper to wake and find nothing (measured 50-130 us on a
   // 2-core VM, against a few us for the work itself).
   const std::uint64_t scan_before = mark::scan_work_done();
-  mark::drain(s.mark_converged ? 0 : -1);
+  mark::drain(s.mark_converged ? 0 : -1, nullptr, /*stopped=*/true);
   t.term_drained_bytes = mark::scan_work_done() - scan_before;
   t.scan_bytes = mark::scan_work_done();
   t.assist_scan_bytes = s.assist_scan.load(std::memory_order_relaxed);

@@ -221,8 +221,11 @@ class worker {
   // bits in the span's column k (owned_word) with plain stores; -1: none, it sets
   // them with locked ORs. One worker per owner, used by one thread at a
   // time: owner 0 is root_w (the thread that runs the cycle), owner 1 the
-  // first mark-assist slot's worker (the thread that claimed the slot).
+  // first mark-assist slot's worker (the thread that claimed the slot),
+  // or, while the world is stopped (no assist runs), the first helper's.
   explicit constexpr worker(int owner) : owner_(owner) {}
+  // A helper's worker, between drains (mark::drain).
+  void set_owner(int owner) { owner_ = owner; }
 
   // try_mark as this worker marks.
   template <int Owner>
@@ -1059,7 +1062,7 @@ std::size_t grey_pending() {
   return n;
 }
 
-std::uint64_t drain(int max_helpers, bool (*leave)(int)) {
+std::uint64_t drain(int max_helpers, bool (*leave)(int), bool stopped) {
   shared_state& s = st();
   int nhelpers = root_w.checking() ? 0 : helper_count();
   if (max_helpers >= 0 && max_helpers < nhelpers) nhelpers = max_helpers;
@@ -1068,6 +1071,12 @@ std::uint64_t drain(int max_helpers, bool (*leave)(int)) {
   helpers_state* helpers = helpers_ptr.load(std::memory_order_acquire);
   if (nhelpers > 0) {
     std::lock_guard g(helpers->mu);
+    // The first helper is owner 1's marker while no mark assist can run
+    // (the world is stopped) and column 1 is not allocate-black's record
+    // (span.hpp, Bitmaps). Set before the wake-up, which orders it.
+    const bool own1 = stopped && !allocate_black_record.load(std::memory_order_relaxed);
+    GORT_DCHECK(!own1 || !assists_running(), "a helper owns column 1 while a mark assist runs (its owner too)");
+    helpers->workers[0].set_owner(own1 ? 1 : -1);
     helpers->finished = 0;
     helpers->active = nhelpers;
     helpers->leave = leave;

@@ -114,7 +114,9 @@ void mark_root(const void* p, const char* what);
 // leave (concurrent marks; step 5): asked by helper i (0-based) every 256
 // objects and every 256 idle spins; true makes it hand back its work and
 // leave this drain. Returns the time the helpers spent in it, summed (ns).
-std::uint64_t drain(int max_helpers = -1, bool (*leave)(int) = nullptr);
+// stopped: the world is stopped, so no mark assist runs beside it, and the
+// first helper may mark with plain stores as owner 1 (span.hpp).
+std::uint64_t drain(int max_helpers = -1, bool (*leave)(int) = nullptr, bool stopped = false);
 // Checkmark mode (src/gc/checkmark.hpp), world stopped: while on, the
 // collector's worker marks into the checkmark bits, leaves the mark bits
 // as they are, and aborts with a report on a reachable object that the
