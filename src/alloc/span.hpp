@@ -42,7 +42,8 @@
 // An object is marked when its bit is set in the mark bits OR in one of the
 // owners' columns (owned_word(0, w), owned_word(1, w)): each is written by
 // one marker at a time (mark.cpp: the collector's own worker, and the
-// worker of the first mark-assist slot), which sets its bits with plain
+// worker of the first mark-assist slot or, while the world is stopped, of
+// the first helper thread), which sets its bits with plain
 // stores, where every other marker sets the mark bits with a locked OR (in
 // binary-trees' single-worker mark, the locked OR took about half of
 // scan's samples; a mark of binary-trees' tree with locked ORs took 44
