@@ -62,6 +62,22 @@ TEST_CASE("page heap: first allocation grows by 1 MiB at the arena hint", "[page
   h.verify();
 }
 
+// page_heap.hpp step 4: the heap's first page, at heap_lo, holds no span,
+// so that a stray word equal to heap_lo (the scanners' own bound) names no
+// object.
+TEST_CASE("page heap: the heap's first page is never used", "[page_heap]") {
+  page_heap& h = page_heap::instance();
+  span* s = take(1);
+  const std::uintptr_t lo = heap_lo.load();
+  CHECK(lo % arena_bytes == 0);
+  CHECK(span_of(lo) == nullptr);
+  CHECK(span_of(lo + page_bytes - 1) == nullptr);
+  CHECK(!find_object(lo));
+  CHECK(s->base > lo);
+  h.free(s);
+  h.verify();
+}
+
 TEST_CASE("page heap: split and coalesce", "[page_heap]") {
   page_heap& h = page_heap::instance();
   span* a = take(1);

@@ -187,7 +187,9 @@ bool page_heap::grow_locked(std::size_t npages) {
   if (ask_pages > max_alloc_bytes / page_bytes) return false;
   std::size_t ask = ask_pages * page_bytes;
   if (cur_end_ - cur_ < ask) {
-    std::size_t n = (ask + arena_bytes - 1) / arena_bytes;
+    // The heap's first page stays unused (step 4): one page more then.
+    const std::size_t skip = cur_end_ == 0 ? page_bytes : 0;
+    std::size_t n = (ask + skip + arena_bytes - 1) / arena_bytes;
     void* p = reserve_arenas(n, c_.other_sys);
     if (p == nullptr) return false;
     auto base = reinterpret_cast<std::uintptr_t>(p);
@@ -207,7 +209,7 @@ bool page_heap::grow_locked(std::size_t npages) {
           free_span_struct_locked(rest);
         }
       }
-      cur_ = base;
+      cur_ = base + skip;
       cur_end_ = base + n * arena_bytes;
     }
   }
