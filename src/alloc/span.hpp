@@ -29,8 +29,8 @@
 // session). alloc_words and mark_words point at columns 2 and 3 of row 0
 // (word w at [w * bitmap_row_words]: alloc_word(w), mark_word(w)); the
 // collector's sweep makes the mark bits the new alloc bits by swapping the
-// two pointers and clearing the new mark bits, as Go's sweep does. All live outside the heap
-// arenas: no object overflow can reach them. A struct's capacity is fixed
+// two pointers and clearing the new mark bits, as Go's sweep does. All
+// live outside the heap arenas: no object overflow can reach them. A struct's capacity is fixed
 // when the page heap makes it (one pool per capacity, page_heap.hpp step
 // 6): an in-use span of nelems objects has exactly bitmap_cap_for(nelems)
 // rows, a free span any (0: a struct that has only ever held

@@ -56,7 +56,7 @@ constexpr int max_helpers = 7;
 // 2-3 for spans of up to 256 objects and lines 2-5 for the 16-byte class,
 // of which lines 2-4 are fetched (a fifth prefetch made both benchmarks'
 // marks slower, twenty-second session); for the smaller spans the last
-// prefetch or two fall on the black record or the next struct's header.
+// prefetch or two fall on the next struct's header.
 // The header's second
 // line (lists, owner, sweep state) is left out: marking reads it only for
 // an object whose alloc bit is clear, in the window an mcache allocates
@@ -275,7 +275,7 @@ class worker {
       cur_ = b;
     }
     // Two 8-byte loads, not one 16-byte copy: the item was most likely just
-    // pushed by scan() as two 8-byte stores, and a load that needs the data
+    // pushed as two 8-byte stores, and a load that needs the data
     // of two stores still in the store buffer cannot be forwarded from them.
     // GCC copied the item with one 16-byte load, which then waited for both
     // stores to reach the cache: a quarter of drain()'s samples in
@@ -440,24 +440,8 @@ class worker {
   }
   bool checking() const { return checking_; }
 
-  // The common item, inline in the drains: a whole small object of an
-  // untyped span (a node of two pointers), scanned by scan_small. The rest
-  // (ranges, typed objects, large objects, checkmark mode) go to
-  // scan_other, out of line. Inlined, binary-trees' mark loses a call and
-  // the six register saves of scan_other's frame per object.
-  GORT_MARK_WORD_INLINE void scan(work_item item) {
-    if (GORT_LIKELY((item.len & 1) && !checking_)) {
-      span* s = reinterpret_cast<span*>(item.len & ~std::uintptr_t{1});
-      const std::uintptr_t size = s->elem_size;
-      if (GORT_LIKELY(!s->typed && size < pipeline_min_bytes)) {
-        scan_small(item.addr, size, s);
-        scanned_ += size;
-        return;
-      }
-    }
-    scan_other(item);
-  }
-
+  // Every item the drain's loop does not scan inline (drain_hot: ranges,
+  // typed objects, large objects; checkmark mode: all).
   GORT_NOINLINE void scan_other(work_item item) {
     if (GORT_UNLIKELY(checking_)) {
       what_ = nullptr;
@@ -540,7 +524,7 @@ class worker {
     return true;
   }
 
-  // What scan(item) will read first: the object's words and, for a whole
+  // What scanning the item reads first: the object's words and, for a whole
   // object, its span's header and the first line of each bitmap (its
   // children are mostly in the same span). Issued as the item enters a FIFO
   // a few items ahead of its scan (drain, drain_until): a span header that
@@ -616,14 +600,15 @@ class worker {
   }
 
   // drain()'s loop while there is work (steps 2 and 3 of mark.hpp), outside
-  // checkmark mode: next() and scan() with their state in locals, which
-  // the compiler keeps in registers (the FIFO's indices, the stack's top,
-  // the counts), and the common item, a small object of an untyped span,
-  // scanned inline; the rest goes to scan_other. In the worker's fields,
+  // checkmark mode: next()'s FIFO and pop with their state in locals,
+  // which the compiler keeps in registers (the FIFO's indices, the stack's
+  // top, the counts), and the common item, a small object of an untyped
+  // span, scanned inline; the rest goes to scan_other. In the worker's fields,
   // that state was loaded and stored around every push and pop: a store
   // into a buffer may alias them, as far as the compiler knows
-  // (binary-trees' tree, one marker: 143 -> 96 instructions and 31 -> 24
-  // ms per mark of 4.2 million nodes, benchmarks.md, twenty-second session).
+  // (binary-trees' tree, one marker: 143 -> 118 instructions per node and
+  // 31.6 -> 25.1 ms per mark of 4.2 million nodes, benchmarks.md,
+  // twenty-second session).
   // Its FIFO holds 32 items, not 16: with less work per item, 16 items
   // ahead no longer covered the misses of a heap of scattered lists.
   // Assist: the loop of a mark assist (drain_until), which stops when
@@ -804,7 +789,7 @@ class worker {
   // Items pass through a FIFO as in drain(); the ones still in it when the
   // assist stops go back to the buffer, which is published.
   // A range longer than assist_piece_bytes (a 128 KiB piece of a large
-  // object, or the first piece scan() keeps) is cut: the assist scans 16
+  // object, or the first piece scan_other keeps) is cut: the assist scans 16
   // KiB and pushes the rest back. A 128 KiB piece of pointers to objects
   // scattered over the heap took an assist 230-500 us against its 100 us
   // bound (the latency benchmark's slot array).
@@ -899,12 +884,15 @@ class worker {
   }
 
  private:
-  int owner_ = -1;  // see the constructor; set once
+  // See the constructor. A helper's is set by mark::drain before it wakes
+  // the helper; an assist's drain_until lowers owner 1 to -1 for its call
+  // while column 1 is allocate-black's record.
+  int owner_ = -1;
   work_buf* cur_ = nullptr;
   std::uint64_t scanned_ = 0;  // bytes scanned, not yet added to totals.scan_work
   std::uint64_t marked_ = 0;   // bytes of objects this worker marked, not yet in totals.marked
   std::uint64_t scanned_flushed_ = 0;  // bytes scanned and already added to totals.scan_work
-  // The longest piece of a large object scan() scans itself: oblet_bytes,
+  // The longest piece of a large object scan_other scans itself: oblet_bytes,
   // or assist_piece_bytes inside drain_until. This worker's only.
   std::uintptr_t range_limit_ = oblet_bytes;
   // Checkmark mode only: where the word being looked at came from.
