@@ -9,11 +9,13 @@ mean background mark CPU of the last 6 cycles in gctrace (ms). Alternation
 matters more than the number of rounds on a shared VM: two binaries run one
 after the other see the same host.
 
-  bench/ab.py ROUNDS KIND BIN...     KIND: lat | latstw | lattrace | bt | btstw | bttrace
+  bench/ab.py ROUNDS KIND BIN...     KIND: lat | latstw | lattrace | bt | btstw | bttrace | btgen | btgenc
 
 lat runs BIN with no argument (bench/latency), bt runs BIN 21
 (bench/binarytrees); the *stw kinds add GODEBUG=gctrace=1,gcstoptheworld=1,
-the *trace kinds GODEBUG=gctrace=1."""
+the *trace kinds GODEBUG=gctrace=1; btgen runs binary-trees with
+GODEBUG=gcgen=1,gcstoptheworld=1 (make bench's "gort-gen") and btgenc with
+GODEBUG=gcgen=1 ("gort-gen-concurrent")."""
 
 import os
 import re
@@ -29,6 +31,10 @@ def run(binary, kind):
         env["GODEBUG"] = "gctrace=1,gcstoptheworld=1"
     if kind.endswith("trace"):
         env["GODEBUG"] = "gctrace=1"
+    if kind == "btgen":
+        env["GODEBUG"] = "gcgen=1,gcstoptheworld=1"
+    if kind == "btgenc":
+        env["GODEBUG"] = "gcgen=1"
     p = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %M"] + args, capture_output=True, text=True, env=env)
     t = re.search(r"TIME ([\d.]+) ([\d.]+) (\d+)", p.stderr)
     if p.returncode != 0 or t is None:
@@ -54,7 +60,7 @@ def run(binary, kind):
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[2] not in ("lat", "latstw", "lattrace", "bt", "btstw", "bttrace"):
+    if len(sys.argv) < 4 or sys.argv[2] not in ("lat", "latstw", "lattrace", "bt", "btstw", "bttrace", "btgen", "btgenc"):
         sys.exit(__doc__)
     rounds, kind, bins = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     results = {b: [] for b in bins}

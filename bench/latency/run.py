@@ -9,9 +9,11 @@ their stops are the first and third "clock" fields of each trace line (mark
 start and mark termination); Boehm GC, which stops the world for the whole
 collection here, reports its longest collection itself. Medians over the runs
 for the times, the largest value for RSS and stops; the variants take turns,
-one run of each per round. "gort-gen" is gort's
-binary again with minor cycles (GODEBUG=gcgen=1), shown for comparison: this
-program's objects die old, the workload that minor cycles serve worst.
+one run of each per round. "gort-gen" is the program built with the write
+barrier's generational layout (GORT_GENERATIONAL_BARRIER, lat_gort_genbarrier;
+gort's own binary until 2026-12-07) and run with minor cycles
+(GODEBUG=gcgen=1), shown for comparison: this program's objects die old,
+the workload that minor cycles serve worst.
 The default variants are gort, go and boehm."""
 
 import argparse
@@ -32,7 +34,7 @@ def binary(build, variant):
     d = os.path.join(build, "bench", "latency")
     if variant == "go":
         return os.path.join(d, "go", "lat_go")
-    return os.path.join(d, "lat_" + ("gort" if variant == "gort-gen" else variant))
+    return os.path.join(d, "lat_" + ("gort_genbarrier" if variant == "gort-gen" else variant))
 
 
 def run_once(spawn, path, slots, replacements, env):

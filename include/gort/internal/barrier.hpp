@@ -17,6 +17,26 @@
 // safe when a mark starts (src/gc/barrier.cpp, step 3 of the argument).
 // When marking is off and minor collections are not on, the cost is one
 // load of a global and one predictable branch.
+//
+// Two layouts of the same barrier, chosen when the program is built
+// (GORT_GENERATIONAL_BARRIER, CMake option of the same name; it must be the
+// same for every translation unit of a program, the library included, as
+// CMake's PUBLIC definition makes it):
+// - default (0): the card is behind the flags' unlikely branch, out of line.
+//   A program without minor collections pays one not-taken branch per store.
+//   With GODEBUG=gcgen=1, every store jumps out to the card and back: two
+//   taken branches per store, which made binary-trees' make_node, whose two
+//   initialising stores are nearly all it does, twice as slow (5.7-5.9 s
+//   against 4.1-4.3 s with no card at all, a probe unsound in general).
+// - generational (1): the card comes first and inline, whenever a card
+//   table exists: load the card, store it only if clean (a card is dirtied
+//   once per cycle, not once per store); the marking flag is read after it,
+//   as step 3 of barrier.cpp's argument orders them. binary-trees with
+//   GODEBUG=gcgen=1,gcstoptheworld=1: 4.7 s against 5.7-5.9 s; without
+//   minor collections (no table), the test on the table pointer is a taken
+//   branch per store: 4-5% slower there (docs/benchmarks.md, twenty-third
+//   session). cppgc makes the same choice at build time for the same
+//   reason (its young generation's barrier, CPPGC_YOUNG_GENERATION).
 #pragma once
 
 #include <atomic>
@@ -63,6 +83,24 @@ GORT_ALWAYS_INLINE void mark_card(const void* slot) noexcept {
                      __ATOMIC_RELAXED);
 }
 
+#if !defined(GORT_GENERATIONAL_BARRIER)
+#define GORT_GENERATIONAL_BARRIER 0
+#endif
+
+// The generational layout's card (see the top of this file): inline, and a
+// store only into a clean card. Skipping the store when the card is already
+// dirty loses nothing: the barrier's table is cleared only after a mark
+// start has made it the collector's (cards.hpp step 2), and a store that
+// straddles that swap is covered by the marking flag read after it, as for
+// the store itself (barrier.cpp, step 3).
+GORT_ALWAYS_INLINE void mark_card_if_clean(const void* slot) noexcept {
+  std::uint8_t* t = card_table.load(std::memory_order_relaxed);
+  if (__builtin_expect(t != nullptr, 1)) {
+    std::uint8_t* c = t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu);
+    if (__builtin_expect(__atomic_load_n(c, __ATOMIC_RELAXED) == 0, 0)) __atomic_store_n(c, std::uint8_t{1}, __ATOMIC_RELAXED);
+  }
+}
+
 // Shades old_value and new_value (null is ignored) if marking is still on.
 GORT_NOINLINE void write_barrier_slow(const void* old_value, const void* new_value) noexcept;
 
@@ -88,6 +126,13 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
   // card and the flag loads is what barrier.cpp's step 3 relies on, and
   // relaxed atomics on different addresses do not promise it.
   std::atomic_signal_fence(std::memory_order_seq_cst);
+#if GORT_GENERATIONAL_BARRIER
+  mark_card_if_clean(slot);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (GORT_UNLIKELY(barrier_flags.load(std::memory_order_relaxed) & barrier_marking) &&
+      (old != nullptr || (init_barrier_state.load(std::memory_order_relaxed) & barrier_marking)))
+    write_barrier_slow(old, value);
+#else
   std::uint8_t f = barrier_flags.load(std::memory_order_relaxed);
   if (GORT_UNLIKELY(f != 0)) {
     if (f & barrier_cards) {
@@ -102,6 +147,7 @@ GORT_ALWAYS_INLINE void barriered_store(T** slot, T* value) noexcept {
         (old != nullptr || (init_barrier_state.load(std::memory_order_relaxed) & barrier_marking)))
       write_barrier_slow(old, value);
   }
+#endif
 }
 
 // A slot being initialised (nothing old to shade), in the same order.
@@ -109,6 +155,12 @@ template <class T>
 GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
   slot_store(slot, value);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+#if GORT_GENERATIONAL_BARRIER
+  mark_card_if_clean(slot);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (GORT_UNLIKELY(init_barrier_state.load(std::memory_order_relaxed) & barrier_marking) && value != nullptr)
+    write_barrier_slow(nullptr, value);
+#else
   std::uint64_t st = init_barrier_state.load(std::memory_order_relaxed);
   if (GORT_UNLIKELY(st & (barrier_marking | barrier_cards))) {
     if (st & barrier_cards) {
@@ -118,6 +170,7 @@ GORT_ALWAYS_INLINE void barriered_init(T** slot, T* value) noexcept {
     }
     if ((st & barrier_marking) && value != nullptr) write_barrier_slow(nullptr, value);
   }
+#endif
 }
 
 // Bulk: copies n pointer slots (memmove semantics), shading every value
