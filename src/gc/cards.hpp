@@ -27,6 +27,12 @@
 //    init_barrier_state), so that a program without minor collections pays
 //    nothing for them. The first cycle after enable() is a full one (stores
 //    made before it dirtied nothing).
+//    A program built with the barrier's generational layout
+//    (GORT_GENERATIONAL_BARRIER; barrier.hpp, mark_card_if_clean) tests the
+//    table's pointer instead of barrier_cards, inline, and stores into a
+//    card only when it reads it clean: a card that some store of this
+//    epoch already dirtied stays dirty until a flip gives its table to the
+//    collector, so the skipped store loses nothing.
 // 4. The collector reads the read table: a minor mark's card pass
 //    (take_dirty: each dirty card handed to the caller and cleared), and a
 //    full mark's clear_range (it traces everything, so the table's cards
@@ -37,7 +43,7 @@
 //   heap_hi - heap_lo <= covered_bytes (2 TiB); usable() says so, and the
 //   collector runs no minor cycle otherwise.
 // - Every store into a slot since the last flip dirtied the slot's card in
-//   the write table; or in the read table, if its thread had loaded the
+//   the write table (or found it dirty); or in the read table, if its thread had loaded the
 //   table's address before the flip's stop (a card store straddling the
 //   stop); or, for a store made before the flip whose card was stored
 //   after it, in the new write table, and then that mark shaded its value
