@@ -17,7 +17,13 @@
 //      preemption), and they compete with the collector for the cores.
 //   5. With LAT_SLOW=us in the environment, each batch slower than that
 //      many microseconds is printed to stderr as it ends ("SLOW @t d us",
-//      t in seconds since main began), to set beside gctrace's lines.
+//      t in seconds since main began), to set beside gctrace's lines, with
+//      the steady clock's reading at its start (abs, seconds: perf record
+//      -k CLOCK_MONOTONIC uses the same clock) and what the thread did
+//      meanwhile: its CPU time, its voluntary and involuntary context
+//      switches and its minor page faults. A batch whose CPU time is far
+//      below its time waited: blocked (vcsw) or preempted (ivcsw), on this
+//      2-vCPU VM often by another process (twenty-third session).
 // Output (stdout, one line): over1ms and over2ms (batches slower than 1
 // and 2 ms), total_s, median_us, p99_us, p999_us, worst_us, cycles, and
 // for Boehm longest_stop_us (gort's and Go's stops come from their gctrace
@@ -32,6 +38,9 @@
 #include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
+#include <time.h>
 
 #include "batch_common.hpp"
 
@@ -148,16 +157,31 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> batches;
   batches.reserve(static_cast<std::size_t>(replacements / batch + 1));
   const auto start = clock_type::now();
+  struct thread_usage {
+    double cpu_us = 0;
+    rusage ru{};
+    void read() {
+      timespec c{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+      cpu_us = static_cast<double>(c.tv_sec) * 1e6 + static_cast<double>(c.tv_nsec) / 1e3;
+      getrusage(RUSAGE_THREAD, &ru);
+    }
+  } u0, u1;
   for (long done = 0; done < replacements; done += batch) {
+    if (slow_ns != 0) u0.read();  // step 5
     const auto t0 = clock_type::now();
     for (long k = 0; k < batch; ++k) {
       const auto i = static_cast<std::size_t>(next_random() % static_cast<std::uint64_t>(nslots));
       slots[i] = make_list(static_cast<long>(i));
     }
     batches.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count());
-    if (slow_ns != 0 && batches.back() > slow_ns)  // step 5
-      std::fprintf(stderr, "SLOW @%.3f %.0f us\n", std::chrono::duration<double>(t0 - main_start).count(),
-                   static_cast<double>(batches.back()) / 1000.0);
+    if (slow_ns != 0 && batches.back() > slow_ns) {  // step 5
+      u1.read();
+      std::fprintf(stderr, "SLOW @%.3f %.0f us abs %.6f cpu %.0f us vcsw %ld ivcsw %ld minflt %ld\n",
+                   std::chrono::duration<double>(t0 - main_start).count(), static_cast<double>(batches.back()) / 1000.0,
+                   std::chrono::duration<double>(t0.time_since_epoch()).count(), u1.cpu_us - u0.cpu_us,
+                   u1.ru.ru_nvcsw - u0.ru.ru_nvcsw, u1.ru.ru_nivcsw - u0.ru.ru_nivcsw, u1.ru.ru_minflt - u0.ru.ru_minflt);
+    }
   }
   const double total = std::chrono::duration<double>(clock_type::now() - start).count();
   stop_spinners = true;
