@@ -60,9 +60,11 @@ LABELS = {
     "mimalloc": "mimalloc mi_malloc/mi_free",
     "jemalloc": "jemalloc mallocx/dallocx",
 }
-# Variants that run another variant's binary under their own environment.
-# (Until the twenty-third session, 2026-12-07, both ran bt_gort, whose
-# barrier jumps out of line to every card.)
+# Variants that run another binary than bt_<variant>, under their own
+# environment: bt_gort_genbarrier (until the twenty-third session,
+# 2026-12-07, both ran bt_gort, whose barrier jumps out of line to every
+# card). In a build configured with GORT_GENERATIONAL_BARRIER=ON, bt_gort
+# itself has the generational barrier, and so does the "gort" row.
 SAME_BINARY = {"gort-gen": "gort_genbarrier", "gort-gen-concurrent": "gort_genbarrier"}
 ENVS = {"gort-gen": {"GODEBUG": "gcgen=1,gcstoptheworld=1"}, "gort-gen-concurrent": {"GODEBUG": "gcgen=1"}}
 TARGET_SPEEDUP = 3.0

@@ -68,7 +68,14 @@
 //      the value, and the thread's handshake, after the restart, could
 //      find it gone from the thread. The card before the store, as a
 //      version of 2026-12-07 had it, also works, but costs a second load
-//      on every store; this order keeps one when the mode is off.) The
+//      on every store; this order keeps one when the mode is off.)
+//      The generational layout (<gort/internal/barrier.hpp>,
+//      GORT_GENERATIONAL_BARRIER) keeps the same order with one flag read,
+//      after the card, and skips the card's store when it reads the card
+//      dirty. A store whose card load straddles a mark start is covered as
+//      above whichever way the card reads; and a card read dirty in the
+//      write table stays dirty until a later mark start hands that table
+//      to the collector, which reads it before it clears it. The
 //      order is the instructions': relaxed atomics on different addresses
 //      would let a compiler reorder them or merge the two flag loads, so
 //      the inline barrier puts compiler-only fences (atomic_signal_fence,
@@ -135,7 +142,8 @@
 //    call at all (binary-trees: every gc_new of a node stores two
 //    children; the calls that found nothing to do took 3-4% of its time).
 //    Bit 1 is the card bit (barrier_cards: minor collections are on,
-//    src/gc/cards.hpp), which never changes once set; the bits above it
+//    src/gc/cards.hpp), which never changes once set (the generational
+//    layout tests the card table's pointer instead); the bits above it
 //    count registrations.
 //    - The mark-start stop sets bit 0 with write_barrier_on; mark
 //      termination clears both.

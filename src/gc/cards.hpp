@@ -43,7 +43,8 @@
 //   heap_hi - heap_lo <= covered_bytes (2 TiB); usable() says so, and the
 //   collector runs no minor cycle otherwise.
 // - Every store into a slot since the last flip dirtied the slot's card in
-//   the write table (or found it dirty); or in the read table, if its thread had loaded the
+//   the write table, or found it dirty there (the generational layout);
+//   or in the read table, if its thread had loaded the
 //   table's address before the flip's stop (a card store straddling the
 //   stop); or, for a store made before the flip whose card was stored
 //   after it, in the new write table, and then that mark shaded its value
