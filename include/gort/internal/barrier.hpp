@@ -139,7 +139,8 @@ GORT_ALWAYS_INLINE void mark_card_if_clean(const void* slot) noexcept {
   std::uint8_t* t = card_table.load(std::memory_order_relaxed);
   if (__builtin_expect(t != nullptr, 1)) {
     std::uint8_t* c = t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu);
-    if (__builtin_expect(__atomic_load_n(c, __ATOMIC_RELAXED) == 0, 0)) __atomic_store_n(c, std::uint8_t{1}, __ATOMIC_RELAXED);
+    if (__builtin_expect(__atomic_load_n(c, __ATOMIC_RELAXED) == 0, 0))
+      __atomic_store_n(c, std::uint8_t{1}, __ATOMIC_RELAXED);
   }
 }
 
