@@ -5,6 +5,7 @@
 
 #include <gort/gort.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <sys/wait.h>
@@ -335,7 +336,11 @@ TEST_CASE("gc threads: fork in a loop, the child allocates and collects", "[gc_t
         for (int j = 0; j < 5000; ++j) gc::gc_new<child_object>(0);
       });
       gc::collect();
-      ::_exit(keep->value == 5 && child_object::destroyed == 5000 ? 0 : 1);
+      // 1: the kept object changed; 2 + n: n of the 5000 dead objects were
+      // not reclaimed (up to 250).
+      if (keep->value != 5) ::_exit(1);
+      const int left = 5000 - static_cast<int>(child_object::destroyed);
+      ::_exit(left == 0 ? 0 : 2 + std::min(std::max(left, 0), 250));
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
