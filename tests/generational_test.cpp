@@ -25,25 +25,35 @@ namespace collector = gc::internal::collector;
 
 namespace {
 
-// The mode on for one case: stop-the-world or concurrent marking (each case
-// runs with both), no automatic cycle, and a full cycle first (the mode's
-// first cycle is always a full one).
-struct generational_mode {
-  int percent = gc::set_gc_percent(-1);
-  bool concurrent = gc::set_concurrent_marking(GENERATE(false, true));
-  bool was = collector::set_generational(true);
-  bool always = std::exchange(collector::test_minor_always, true);  // the cases ask for minor cycles themselves
-  generational_mode() {
+// The collector's settings for one case, restored after it: the marking
+// mode and minor cycles as asked, no automatic cycle, minor cycles whenever
+// the mode is on (the cases ask for them themselves), and a full cycle first.
+struct mode_settings {
+  int percent;
+  bool concurrent;
+  bool was;
+  bool always;
+  mode_settings(bool concurrent_marking, bool generational)
+      : percent(gc::set_gc_percent(-1)),
+        concurrent(gc::set_concurrent_marking(concurrent_marking)),
+        was(collector::set_generational(generational)),
+        always(std::exchange(collector::test_minor_always, true)) {
     gc::collect();
-    tracked::reset();
   }
-  ~generational_mode() {
+  ~mode_settings() {
     collector::test_minor_always = always;
     collector::set_generational(was);
     gc::collect();
     gc::set_concurrent_marking(concurrent);
     gc::set_gc_percent(percent);
   }
+};
+
+// The mode on for one case: stop-the-world or concurrent marking (each case
+// runs with both), after a full cycle (the mode's first cycle is always a
+// full one).
+struct generational_mode : mode_settings {
+  generational_mode() : mode_settings(GENERATE(false, true), true) { tracked::reset(); }
 };
 
 // A minor cycle, checked to be one.
@@ -221,11 +231,7 @@ std::atomic<int> during_mark_calls{0};
 
 TEST_CASE("generational: a black-allocated object stored into an old one during a concurrent mark survives the next "
           "minor cycle", "[generational]") {
-  int percent = gc::set_gc_percent(-1);
-  bool concurrent = gc::set_concurrent_marking(true);
-  bool was = collector::set_generational(true);
-  const bool always = std::exchange(collector::test_minor_always, true);
-  gc::collect();
+  mode_settings mode(/*concurrent_marking=*/true, /*generational=*/true);
   tracked::reset();
   {
     gc::root<holder> old = gc::gc_new<holder>();
@@ -254,19 +260,10 @@ TEST_CASE("generational: a black-allocated object stored into an old one during 
     CHECK(tracked::destroyed == 0);
     CHECK(gort_test::inspect([&] { return old->child->value + 10 * old->more[0]->value; }) == 21);
   }
-  collector::test_minor_always = always;
-  collector::set_generational(was);
-  gc::collect();
-  gc::set_concurrent_marking(concurrent);
-  gc::set_gc_percent(percent);
 }
 
 TEST_CASE("generational: objects allocated during a concurrent mark are young after it", "[generational]") {
-  int percent = gc::set_gc_percent(-1);
-  bool concurrent = gc::set_concurrent_marking(true);
-  bool was = collector::set_generational(true);
-  const bool always = std::exchange(collector::test_minor_always, true);
-  gc::collect();
+  mode_settings mode(/*concurrent_marking=*/true, /*generational=*/true);
   tracked::reset();
   // Garbage allocated black during a mark: kept by that cycle, but not as
   // old objects (span::black_word), so the next minor cycle frees it.
@@ -286,11 +283,6 @@ TEST_CASE("generational: objects allocated during a concurrent mark are young af
   minor_cycle();
   CHECK(collector::minor_cycles() == before + 2);
   CHECK(tracked::destroyed + gort_test::sanitizer_strays >= 1000);
-  collector::test_minor_always = always;
-  collector::set_generational(was);
-  gc::collect();
-  gc::set_concurrent_marking(concurrent);
-  gc::set_gc_percent(percent);
 }
 
 // The same for objects without trace() or a destructor, which live in
@@ -301,11 +293,7 @@ TEST_CASE("generational: untyped objects allocated during a concurrent mark are 
   struct plain {
     long a, b, c, d;
   };
-  int percent = gc::set_gc_percent(-1);
-  bool concurrent = gc::set_concurrent_marking(true);
-  bool was = collector::set_generational(true);
-  const bool always = std::exchange(collector::test_minor_always, true);
-  gc::collect();
+  mode_settings mode(/*concurrent_marking=*/true, /*generational=*/true);
   during_mark_calls = 0;
   collector::test_during_mark = [] {
     if (during_mark_calls.fetch_add(1) == 0)
@@ -324,20 +312,11 @@ TEST_CASE("generational: untyped objects allocated during a concurrent mark are 
   // Young: the minor cycle frees them (were their allocation marks kept as
   // old marks, only a full cycle would).
   CHECK(kept.heap_objects - after.heap_objects + gort_test::sanitizer_strays >= 1000);
-  collector::test_minor_always = always;
-  collector::set_generational(was);
-  gc::collect();
-  gc::set_concurrent_marking(concurrent);
-  gc::set_gc_percent(percent);
 }
 
 TEST_CASE("generational: minor cycles switched on during a concurrent mark begin after a full cycle",
           "[generational]") {
-  int percent = gc::set_gc_percent(-1);
-  bool concurrent = gc::set_concurrent_marking(true);
-  bool was = collector::set_generational(false);
-  const bool always = std::exchange(collector::test_minor_always, true);
-  gc::collect();
+  mode_settings mode(/*concurrent_marking=*/true, /*generational=*/false);
   // The switch lands inside a mark that began with the mode off: that mark
   // flipped no card table, so the stores of its mark before the switch
   // dirtied no card, and the cycle after it must not be a minor one.
@@ -353,9 +332,4 @@ TEST_CASE("generational: minor cycles switched on during a concurrent mark begin
   CHECK(collector::minor_cycles() == before);  // a full cycle
   collector::collect_unforced();
   CHECK(collector::minor_cycles() == before + 1);  // then minor ones
-  collector::test_minor_always = always;
-  collector::set_generational(was);
-  gc::collect();
-  gc::set_concurrent_marking(concurrent);
-  gc::set_gc_percent(percent);
 }

@@ -93,10 +93,14 @@ extern std::atomic<std::uint64_t> init_barrier_state;
 // cleared by the collector with relaxed atomics.
 extern std::atomic<std::uint8_t*> card_table;
 
+// The card of `slot` in table t (src/gc/cards.hpp, step 1).
+GORT_ALWAYS_INLINE std::uint8_t* card_of(std::uint8_t* t, const void* slot) noexcept {
+  return t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu);
+}
+
 GORT_ALWAYS_INLINE void mark_card(const void* slot) noexcept {
   if (std::uint8_t* t = card_table.load(std::memory_order_relaxed))
-    __atomic_store_n(t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu), std::uint8_t{1},
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(card_of(t, slot), std::uint8_t{1}, __ATOMIC_RELAXED);
 }
 
 // GORT_BARRIER_LAYOUT_GENERATIONAL: 1 when GORT_GENERATIONAL_BARRIER is
@@ -138,7 +142,7 @@ static_assert(std::string_view(GORT_BARRIER_STR(GORT_GENERATIONAL_BARRIER)) == "
 GORT_ALWAYS_INLINE void mark_card_if_clean(const void* slot) noexcept {
   std::uint8_t* t = card_table.load(std::memory_order_relaxed);
   if (__builtin_expect(t != nullptr, 1)) {
-    std::uint8_t* c = t + ((reinterpret_cast<std::uintptr_t>(slot) >> 9) & 0xffffffffu);
+    std::uint8_t* c = card_of(t, slot);
     if (__builtin_expect(__atomic_load_n(c, __ATOMIC_RELAXED) == 0, 0))
       __atomic_store_n(c, std::uint8_t{1}, __ATOMIC_RELAXED);
   }
