@@ -204,10 +204,10 @@ class page_heap {
   static constexpr std::size_t warm_piece_bytes = 128u << 10;
   // Tests: step 7's marks.
   struct warm_marks {
-    std::uintptr_t lo, hi, used, committed, wake_at;
+    std::uintptr_t lo, hi, used, committed;
   };
   warm_marks warm_state() const {
-    return {warm_lo_.load(), warm_hi_.load(), used_hi_.load(), commit_hi_.load(), wake_at_.load()};
+    return {warm_lo_.load(), warm_hi_.load(), used_hi_.load(), commit_hi_.load()};
   }
 
   page_heap_counters counters();
