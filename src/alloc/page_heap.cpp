@@ -580,12 +580,8 @@ bool page_heap::warm_piece(std::size_t& warmed) {
   const std::uintptr_t used = used_hi_.load(std::memory_order_acquire);
   const std::uintptr_t top = std::min(used + warm_ahead_bytes, commit_hi_.load(std::memory_order_acquire));
   const std::uintptr_t lo = std::max(w, used);
-  if (lo >= top) {
-    // (d): full, or stopped by the end of the committed memory: then the
-    // next growth re-arms the wake (grow_locked), not the next span, which
-    // would wake the thread for nothing at every span handed out.
-    const bool full = lo >= used + warm_ahead_bytes;
-    wake_at_.store(full ? lo - warm_ahead_bytes / 2 : ~std::uintptr_t{0}, std::memory_order_relaxed);
+  if (lo >= top) {  // (d): full, or nothing committed to warm (grow_locked wakes it again)
+    wake_at_.store(lo - std::min(lo, warm_ahead_bytes / 2), std::memory_order_relaxed);
     return false;
   }
   const std::uintptr_t hi = std::min(top, lo + warm_piece_bytes);

@@ -88,11 +88,7 @@
 //    (c) then moves warm_hi_ past it with a compare-exchange, which fails
 //        if a new reservation reset the marks meanwhile;
 //    (d) it stops when nothing is left below that bound, and sets wake_at_
-//        to half a reserve below warm_hi_ if the reserve is full, or to
-//        UINTPTR_MAX if the committed memory ended it (growth re-arms it).
-//        With wake_at_ re-armed at once in that case, binary-trees, whose
-//        heap grows little, woke the thread at almost every span: 39,000
-//        futex calls a run against 2,000, and 15% more time.
+//        to half a reserve below warm_hi_.
 //    The piece is not taken off the free lists: an allocating thread may
 //    take and write its pages meanwhile. That is harmless because a
 //    prefault never changes a page's contents (a populate maps a zero page
