@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <thread>
@@ -43,98 +42,6 @@ bool kernel_can_populate() {
   ::munmap(probe, 16 * os_page);
   return ok;
 }
-// Keeps the warmer's thread (page_heap.hpp step 7) off a case's spans: it
-// prefaults fresh pages near the heap's frontier, which would make the
-// residency checks of a cold span race with it.
-struct warmer_off {
-  warmer_off() { page_warmer::set_enabled(false); }
-  ~warmer_off() { page_warmer::set_enabled(true); }
-  warmer_off(const warmer_off&) = delete;
-  warmer_off& operator=(const warmer_off&) = delete;
-};
-// Takes spans into `held` until one is handed out above every earlier one
-// in the current reservation (page_heap.hpp step 7's used_hi_ moves). In a
-// process of its own (ctest runs each case alone) the first one does; after
-// other cases, free runs they left below may serve every span, and then the
-// case cannot see the frontier: it says so and is skipped.
-bool reach_the_frontier(std::vector<span*>& held) {
-  page_heap& h = page_heap::instance();
-  const std::uintptr_t used = h.warm_state().used;
-  for (int i = 0; i < 4000 && h.warm_state().used == used; ++i) held.push_back(take(1 + i % 64));
-  if (h.warm_state().used != used) return true;
-  WARN("free runs left by earlier cases served every span: run this case alone (as ctest does)");
-  for (span* s : held) page_heap::instance().free(s);
-  held.clear();
-  return false;
-}
-// Resident OS pages of [lo, hi) (mincore).
-std::size_t resident_os_pages(std::uintptr_t lo, std::uintptr_t hi) {
-  const std::size_t os_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> v((hi - lo) / os_page);
-  REQUIRE(::mincore(reinterpret_cast<void*>(lo), hi - lo, v.data()) == 0);
-  return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; }));
-}
-// Spans taken and freed at random while another thread works on the heap's
-// free pages: each span is filled with a tag (both ends of every 8 KiB
-// page) and checked against it when freed and at the end, and verify()
-// runs every 1000 steps. A step frees a span with odds 1 in free_one_in
-// (while 8 or more are live), else takes one of size(rnd) pages.
-struct span_churn {
-  struct live_span {
-    span* s;
-    std::uint64_t tag;
-  };
-  std::vector<live_span> live;
-  std::uint64_t seed;
-  std::size_t damaged = 0;
-
-  explicit span_churn(std::uint64_t s) : seed(s) {}
-  std::size_t rnd() {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<std::size_t>(seed >> 33);
-  }
-  static void fill(span* s, std::uint64_t tag) {
-    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
-      reinterpret_cast<std::uint64_t*>(p)[0] = tag ^ p;
-      reinterpret_cast<std::uint64_t*>(p + page_bytes)[-1] = ~tag ^ p;
-    }
-  }
-  static bool intact(const span* s, std::uint64_t tag) {
-    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
-      if (reinterpret_cast<const std::uint64_t*>(p)[0] != (tag ^ p)) return false;
-      if (reinterpret_cast<const std::uint64_t*>(p + page_bytes)[-1] != (~tag ^ p)) return false;
-    }
-    return true;
-  }
-  template <class Size>
-  void run(int steps, std::size_t free_one_in, Size size) {
-    page_heap& h = page_heap::instance();
-    for (int i = 0; i < steps; ++i) {
-      if (live.size() < 8 || rnd() % free_one_in != 0) {
-        span* s = take(size(*this));
-        const std::uint64_t tag = 0x9e3779b97f4a7c15ull * (seed | 1);
-        fill(s, tag);
-        live.push_back({s, tag});
-      } else {
-        const std::size_t k = rnd() % live.size();
-        damaged += !intact(live[k].s, live[k].tag);
-        h.free(live[k].s);
-        live[k] = live.back();
-        live.pop_back();
-      }
-      if (i % 1000 == 999) h.verify();
-    }
-  }
-  // Checks and frees what is still live; returns the damaged spans, ever.
-  std::size_t finish() {
-    for (const live_span& l : live) {
-      damaged += !intact(l.s, l.tag);
-      page_heap::instance().free(l.s);
-    }
-    live.clear();
-    return damaged;
-  }
-};
 }  // namespace
 
 TEST_CASE("page heap: first allocation grows by 1 MiB at the arena hint", "[page_heap]") {
@@ -270,6 +177,19 @@ TEST_CASE("page heap: many random allocations and frees keep the invariants", "[
 TEST_CASE("page heap: release beside allocation and free loses no page in use", "[page_heap]") {
   page_heap& h = page_heap::instance();
   const std::uint64_t inuse_before = h.counters().heap_inuse;  // earlier cases' spans, if any
+  auto fill = [](span* s, std::uint64_t tag) {
+    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
+      reinterpret_cast<std::uint64_t*>(p)[0] = tag ^ p;
+      reinterpret_cast<std::uint64_t*>(p + page_bytes)[-1] = ~tag ^ p;
+    }
+  };
+  auto intact = [](const span* s, std::uint64_t tag) {
+    for (std::uintptr_t p = s->base; p < s->end(); p += page_bytes) {
+      if (reinterpret_cast<const std::uint64_t*>(p)[0] != (tag ^ p)) return false;
+      if (reinterpret_cast<const std::uint64_t*>(p + page_bytes)[-1] != (~tag ^ p)) return false;
+    }
+    return true;
+  };
   // Free memory for the releaser to work on from the start.
   std::vector<span*> warm;
   for (int i = 0; i < 64; ++i) warm.push_back(take(1 + i % 40));
@@ -283,13 +203,39 @@ TEST_CASE("page heap: release beside allocation and free loses no page in use", 
       rounds.fetch_add(1, std::memory_order_relaxed);
     }
   });
-  span_churn churn(99);
-  churn.run(6000, 2, [](span_churn& c) { return c.rnd() % 8 == 0 ? 128 + c.rnd() % 200 : 1 + c.rnd() % 40; });
+  struct live_span {
+    span* s;
+    std::uint64_t tag;
+  };
+  std::vector<live_span> live;
+  std::uint64_t seed = 99;
+  auto rnd = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  std::size_t damaged = 0;
+  for (int i = 0; i < 6000; ++i) {
+    if (live.size() < 8 || rnd() % 2 == 0) {
+      span* s = take(rnd() % 8 == 0 ? 128 + rnd() % 200 : 1 + rnd() % 40);
+      const std::uint64_t tag = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(i + 1);
+      fill(s, tag);
+      live.push_back({s, tag});
+    } else {
+      const std::size_t k = rnd() % live.size();
+      damaged += !intact(live[k].s, live[k].tag);
+      h.free(live[k].s);
+      live[k] = live.back();
+      live.pop_back();
+    }
+    if (i % 1000 == 999) h.verify();
+  }
   done.store(true, std::memory_order_relaxed);
   releaser.join();
-  CHECK(churn.finish() == 0);
+  for (const live_span& l : live) damaged += !intact(l.s, l.tag);
+  CHECK(damaged == 0);
   CHECK(released.load() > 0);
   h.verify();
+  for (const live_span& l : live) h.free(l.s);
   // Everything this case took is free now, and release_all returns all of
   // it: the released bytes are exactly the idle ones.
   h.release_all();
@@ -307,7 +253,6 @@ TEST_CASE("page heap: a cold short span is handed out in memory, a long one is n
     WARN("this kernel has no MADV_POPULATE_WRITE (Linux 5.14): nothing to test");
     return;
   }
-  warmer_off off;
   page_heap& h = page_heap::instance();
   h.release_all();  // every free page is now out of memory (MADV_DONTNEED by default)
   span* small = take(4);  // from a released run or from fresh growth: cold either way
@@ -370,7 +315,6 @@ TEST_CASE("page heap: inside a populate_later_scope the populate waits for the s
     WARN("this kernel has no MADV_POPULATE_WRITE (Linux 5.14): nothing to test");
     return;
   }
-  warmer_off off;
   page_heap& h = page_heap::instance();
   const alloc_hooks saved = hooks;
   hooks.enter_blocking = count_enter;
@@ -466,115 +410,4 @@ TEST_CASE("page heap: an in-use span's struct holds bitmaps sized for its object
   const page_heap_counters c = h.counters();
   CHECK(c.mspan_inuse <= c.mspan_sys);
   CHECK(c.mspan_inuse >= (c.spans_inuse + c.free_spans) * sizeof(span));
-}
-
-// os.hpp: a prefault maps pages without changing what they hold: fresh
-// pages still read as zero, written ones keep their bytes.
-TEST_CASE("page heap: os::prefault keeps every page's contents", "[page_heap]") {
-  const std::size_t os_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t bytes = 64 * os_page;
-  auto* p = static_cast<unsigned char*>(os::map_metadata(bytes));
-  REQUIRE(p != nullptr);
-  for (std::size_t i = 0; i < bytes / 2; i += 97) p[i] = static_cast<unsigned char>(i * 31 + 7);
-  os::prefault(p, bytes);
-  std::size_t wrong = 0;
-  for (std::size_t i = 0; i < bytes / 2; i += 97) wrong += p[i] != static_cast<unsigned char>(i * 31 + 7);
-  for (std::size_t i = bytes / 2; i < bytes; ++i) wrong += p[i] != 0;
-  CHECK(wrong == 0);
-  if (kernel_can_populate()) CHECK(resident_os_pages(reinterpret_cast<std::uintptr_t>(p),
-                                                     reinterpret_cast<std::uintptr_t>(p) + bytes) == bytes / os_page);
-  os::unreserve(p, bytes);
-}
-
-// Step 7 of page_heap.hpp, run on this thread: warm_piece fills the
-// reserve above the highest span handed out, up to warm_ahead_bytes or the
-// end of the committed memory, whichever comes first, and stops there.
-TEST_CASE("page heap: warm_piece prefaults the reserve above the highest span handed out, and no further",
-          "[page_heap]") {
-  warmer_off off;  // this thread does the warming
-  page_heap& h = page_heap::instance();
-  // Fresh memory above everything handed out: spans until one lands at the
-  // top (used_hi_ moves).
-  std::vector<span*> held;
-  const auto before = h.warm_state();
-  if (!reach_the_frontier(held)) return;
-  auto m = h.warm_state();
-  REQUIRE(m.lo <= m.used);
-  REQUIRE(m.used <= m.committed);
-  std::size_t got = 0;
-  int pieces = 0;
-  while (h.warm_piece(got)) ++pieces;
-  m = h.warm_state();
-  const std::uintptr_t bound = std::min(m.used + page_heap::warm_ahead_bytes, m.committed);
-  // Where warming stood: before the spans, unless they began a new
-  // reservation, which starts the marks again at its first page.
-  const std::uintptr_t w0 = m.lo == before.lo ? before.hi : m.lo;
-  const std::uintptr_t from = std::max(w0, m.used);
-  CHECK(m.hi == std::max(bound, w0));
-  CHECK(got == (bound > from ? bound - from : 0));
-  CHECK(pieces == static_cast<int>((got + page_heap::warm_piece_bytes - 1) / page_heap::warm_piece_bytes));
-  if (kernel_can_populate() && bound > from) {  // what this case warmed (earlier cases may have released the rest)
-    const std::size_t os_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    CHECK(resident_os_pages(from, bound) == (bound - from) / os_page);
-  }
-  // Full: another call does nothing, and the marks stay.
-  std::size_t more = 0;
-  CHECK(!h.warm_piece(more));
-  CHECK(more == 0);
-  CHECK(h.warm_state().hi == m.hi);
-  for (span* s : held) h.free(s);
-  h.verify();
-}
-
-// Step 7(b): the warmer does not take its piece off the free lists, so
-// allocating threads take and write pages that it is prefaulting. Nothing
-// they wrote may change, and the heap's invariants hold throughout.
-TEST_CASE("page heap: prefaulting beside allocation changes no page in use", "[page_heap]") {
-  warmer_off off;  // the case's own thread warms, all the time
-  page_heap& h = page_heap::instance();
-  std::vector<span*> first;
-  reach_the_frontier(first);
-  for (span* f : first) h.free(f);
-  const std::uintptr_t used_before = h.warm_state().used;
-  std::atomic<bool> done{false};
-  std::atomic<std::uint64_t> warmed{0};
-  std::thread warmer([&] {
-    while (!done.load(std::memory_order_relaxed)) {
-      std::size_t got = 0;
-      while (h.warm_piece(got) && !done.load(std::memory_order_relaxed)) {
-      }
-      warmed.fetch_add(got, std::memory_order_relaxed);
-      std::this_thread::yield();
-    }
-  });
-  // Mostly allocation, so that the heap keeps growing into fresh memory.
-  span_churn churn(7);
-  churn.run(6000, 4, [](span_churn& c) { return 1 + c.rnd() % 16; });
-  done.store(true, std::memory_order_relaxed);
-  warmer.join();
-  const std::uintptr_t used_after = h.warm_state().used;
-  CHECK(churn.finish() == 0);
-  // The heap grew past its reserve twice over (alone in a process, by
-  // far): the other thread must have warmed some of that growth.
-  if (used_after > used_before + 2 * page_heap::warm_ahead_bytes) CHECK(warmed.load() > 0);
-  h.verify();
-}
-
-// page_warmer.hpp: the heap wakes the thread as it grows, and the thread
-// fills the reserve by itself (it runs in the idle class: given time on an
-// idle core; this thread sleeps while it waits).
-TEST_CASE("page heap: the warmer's thread fills the reserve as the heap grows", "[page_heap]") {
-  page_heap& h = page_heap::instance();
-  const unsigned long long before = page_warmer::warmed_bytes();
-  std::vector<span*> held;
-  if (!reach_the_frontier(held)) return;
-  for (int i = 0; i < 64 && page_warmer::warmed_bytes() == before; ++i) {
-    held.push_back(take(128));  // 1 MiB each: growth, and wakes
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  for (int i = 0; i < 6000 && page_warmer::warmed_bytes() == before; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // up to a minute on a loaded machine
-  CHECK(page_warmer::warmed_bytes() > before);
-  for (span* s : held) h.free(s);
-  h.verify();
 }

@@ -21,7 +21,6 @@
 #include "alloc/arena.hpp"
 #include "alloc/mcentral.hpp"
 #include "alloc/page_heap.hpp"
-#include "alloc/page_warmer.hpp"
 #include "alloc/span.hpp"
 
 namespace gc::internal {

@@ -25,7 +25,6 @@
 #include <pthread.h>
 
 #include "alloc/alloc.hpp"
-#include "alloc/page_warmer.hpp"
 #include "common/bits.hpp"
 #include "common/check.hpp"
 #include "os/os.hpp"
@@ -352,7 +351,6 @@ void alloc_atfork_parent() {
 void alloc_atfork_child() {
   alloc_atfork_parent();
   page_heap::instance().atfork_child();
-  page_warmer::atfork_child();
   // Only the forking thread exists now. Flush and retire every other cache.
   mcache* others = nullptr;
   {

@@ -2,12 +2,10 @@
 // page_heap.hpp.
 #include "alloc/page_heap.hpp"
 
-#include <algorithm>
 #include <new>
 
 #include "alloc/alloc.hpp"
 #include "alloc/arena.hpp"
-#include "alloc/page_warmer.hpp"
 #include "common/check.hpp"
 #include "common/godebug.hpp"
 #include "os/os.hpp"
@@ -213,12 +211,6 @@ bool page_heap::grow_locked(std::size_t npages) {
       }
       cur_ = base + skip;
       cur_end_ = base + n * arena_bytes;
-      // Step 7: the reserve starts here.
-      warm_lo_.store(cur_, std::memory_order_relaxed);
-      warm_hi_.store(cur_, std::memory_order_release);
-      used_hi_.store(cur_, std::memory_order_release);
-      commit_hi_.store(cur_, std::memory_order_release);
-      wake_at_.store(cur_, std::memory_order_relaxed);
     }
   }
   span* s = new_span_locked(0);
@@ -233,11 +225,6 @@ bool page_heap::grow_locked(std::size_t npages) {
   cur_ += ask;
   c_.heap_sys += ask;
   insert_free_locked(s);
-  // Step 7: the warmer may prefault up to here now; the next span handed
-  // out wakes it if it was waiting for this.
-  commit_hi_.store(cur_, std::memory_order_release);
-  if (wake_at_.load(std::memory_order_relaxed) == ~std::uintptr_t{0})
-    wake_at_.store(used_hi_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   return true;
 }
 
@@ -286,9 +273,7 @@ std::size_t page_heap::clear_scavenged_locked(std::uintptr_t base, std::size_t n
 
 span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero) {
   bool cold = false;
-  bool wake = false;
-  span* s = alloc_span(npages, init, needzero, cold, wake);
-  if (wake) page_warmer::wake();  // step 7(a)
+  span* s = alloc_span(npages, init, needzero, cold);
   // Step 2(b): pages not in memory (never touched since growth committed
   // them, or returned by the scavenger) are backed now, in one call, outside
   // the lock, rather than one fault per 4 KiB page as the owner first writes
@@ -304,7 +289,7 @@ span* page_heap::alloc(std::size_t npages, const span_init& init, bool& needzero
   return s;
 }
 
-span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& needzero, bool& cold, bool& wake) {
+span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& needzero, bool& cold) {
   GORT_CHECK(npages > 0, "page_heap::alloc of 0 pages");
   lock_guard g(lock_);
   // A typed small span's metadata table first: nothing to undo if it fails.
@@ -339,16 +324,7 @@ span* page_heap::alloc_span(std::size_t npages, const span_init& init, bool& nee
   const std::size_t released = clear_scavenged_locked(s->base, npages);
   c_.heap_released -= released * page_bytes;
   needzero = s->needzero;
-  // Step 7(a).
-  const std::uintptr_t lo = warm_lo_.load(std::memory_order_relaxed);
-  const bool warm = s->base >= lo && s->end() <= warm_hi_.load(std::memory_order_acquire);
-  cold = released != 0 || (!s->needzero && !warm);
-  if (s->base >= lo && s->end() <= cur_end_ && s->end() > used_hi_.load(std::memory_order_relaxed))
-    used_hi_.store(s->end(), std::memory_order_release);
-  if (used_hi_.load(std::memory_order_relaxed) >= wake_at_.load(std::memory_order_relaxed)) {
-    wake = true;
-    wake_at_.store(~std::uintptr_t{0}, std::memory_order_relaxed);
-  }
+  cold = released != 0 || !s->needzero;
   s->size_class = init.size_class;
   s->noscan = init.noscan;
   s->elem_size = init.elem_size;
@@ -571,27 +547,6 @@ void page_heap::put_back_released_locked(span* s) {
   s->releasing = false;
   free_pages_ -= s->npages;  // insert_free_locked counts them again
   insert_free_locked(s);
-}
-
-// ---- warming (step 7) ------------------------------------------------------------
-
-bool page_heap::warm_piece(std::size_t& warmed) {
-  const std::uintptr_t w = warm_hi_.load(std::memory_order_acquire);
-  const std::uintptr_t used = used_hi_.load(std::memory_order_acquire);
-  const std::uintptr_t top = std::min(used + warm_ahead_bytes, commit_hi_.load(std::memory_order_acquire));
-  const std::uintptr_t lo = std::max(w, used);
-  if (lo >= top) {  // (d): full, or nothing committed to warm (grow_locked wakes it again)
-    wake_at_.store(lo - std::min(lo, warm_ahead_bytes / 2), std::memory_order_relaxed);
-    return false;
-  }
-  const std::uintptr_t hi = std::min(top, lo + warm_piece_bytes);
-  os::prefault(reinterpret_cast<void*>(lo), hi - lo);  // (b)
-  std::uintptr_t expected = w;
-  // (c): fails only if a new reservation began meanwhile (grow_locked reset
-  // the marks); the piece is then left out of the warm range.
-  if (!warm_hi_.compare_exchange_strong(expected, hi, std::memory_order_acq_rel)) return true;
-  warmed += hi - lo;
-  return true;
 }
 
 void page_heap::atfork_child() {

@@ -70,40 +70,6 @@
 //    160-210 us on a 2-vCPU VM (the latency benchmark made 532 chunks per
 //    run, each one a stop of the world held off that long if it came then).
 //    Made one at a time, a struct costs at most one page fault.
-// 7. Warming (page_warmer.hpp runs it on a thread of its own). Memory the
-//    heap has never handed out costs the thread that first uses it a
-//    populate and, on a VM, a hidden fault per 4 KiB page at its first
-//    access (os::prefault: 5-6 us a page together on this project's VM).
-//    The latency benchmark's batches that took fresh pages cost three times
-//    the others (docs/benchmarks.md, twenty-fourth session). So the heap
-//    keeps up to warm_ahead_bytes of committed, never-used memory
-//    prefaulted above the highest page it has handed out of the current
-//    reservation (used_hi_):
-//    (a) alloc() raises used_hi_, and when it passes wake_at_ (the reserve
-//        is down to half) it wakes the warmer, after the lock; growth
-//        (step 4) re-arms wake_at_ when it commits more;
-//    (b) warm_piece(), without the lock, prefaults the next piece of at
-//        most warm_piece_bytes from max(warm_hi_, used_hi_) up to
-//        min(used_hi_ + warm_ahead_bytes, commit_hi_),
-//    (c) then moves warm_hi_ past it with a compare-exchange, which fails
-//        if a new reservation reset the marks meanwhile;
-//    (d) it stops when nothing is left below that bound, and sets wake_at_
-//        to half a reserve below warm_hi_.
-//    The piece is not taken off the free lists: an allocating thread may
-//    take and write its pages meanwhile. That is harmless because a
-//    prefault never changes a page's contents (a populate maps a zero page
-//    where none is, and leaves a present page alone; the read only reads).
-//    So is a scavenger's release of a page in the piece (step 5): its
-//    contents do not matter, only its accounting, which may then count as
-//    released a page the warmer has made resident again (at most the
-//    reserve, until the page is handed out).
-//    "Warm" is a hint, never a guarantee: a span handed out wholly inside
-//    [warm_lo_, warm_hi_) with needzero clear and no released page is not
-//    populated by step 2(b). A page can be wrongly taken as warm only if
-//    used_hi_ jumped past it (a span taken from higher up) before the
-//    warmer came; it then faults in on first touch, as it would have
-//    without warming. The reserve costs at most warm_ahead_bytes of
-//    resident memory beyond what the heap has used.
 //
 // Invariants (heap lock held):
 //   heap_sys == heap_inuse + heap_idle, where heap_idle == pages in free spans
@@ -112,7 +78,6 @@
 //   free_spans == spans on the free lists and on releasing_
 //   no two free spans on the free lists are adjacent (coalescing is complete);
 //     a span on releasing_ may have free neighbours until step 5(c)
-//   warm_lo_ <= used_hi_ <= commit_hi_ == cur_ within the current reservation
 //
 // Reference: Go's mheap.go (allocSpan, freeSpan, grow); the older Go 1.11
 // treap-free design for the free lists; Go's mgcscavenge.go for scavenging.
@@ -190,21 +155,6 @@ class page_heap {
   // not yet returned; returns the bytes released.
   std::size_t release(std::size_t bytes);
   std::size_t release_all() { return release(~std::size_t{0}); }
-  // Step 7(b)-(d): prefaults the next piece of the warm reserve and adds
-  // its bytes to `warmed`; false when the reserve is full or nothing
-  // committed is left to warm. page_warmer's thread calls it until then;
-  // any thread may, with no lock held.
-  bool warm_piece(std::size_t& warmed);
-  // Step 7: the reserve's size, and the most one warm_piece prefaults.
-  static constexpr std::size_t warm_ahead_bytes = 2u << 20;
-  static constexpr std::size_t warm_piece_bytes = 128u << 10;
-  // Tests: step 7's marks.
-  struct warm_marks {
-    std::uintptr_t lo, hi, used, committed;
-  };
-  warm_marks warm_state() const {
-    return {warm_lo_.load(), warm_hi_.load(), used_hi_.load(), commit_hi_.load()};
-  }
 
   page_heap_counters counters();
 
@@ -244,7 +194,7 @@ class page_heap {
   // Spans at most this long are populated when handed out cold (step 2(b));
   // longer ones (large objects, which may never be touched whole) fault in.
   static constexpr std::size_t populate_max_bytes = 128 * 1024;
-  span* alloc_span(std::size_t npages, const span_init& init, bool& needzero, bool& cold, bool& wake);
+  span* alloc_span(std::size_t npages, const span_init& init, bool& needzero, bool& cold);
   span* alloc_locked(std::size_t npages);
   bool grow_locked(std::size_t npages);
   void insert_free_locked(span* s);  // coalesces
@@ -283,17 +233,6 @@ class page_heap {
   std::uint64_t nonempty_[2] = {};     // guarded by lock_; bit n: free_short_[n] non-empty
   std::uintptr_t cur_ = 0;             // guarded by lock_; next uncommitted byte of the reservation
   std::uintptr_t cur_end_ = 0;         // guarded by lock_; end of the current reservation
-  // Step 7. Written under lock_ (warm_hi_ and wake_at_ also by the warmer,
-  // without it), read anywhere: atomic. The current reservation's first
-  // usable byte; the end of its prefaulted part; the end of the highest
-  // span handed out of it; the end of its committed part (cur_); the
-  // used_hi_ at which alloc() wakes the warmer (UINTPTR_MAX: it has been
-  // woken).
-  std::atomic<std::uintptr_t> warm_lo_{0};
-  std::atomic<std::uintptr_t> warm_hi_{0};
-  std::atomic<std::uintptr_t> used_hi_{0};
-  std::atomic<std::uintptr_t> commit_hi_{0};
-  std::atomic<std::uintptr_t> wake_at_{0};
   span* span_pool_[num_span_pools] = {};  // guarded by lock_; dead span structs by capacity, linked by next
   page_heap_counters c_;               // guarded by lock_ (heap_released, heap_inuse, ... )
   std::uint64_t free_pages_ = 0;       // guarded by lock_

@@ -76,18 +76,6 @@ bool populate(void* p, std::size_t bytes) {
 #endif
 }
 
-// Not instrumented by ThreadSanitizer: the page heap's warmer prefaults free
-// pages that an allocating thread may take and write meanwhile (page_heap.hpp
-// step 7); the read only maps the page, whatever it holds.
-__attribute__((no_sanitize("thread"))) void prefault(void* p, std::size_t bytes) {
-  populate(p, bytes);
-  const std::size_t step = page_size();
-  const auto* c = static_cast<const volatile unsigned char*>(p);
-  unsigned char sink = 0;
-  for (std::size_t off = 0; off < bytes; off += step) sink = static_cast<unsigned char>(sink | c[off]);
-  asm volatile("" : : "r"(sink));
-}
-
 void unreserve(void* p, std::size_t bytes) { ::munmap(p, bytes); }
 
 void* map_metadata(std::size_t bytes) {
@@ -133,12 +121,6 @@ struct errno_keeper {
 }  // namespace
 
 int gettid() { return static_cast<int>(::syscall(SYS_gettid)); }
-
-bool make_thread_idle_class() {
-  sched_param p{};
-  p.sched_priority = 0;
-  return ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &p) == 0;
-}
 
 bool is_main_thread() { return gettid() == static_cast<int>(::getpid()); }
 

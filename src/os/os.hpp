@@ -43,16 +43,6 @@ bool release(void* p, std::size_t bytes, bool use_madv_free);
 // one call, as writes would one fault at a time (MADV_POPULATE_WRITE). False
 // where the kernel cannot (before 5.14): the pages then fault in on use.
 bool populate(void* p, std::size_t bytes);
-// populate, then one read of every page from this thread. On some virtual
-// machines a populated page still costs a hidden fault at its first access
-// from user mode (the hypervisor maps it then; the guest kernel sees
-// nothing): 4.5 us a page on this project's 2-vCPU VM, against 0.7 us for
-// the populate itself and 0.03 us for a later access, from any thread of
-// the process (docs/benchmarks.md, twenty-fourth session). A background
-// thread that prefaults pages takes both costs off the thread that will
-// use them. The caller must own [p, p+bytes): no other thread may write it
-// meanwhile.
-void prefault(void* p, std::size_t bytes);
 // Unmaps a whole reservation.
 void unreserve(void* p, std::size_t bytes);
 // Read-write zeroed memory for runtime metadata; nullptr on failure.
@@ -79,12 +69,6 @@ std::size_t resident_bytes();
 
 // The calling thread's kernel thread id. [signal-safe]
 int gettid();
-// Puts the calling thread in the idle scheduling class (Linux SCHED_IDLE):
-// it runs only on a CPU that nothing else wants, and any other thread that
-// wakes there takes the CPU from it at once. For background work that may
-// wait; a thread that waits for a lock such a thread holds leaves its own
-// CPU idle, so the holder runs there and lets it go. False if refused.
-bool make_thread_idle_class();
 // True on the process's initial thread (its tid is the process id). [signal-safe]
 bool is_main_thread();
 // The calling thread's pthread handle, as an integer. [signal-safe]
